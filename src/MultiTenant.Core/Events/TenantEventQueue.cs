@@ -1,0 +1,146 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using MultiTenant.Diagnostics;
+
+namespace MultiTenant.Events;
+
+/// <summary>
+/// One tenant's event queue and its single reader loop, which calls every handler for each event in order.
+/// </summary>
+internal sealed class TenantEventQueue : ITenantEventWriter
+{
+    // Bounded so that a tenant whose handlers fall behind cannot grow memory without limit. When full, the default FullMode.Wait makes
+    // the client's WriteAsync wait (backpressure reaches the protocol, nothing is lost); the opt-in DropOldest/DropNewest policies drop
+    // and count instead. SingleReader = true: one loop per tenant keeps order, and several readers with FullMode.Wait hit
+    // dotnet/runtime#132094 (lost items) on .NET 10.
+    private readonly Channel<QueuedEvent> _channel;
+    private readonly TenantId _tenant;
+    private readonly ITenantEventHandler[] _handlers;
+    private readonly TenantMetrics _metrics;
+    private readonly KeyValuePair<string, object?> _tenantTag;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly CancellationToken _abortToken;
+    private readonly string _policyName;
+    private Task _completion = Task.CompletedTask;
+
+    public TenantEventQueue(
+        TenantId tenant,
+        int capacity,
+        EventQueueFullMode fullMode,
+        ITenantEventHandler[] handlers,
+        TenantMetrics metrics,
+        ILogger logger,
+        TimeProvider timeProvider,
+        CancellationToken abortToken)
+    {
+        _tenant = tenant;
+        _handlers = handlers;
+        _metrics = metrics;
+        _tenantTag = metrics.GetTenantTag(tenant);
+        _logger = logger;
+        _timeProvider = timeProvider;
+        _abortToken = abortToken;
+        _policyName = fullMode.ToString();
+        var options = new BoundedChannelOptions(capacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            AllowSynchronousContinuations = false,
+            FullMode = fullMode switch
+            {
+                EventQueueFullMode.DropOldest => BoundedChannelFullMode.DropOldest,
+                EventQueueFullMode.DropNewest => BoundedChannelFullMode.DropWrite,
+                _ => BoundedChannelFullMode.Wait,
+            },
+        };
+        _channel = fullMode == EventQueueFullMode.Wait
+            ? Channel.CreateBounded<QueuedEvent>(options)
+            : Channel.CreateBounded<QueuedEvent>(options, OnDropped);
+    }
+
+    /// <summary>Events waiting.</summary>
+    public int Count => _channel.Reader.Count;
+
+    /// <summary>Completes when the queue was completed and every queued event was handled.</summary>
+    public Task Completion => _completion;
+
+    /// <summary>Starts the reader loop.</summary>
+    public void Start() => _completion = Task.Run(ReadLoopAsync);
+
+    /// <inheritdoc />
+    public ValueTask WriteAsync(TenantEvent tenantEvent, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tenantEvent);
+        return _channel.Writer.WriteAsync(new QueuedEvent(tenantEvent, null), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeliverAsync(TenantEvent tenantEvent, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tenantEvent);
+        var delivered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await _channel.Writer.WriteAsync(new QueuedEvent(tenantEvent, delivered), cancellationToken).ConfigureAwait(false);
+        await delivered.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Accepts no more events; the loop handles what is queued, then ends.</summary>
+    public void Complete() => _channel.Writer.TryComplete();
+
+    private async Task ReadLoopAsync()
+    {
+        var reader = _channel.Reader;
+        var handlers = _handlers;
+        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var item))
+            {
+                var tenantEvent = item.Event;
+                for (int i = 0; i < handlers.Length; i++)
+                {
+                    var handler = handlers[i];
+                    long started = _metrics.HandlerDuration.Enabled ? _timeProvider.GetTimestamp() : 0;
+                    try
+                    {
+                        var pending = handler.HandleAsync(_tenant, tenantEvent, _abortToken);
+                        if (!pending.IsCompletedSuccessfully)
+                        {
+                            await pending.ConfigureAwait(false);
+                        }
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !_abortToken.IsCancellationRequested)
+                    {
+                        _metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "handler"));
+                        Log.HandlerFailed(_logger, handler.GetType().Name, tenantEvent.GetType().Name, _tenant.Value, ex);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // The host's shutdown timeout ran out: the handler was cancelled. The event still counts as delivered
+                        // (every handler returned), so a waiting client is released.
+                    }
+
+                    if (started != 0)
+                    {
+                        _metrics.HandlerDuration.Record(_timeProvider.GetElapsedTime(started).TotalSeconds, _tenantTag);
+                    }
+                }
+
+                if (tenantEvent is MessageEvent)
+                {
+                    _metrics.Messages.Add(1, _tenantTag, new KeyValuePair<string, object?>("direction", "in"));
+                }
+
+                item.Delivered?.TrySetResult();
+            }
+        }
+    }
+
+    private void OnDropped(QueuedEvent item)
+    {
+        _metrics.EventsDropped.Add(1, _tenantTag);
+        Log.EventDropped(_logger, _tenant.Value, _policyName, item.Event.GetType().Name);
+        item.Delivered?.TrySetCanceled(CancellationToken.None);
+    }
+
+    private readonly record struct QueuedEvent(TenantEvent Event, TaskCompletionSource? Delivered);
+}

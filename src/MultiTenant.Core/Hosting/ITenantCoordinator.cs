@@ -1,0 +1,44 @@
+using MultiTenant.Clients;
+using MultiTenant.Diagnostics;
+
+namespace MultiTenant.Hosting;
+
+/// <summary>Starts, stops, lists and sends through tenants. Thread-safe; no call waits on another tenant's I/O.</summary>
+public interface ITenantCoordinator
+{
+    /// <summary>The id of this host.</summary>
+    string HostId { get; }
+
+    /// <summary>Whether the host is shutting down (starts are refused and readiness is false).</summary>
+    bool IsStopping { get; }
+
+    /// <summary>How many tenants are in each state on this host. Lock-free.</summary>
+    TenantCounts Counts { get; }
+
+    /// <summary>
+    /// Starts <paramref name="tenant"/> and records it as desired-running, so it runs again after a restart until it is stopped.
+    /// Returns once the tenant is <see cref="TenantState.Starting"/>; it connects in the background.
+    /// </summary>
+    /// <exception cref="TenantAlreadyRunningException">The tenant already runs (a tenant in <see cref="TenantState.Error"/> may be started again).</exception>
+    /// <exception cref="TenantCoordinatorStoppingException">The host is shutting down.</exception>
+    ValueTask<TenantStatus> StartAsync(TenantId tenant, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stops <paramref name="tenant"/> and records it as desired-stopped. Cancels a pending connect or backoff, disconnects the client,
+    /// and completes once queued events were handled. Stopping a stopped tenant is a no-op that returns its status.
+    /// </summary>
+    /// <exception cref="TenantNotFoundException">The tenant is not known.</exception>
+    ValueTask<TenantStatus> StopAsync(TenantId tenant, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads a tenant's status, or <see langword="null"/> when the tenant is not known.</summary>
+    ValueTask<TenantStatus?> GetStatusAsync(TenantId tenant, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists the statuses of all known tenants, in ordinal order of their ids.</summary>
+    ValueTask<IReadOnlyList<TenantStatus>> ListStatusesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Sends a text message through a connected tenant.</summary>
+    /// <exception cref="TenantNotFoundException">The tenant is not known.</exception>
+    /// <exception cref="TenantNotConnectedException">The tenant is not connected.</exception>
+    /// <exception cref="TenantSendException">The backend refused the message.</exception>
+    Task<SendMessageResult> SendMessageAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,313 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MultiTenant.Clients;
+using MultiTenant.Diagnostics;
+using MultiTenant.Events;
+using MultiTenant.Storage;
+using MultiTenant.Supervision;
+
+namespace MultiTenant.Hosting;
+
+/// <summary>
+/// The coordinator: a hosted service that runs one <see cref="TenantSupervisor"/> per tenant, resumes the tenants recorded as running
+/// when the host starts, and stops them all (draining their event queues) when the host stops.
+/// </summary>
+/// <remarks>Modelled on Polly's <c>ResiliencePipelineRegistry&lt;TKey&gt;</c>: a concurrent map of per-key workers.</remarks>
+public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<TenantId, TenantSupervisor> _supervisors = new();
+    private readonly ITenantRegistry _registry;
+    private readonly ITenantStatusStore _statusStore;
+    private readonly ITenantStoreHealth? _storeHealth;
+    private readonly IServiceProvider _services;
+    private readonly IHostApplicationLifetime? _lifetime;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly StatusWriter _statusWriter;
+    private readonly int[] _counts = new int[5];
+    private ITenantClientFactory? _clientFactory;
+    private CancellationTokenRegistration _stoppingRegistration;
+    private volatile bool _stopping;
+
+    /// <summary>Creates the coordinator. Resolved from DI by <c>AddWhatsAppTenants()</c>.</summary>
+    public TenantCoordinator(
+        IOptions<TenantCoordinatorOptions> options,
+        ITenantRegistry registry,
+        ITenantStatusStore statusStore,
+        ITenantStateStoreProvider stateStores,
+        IEnumerable<ITenantEventHandler> handlers,
+        TenantMetrics metrics,
+        IServiceProvider services,
+        TimeProvider? timeProvider = null,
+        ILogger<TenantCoordinator>? logger = null,
+        IHostApplicationLifetime? lifetime = null,
+        ITenantStoreHealth? storeHealth = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(handlers);
+        Options = options.Value;
+        _registry = registry ?? throw new ArgumentNullException(nameof(registry));
+        _statusStore = statusStore ?? throw new ArgumentNullException(nameof(statusStore));
+        StateStores = stateStores ?? throw new ArgumentNullException(nameof(stateStores));
+        Metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
+        _services = services ?? throw new ArgumentNullException(nameof(services));
+        Handlers = handlers.ToArray();
+        TimeProvider = timeProvider ?? TimeProvider.System;
+        Logger = logger ?? (ILogger)NullLogger.Instance;
+        _lifetime = lifetime;
+        _storeHealth = storeHealth;
+        ConnectLimiter = new SemaphoreSlim(Options.MaxConcurrentConnects, Options.MaxConcurrentConnects);
+        _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger);
+        Metrics.RegisterObservers(() => Counts, SumQueueDepth, () => _storeHealth?.PoolStatistics);
+    }
+
+    /// <inheritdoc />
+    public string HostId => Options.HostId;
+
+    /// <inheritdoc />
+    public bool IsStopping => _stopping;
+
+    /// <inheritdoc />
+    public TenantCounts Counts => new(
+        Volatile.Read(ref _counts[(int)TenantState.Starting]),
+        Volatile.Read(ref _counts[(int)TenantState.Connected]),
+        Volatile.Read(ref _counts[(int)TenantState.Disconnected]),
+        Volatile.Read(ref _counts[(int)TenantState.Error]));
+
+    internal TenantCoordinatorOptions Options { get; }
+
+    internal TimeProvider TimeProvider { get; }
+
+    internal ILogger Logger { get; }
+
+    internal TenantMetrics Metrics { get; }
+
+    internal ITenantStateStoreProvider StateStores { get; }
+
+    internal ITenantEventHandler[] Handlers { get; }
+
+    internal SemaphoreSlim ConnectLimiter { get; }
+
+    /// <summary>Cancelled when the host's shutdown timeout runs out: handlers still running are cancelled.</summary>
+    internal CancellationToken AbortToken => _abort.Token;
+
+    internal ITenantClientFactory ClientFactory => _clientFactory ??= ResolveClientFactory();
+
+    /// <summary>A uniformly distributed number in [0, 1) for backoff jitter. Replaceable in tests.</summary>
+    internal Func<double> NextRandom { get; set; } = static () => Random.Shared.NextDouble();
+
+    /// <inheritdoc />
+    public async ValueTask<TenantStatus> StartAsync(TenantId tenant, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDefault(tenant);
+        if (_stopping)
+        {
+            throw new TenantCoordinatorStoppingException();
+        }
+
+        var supervisor = GetOrCreateSupervisor(tenant);
+        if (!supervisor.TryStart())
+        {
+            throw new TenantAlreadyRunningException(tenant, supervisor.Status.Host);
+        }
+
+        try
+        {
+            await _registry.SetDesiredStateAsync(tenant, running: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The start is not recorded, so it must not run either: a restart would not bring it back.
+            await supervisor.StopAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return supervisor.Status;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<TenantStatus> StopAsync(TenantId tenant, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDefault(tenant);
+        if (!_supervisors.TryGetValue(tenant, out var supervisor))
+        {
+            var stored = await _statusStore.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
+            if (stored is null)
+            {
+                throw new TenantNotFoundException(tenant);
+            }
+
+            supervisor = _supervisors.GetOrAdd(tenant, t => new TenantSupervisor(this, t, stored));
+        }
+
+        await _registry.SetDesiredStateAsync(tenant, running: false, cancellationToken).ConfigureAwait(false);
+        await supervisor.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        return supervisor.Status;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<TenantStatus?> GetStatusAsync(TenantId tenant, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDefault(tenant);
+        if (_supervisors.TryGetValue(tenant, out var supervisor))
+        {
+            return supervisor.Status;
+        }
+
+        return await _statusStore.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<TenantStatus>> ListStatusesAsync(CancellationToken cancellationToken = default)
+    {
+        var stored = await _statusStore.ListAsync(cancellationToken).ConfigureAwait(false);
+        var merged = new Dictionary<TenantId, TenantStatus>(stored.Count + _supervisors.Count);
+        foreach (var status in stored)
+        {
+            merged[status.BusinessId] = status;
+        }
+
+        // This host's own view is the freshest for the tenants it runs.
+        foreach (var (tenant, supervisor) in _supervisors)
+        {
+            merged[tenant] = supervisor.Status;
+        }
+
+        var list = new List<TenantStatus>(merged.Values);
+        list.Sort(static (a, b) => a.BusinessId.CompareTo(b.BusinessId));
+        return list;
+    }
+
+    /// <inheritdoc />
+    public Task<SendMessageResult> SendMessageAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDefault(tenant);
+        ArgumentNullException.ThrowIfNull(message);
+        if (!_supervisors.TryGetValue(tenant, out var supervisor))
+        {
+            throw new TenantNotFoundException(tenant);
+        }
+
+        return supervisor.SendAsync(message, cancellationToken);
+    }
+
+    /// <summary>Resumes the tenants recorded as running.</summary>
+    async Task IHostedService.StartAsync(CancellationToken cancellationToken)
+    {
+        _ = ClientFactory; // fail start-up, not the first tenant, when no client factory was registered
+        if (_lifetime is not null)
+        {
+            _stoppingRegistration = _lifetime.ApplicationStopping.Register(static state => ((TenantCoordinator)state!)._stopping = true, this);
+        }
+
+        _statusWriter.Start();
+        Log.CoordinatorStarted(Logger, HostId);
+        if (!Options.ResumeTenantsOnStart)
+        {
+            return;
+        }
+
+        var desired = await _registry.ListDesiredRunningAsync(cancellationToken).ConfigureAwait(false);
+        if (desired.Count > 0)
+        {
+            Log.TenantsResumed(Logger, desired.Count);
+        }
+
+        foreach (var tenant in desired)
+        {
+            var stored = await _statusStore.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
+            _supervisors.GetOrAdd(tenant, t => new TenantSupervisor(this, t, stored)).TryStart();
+        }
+    }
+
+    /// <summary>
+    /// Shutdown (SPEC §9): refuses new starts, stops every tenant (disconnect, drain the event queue) without changing its desired state,
+    /// and flushes statuses. When <paramref name="cancellationToken"/> fires (the host's shutdown timeout), running handlers are cancelled.
+    /// </summary>
+    async Task IHostedService.StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping = true;
+        Log.CoordinatorStopping(Logger, _supervisors.Count);
+        var stops = new List<Task>(_supervisors.Count);
+        foreach (var supervisor in _supervisors.Values)
+        {
+            stops.Add(supervisor.StopAsync());
+        }
+
+        var all = Task.WhenAll(stops);
+        try
+        {
+            await all.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.ShutdownTimedOut(Logger);
+            await _abort.CancelAsync().ConfigureAwait(false);
+            await all.WaitAsync(TimeSpan.FromSeconds(5), TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        await _statusWriter.StopAsync().ConfigureAwait(false);
+        Log.CoordinatorStopped(Logger);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _stoppingRegistration.Dispose();
+        await _abort.CancelAsync().ConfigureAwait(false);
+        await _statusWriter.StopAsync().ConfigureAwait(false);
+        _abort.Dispose();
+        ConnectLimiter.Dispose();
+    }
+
+    internal void OnStatusChanged(TenantStatus previous, TenantStatus next)
+    {
+        if (previous.State != next.State)
+        {
+            if (previous.State != TenantState.Stopped)
+            {
+                Interlocked.Decrement(ref _counts[(int)previous.State]);
+            }
+
+            if (next.State != TenantState.Stopped)
+            {
+                Interlocked.Increment(ref _counts[(int)next.State]);
+            }
+        }
+
+        _statusWriter.Enqueue(next);
+    }
+
+    internal void CountInitialState(TenantState state) => Interlocked.Increment(ref _counts[(int)state]);
+
+    internal TenantSupervisor? FindSupervisor(TenantId tenant) => _supervisors.TryGetValue(tenant, out var s) ? s : null;
+
+    private TenantSupervisor GetOrCreateSupervisor(TenantId tenant) =>
+        _supervisors.GetOrAdd(tenant, static (t, self) => new TenantSupervisor(self, t, null), this);
+
+    private long SumQueueDepth()
+    {
+        long depth = 0;
+        foreach (var supervisor in _supervisors.Values)
+        {
+            depth += supervisor.QueueDepth;
+        }
+
+        return depth;
+    }
+
+    private ITenantClientFactory ResolveClientFactory() =>
+        (ITenantClientFactory?)_services.GetService(typeof(ITenantClientFactory))
+        ?? throw new InvalidOperationException(
+            "No ITenantClientFactory is registered. Call services.AddWhatsAppTenants().UseClientFactory<TFactory>() to tell the coordinator how to create each tenant's client.");
+
+    private static void ThrowIfDefault(TenantId tenant)
+    {
+        if (tenant.IsDefault)
+        {
+            throw new ArgumentException("default(TenantId) names no tenant; use TenantId.Parse.", nameof(tenant));
+        }
+    }
+}

@@ -1,0 +1,75 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using MultiTenant.Diagnostics;
+using MultiTenant.Hosting;
+using MultiTenant.Storage;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the WhatsApp tenant coordinator.</summary>
+public static class WhatsAppTenantsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the tenant coordinator (a hosted service, also <see cref="ITenantCoordinator"/>), the embedded store (unless another store
+    /// was registered), metrics and health checks. Options bind from the <c>WhatsAppTenants</c> configuration section when an
+    /// <see cref="IConfiguration"/> is registered, and are validated when the host starts. Calling it again registers nothing twice.
+    /// </summary>
+    /// <returns>A builder to add event handlers and set the client factory.</returns>
+    public static WhatsAppTenantsBuilder AddWhatsAppTenants(this IServiceCollection services) => AddWhatsAppTenants(services, configure: null);
+
+    /// <summary>Adds the coordinator and configures its options after configuration binding.</summary>
+    /// <inheritdoc cref="AddWhatsAppTenants(IServiceCollection)" path="/returns"/>
+    public static WhatsAppTenantsBuilder AddWhatsAppTenants(this IServiceCollection services, Action<TenantCoordinatorOptions>? configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var builder = new WhatsAppTenantsBuilder(services);
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        if (services.Any(static d => d.ServiceType == typeof(WhatsAppTenantsMarker)))
+        {
+            return builder;
+        }
+
+        services.AddSingleton<WhatsAppTenantsMarker>();
+        services.AddOptions<TenantCoordinatorOptions>().ValidateOnStart();
+        services.AddSingleton<IConfigureOptions<TenantCoordinatorOptions>>(static sp => new BindFromConfiguration(sp.GetService<IConfiguration>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TenantCoordinatorOptions>, TenantCoordinatorOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TenantCoordinatorOptions>, TenantCoordinatorOptionsCrossValidator>());
+
+        services.TryAddSingleton(TimeProvider.System);
+
+        // The embedded default store; a PostgreSQL store registered before or after replaces these through its own registrations.
+        services.TryAddSingleton(static sp => new InMemoryTenantStore(sp.GetService<TimeProvider>()));
+        services.TryAddSingleton<ITenantRegistry>(static sp => sp.GetRequiredService<InMemoryTenantStore>());
+        services.TryAddSingleton<ITenantStatusStore>(static sp => sp.GetRequiredService<InMemoryTenantStore>());
+        services.TryAddSingleton<ITenantStateStoreProvider>(static sp => sp.GetRequiredService<InMemoryTenantStore>());
+        services.TryAddSingleton<ITenantStoreHealth>(static sp => sp.GetRequiredService<InMemoryTenantStore>());
+
+        services.TryAddSingleton(static sp => new TenantMetrics(
+            sp.GetService<IMeterFactory>(),
+            sp.GetRequiredService<IOptions<TenantCoordinatorOptions>>().Value.MaxTenantMetricLabels));
+        services.TryAddSingleton<TenantCoordinator>();
+        services.TryAddSingleton<ITenantCoordinator>(static sp => sp.GetRequiredService<TenantCoordinator>());
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<TenantCoordinator>());
+
+        services.AddHealthChecks()
+            .AddCheck<StoreHealthCheck>(TenantHealthChecks.DatabaseCheckName, tags: [TenantHealthChecks.HealthTag])
+            .AddCheck<LivenessHealthCheck>(TenantHealthChecks.LivenessCheckName, tags: [TenantHealthChecks.HealthTag])
+            .AddCheck<TenantReadinessHealthCheck>(TenantHealthChecks.ReadinessCheckName, tags: [TenantHealthChecks.ReadyTag]);
+        return builder;
+    }
+
+    private sealed class WhatsAppTenantsMarker;
+
+    private sealed class BindFromConfiguration(IConfiguration? configuration) : IConfigureOptions<TenantCoordinatorOptions>
+    {
+        public void Configure(TenantCoordinatorOptions options) =>
+            configuration?.GetSection(TenantCoordinatorOptions.SectionName).Bind(options);
+    }
+}

@@ -1,0 +1,151 @@
+using System.Collections.Concurrent;
+
+namespace MultiTenant.Storage;
+
+/// <summary>
+/// The embedded default store: registry, status and client state kept in process memory. For a single host and for trying things
+/// out; nothing survives a restart of the process. Thread-safe.
+/// </summary>
+public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, ITenantStateStoreProvider, ITenantStoreHealth
+{
+    private readonly ConcurrentDictionary<TenantId, bool> _desired = new();
+    private readonly ConcurrentDictionary<TenantId, TenantStatus> _statuses = new();
+    private readonly ConcurrentDictionary<TenantId, InMemoryTenantStateStore> _states = new();
+    private readonly TimeProvider _timeProvider;
+
+    /// <summary>Creates an empty store.</summary>
+    public InMemoryTenantStore(TimeProvider? timeProvider = null) => _timeProvider = timeProvider ?? TimeProvider.System;
+
+    /// <inheritdoc />
+    public string Backend => "embedded";
+
+    /// <inheritdoc />
+    public StorePoolStatistics? PoolStatistics => null;
+
+    /// <inheritdoc />
+    public ValueTask SetDesiredStateAsync(TenantId tenant, bool running, CancellationToken cancellationToken)
+    {
+        ThrowIfDefault(tenant);
+        _desired[tenant] = running;
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<TenantId>> ListDesiredRunningAsync(CancellationToken cancellationToken)
+    {
+        var running = new List<TenantId>();
+        foreach (var (tenant, desired) in _desired)
+        {
+            if (desired)
+            {
+                running.Add(tenant);
+            }
+        }
+
+        running.Sort();
+        return ValueTask.FromResult<IReadOnlyList<TenantId>>(running);
+    }
+
+    /// <inheritdoc />
+    public ValueTask UpsertAsync(IReadOnlyCollection<TenantStatus> statuses, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(statuses);
+        foreach (var status in statuses)
+        {
+            ThrowIfDefault(status.BusinessId);
+            _statuses[status.BusinessId] = status;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<TenantStatus?> GetAsync(TenantId tenant, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(_statuses.TryGetValue(tenant, out var status) ? status : null);
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<TenantStatus>> ListAsync(CancellationToken cancellationToken)
+    {
+        var list = new List<TenantStatus>(_statuses.Values);
+        list.Sort(static (a, b) => a.BusinessId.CompareTo(b.BusinessId));
+        return ValueTask.FromResult<IReadOnlyList<TenantStatus>>(list);
+    }
+
+    /// <inheritdoc />
+    public ITenantStateStore GetStore(TenantId tenant)
+    {
+        ThrowIfDefault(tenant);
+        return _states.GetOrAdd(tenant, static t => new InMemoryTenantStateStore(t));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<StoreHealthReport> CheckAsync(CancellationToken cancellationToken)
+    {
+        long start = _timeProvider.GetTimestamp();
+        _ = _statuses.Count;
+        return ValueTask.FromResult(new StoreHealthReport(true, _timeProvider.GetElapsedTime(start), 0, 0, 0));
+    }
+
+    private static void ThrowIfDefault(TenantId tenant)
+    {
+        if (tenant.IsDefault)
+        {
+            throw new ArgumentException("default(TenantId) names no tenant.", nameof(tenant));
+        }
+    }
+
+    private sealed class InMemoryTenantStateStore(TenantId tenant) : ITenantStateStore
+    {
+        private readonly ConcurrentDictionary<(string Namespace, string Key), byte[]> _values = new();
+
+        public TenantId Tenant => tenant;
+
+        public ValueTask<byte[]?> GetAsync(string @namespace, string key, CancellationToken cancellationToken = default)
+        {
+            Validate(@namespace, key);
+            return ValueTask.FromResult(_values.TryGetValue((@namespace, key), out var value) ? (byte[])value.Clone() : null);
+        }
+
+        public ValueTask SetAsync(string @namespace, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
+        {
+            Validate(@namespace, key);
+            _values[(@namespace, key)] = value.ToArray();
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask<bool> DeleteAsync(string @namespace, string key, CancellationToken cancellationToken = default)
+        {
+            Validate(@namespace, key);
+            return ValueTask.FromResult(_values.TryRemove((@namespace, key), out _));
+        }
+
+        public ValueTask<IReadOnlyList<string>> ListKeysAsync(string @namespace, CancellationToken cancellationToken = default)
+        {
+            InvalidStateKeyException.ThrowIfInvalid(@namespace, "namespace");
+            var keys = new List<string>();
+            foreach (var entry in _values.Keys)
+            {
+                if (string.Equals(entry.Namespace, @namespace, StringComparison.Ordinal))
+                {
+                    keys.Add(entry.Key);
+                }
+            }
+
+            keys.Sort(StringComparer.Ordinal);
+            return ValueTask.FromResult<IReadOnlyList<string>>(keys);
+        }
+
+        public ValueTask<int> ClearAsync(CancellationToken cancellationToken = default)
+        {
+            int count = _values.Count;
+            _values.Clear();
+            return ValueTask.FromResult(count);
+        }
+
+        private static void Validate(string @namespace, string key)
+        {
+            InvalidStateKeyException.ThrowIfInvalid(@namespace, "namespace");
+            InvalidStateKeyException.ThrowIfInvalid(key, "key");
+        }
+    }
+}

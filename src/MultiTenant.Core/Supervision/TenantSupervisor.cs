@@ -1,0 +1,407 @@
+using Microsoft.Extensions.Logging;
+using MultiTenant.Clients;
+using MultiTenant.Diagnostics;
+using MultiTenant.Events;
+using MultiTenant.Hosting;
+
+namespace MultiTenant.Supervision;
+
+/// <summary>
+/// Supervises one tenant: an async loop that owns the client, the state machine and the reconnect policy.
+/// </summary>
+/// <remarks>
+/// All I/O of a tenant happens on its loop. Start and stop only swap a few fields under <see cref="_gate"/> (never held across I/O)
+/// and signal the loop through its cancellation token; a new run first awaits the end of the previous one, so a tenant never has two
+/// clients. Each run has a generation number, and a status from a finished run can never overwrite a newer one.
+/// </remarks>
+internal sealed class TenantSupervisor : ITenantConnectionSink
+{
+    private readonly TenantCoordinator _owner;
+    private readonly TenantId _tenant;
+    private readonly KeyValuePair<string, object?> _tenantTag;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+
+    private TenantStatus _status;
+    private long _generation;
+    private bool _running;
+    private CancellationTokenSource? _runCts;
+    private Task _runTask = Task.CompletedTask;
+
+    // The current connection's drop signal; completed by the client's reports or the health check.
+    private TaskCompletionSource<ConnectionLoss>? _connectionLoss;
+    private ITenantClient? _client;
+    private TenantEventQueue? _queue;
+
+    public TenantSupervisor(TenantCoordinator owner, TenantId tenant, TenantStatus? initial)
+    {
+        _owner = owner;
+        _tenant = tenant;
+        _tenantTag = owner.Metrics.GetTenantTag(tenant);
+        _logger = owner.Logger;
+        // A stored status of a running state describes a run that is not on this host now.
+        _status = initial is null
+            ? new TenantStatus(tenant, TenantState.Stopped, null, owner.TimeProvider.GetUtcNow(), null, owner.Options.HostId)
+            : initial.IsRunning ? initial with { State = TenantState.Stopped } : initial;
+        if (_status.State != TenantState.Stopped)
+        {
+            owner.CountInitialState(_status.State);
+        }
+    }
+
+    public TenantId Tenant => _tenant;
+
+    public TenantStatus Status => Volatile.Read(ref _status);
+
+    /// <summary>Events waiting in the tenant's queue.</summary>
+    public int QueueDepth => Volatile.Read(ref _queue)?.Count ?? 0;
+
+    /// <summary>The current run, completed when the tenant is stopped or in error.</summary>
+    public Task Completion
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _runTask;
+            }
+        }
+    }
+
+    /// <summary>Starts a run unless one is active. A tenant in <see cref="TenantState.Error"/> can be started again.</summary>
+    /// <returns><see langword="false"/> when the tenant is already running.</returns>
+    public bool TryStart()
+    {
+        lock (_gate)
+        {
+            if (_running)
+            {
+                return false;
+            }
+
+            _running = true;
+            long generation = ++_generation;
+            var cts = new CancellationTokenSource();
+            _runCts = cts;
+            var previous = _runTask;
+            var now = _owner.TimeProvider.GetUtcNow();
+            PublishLocked(_status with { State = TenantState.Starting, StartedAt = now, UpdatedAt = now, Error = null, Host = _owner.Options.HostId });
+            _runTask = Task.Run(() => RunAsync(previous, generation, cts));
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Stops the current run: cancels a connect or a backoff, disconnects the client, drains the event queue. Completes when the
+    /// tenant is stopped. The tenant's status becomes <see cref="TenantState.Stopped"/>.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        CancellationTokenSource? cts;
+        Task run;
+        long generation;
+        lock (_gate)
+        {
+            cts = _runCts;
+            run = _runTask;
+            generation = _generation;
+            _runCts = null;
+            _running = false;
+        }
+
+        if (cts is not null)
+        {
+            await cts.CancelAsync().ConfigureAwait(false);
+        }
+
+        await run.ConfigureAwait(false);
+
+        lock (_gate)
+        {
+            // A start that raced in after this stop owns the status now.
+            if (_generation == generation && !_running && _status.State != TenantState.Stopped)
+            {
+                PublishLocked(_status with { State = TenantState.Stopped, UpdatedAt = _owner.TimeProvider.GetUtcNow() });
+            }
+        }
+
+        cts?.Dispose();
+    }
+
+    public async Task<SendMessageResult> SendAsync(OutboundMessage message, CancellationToken cancellationToken)
+    {
+        var status = Status;
+        var client = Volatile.Read(ref _client);
+        if (status.State != TenantState.Connected || client is null)
+        {
+            throw new TenantNotConnectedException(_tenant, status.State);
+        }
+
+        try
+        {
+            var result = await client.SendMessageAsync(message, cancellationToken).ConfigureAwait(false);
+            _owner.Metrics.Messages.Add(1, _tenantTag, new KeyValuePair<string, object?>("direction", "out"));
+            return result;
+        }
+        catch (TenantSendException)
+        {
+            _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "send"));
+            throw;
+        }
+    }
+
+    void ITenantConnectionSink.OnDisconnected(string? reason) =>
+        Volatile.Read(ref _connectionLoss)?.TrySetResult(new ConnectionLoss(reason ?? "the client reported a lost connection", null));
+
+    void ITenantConnectionSink.OnFatal(TenantFatalReason reason, string message) =>
+        Volatile.Read(ref _connectionLoss)?.TrySetResult(new ConnectionLoss(message, reason));
+
+    private async Task RunAsync(Task previous, long generation, CancellationTokenSource runCts)
+    {
+        // Never two clients of one tenant: wait for the previous run (a stop, or a run that ended in error) to finish its cleanup.
+        await previous.ConfigureAwait(false);
+
+        var options = _owner.Options;
+        var time = _owner.TimeProvider;
+        var stop = runCts.Token;
+        using var scope = _logger.BeginScope(new TenantLogScope(_tenant));
+        var queue = new TenantEventQueue(
+            _tenant, options.EventQueueCapacity, options.EventQueueFullMode, _owner.Handlers, _owner.Metrics, _logger, time, _owner.AbortToken);
+        queue.Start();
+        Volatile.Write(ref _queue, queue);
+        var context = new TenantClientContext(_tenant, queue, _owner.StateStores.GetStore(_tenant), _logger, time, this);
+        ITenantClient? client = null;
+        int failures = 0;
+        Log.TenantStarted(_logger, _tenant.Value);
+        try
+        {
+            client = await _owner.ClientFactory.CreateClientAsync(context, stop).ConfigureAwait(false);
+            while (true)
+            {
+                stop.ThrowIfCancellationRequested();
+                var loss = new TaskCompletionSource<ConnectionLoss>(TaskCreationOptions.RunContinuationsAsynchronously);
+                Volatile.Write(ref _connectionLoss, loss);
+                try
+                {
+                    await ConnectAsync(client, stop).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not TenantFatalException && !stop.IsCancellationRequested)
+                {
+                    _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "connect"));
+                    Log.ConnectFailed(_logger, _tenant.Value, failures + 1, ex);
+                    Publish(generation, TenantState.Disconnected, DescribeConnectFailure(ex));
+                    await BackoffAsync(failures++, stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                var connectedAt = time.GetTimestamp();
+                Volatile.Write(ref _client, client);
+                Publish(generation, TenantState.Connected, null);
+                Log.TenantConnected(_logger, _tenant.Value);
+                await queue.WriteAsync(new TenantConnectedEvent { Timestamp = time.GetUtcNow() }, stop).ConfigureAwait(false);
+
+                var lost = await MonitorAsync(client, loss, stop).ConfigureAwait(false);
+                Volatile.Write(ref _client, null);
+                if (lost.Fatal is { } fatalReason)
+                {
+                    throw new TenantFatalException(fatalReason, lost.Reason);
+                }
+
+                _owner.Metrics.Reconnects.Add(1, _tenantTag);
+                Log.TenantDisconnected(_logger, _tenant.Value, lost.Reason);
+                Publish(generation, TenantState.Disconnected, lost.Reason);
+                await queue.WriteAsync(new TenantDisconnectedEvent { Timestamp = time.GetUtcNow(), Reason = lost.Reason }, stop).ConfigureAwait(false);
+                await DisconnectQuietlyAsync(client).ConfigureAwait(false);
+                if (time.GetElapsedTime(connectedAt) >= options.StableConnectionPeriod)
+                {
+                    failures = 0;
+                }
+
+                await BackoffAsync(failures++, stop).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Stopped (by the API or by shutdown): fall through to the cleanup.
+        }
+        catch (TenantFatalException ex)
+        {
+            _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "fatal"));
+            Log.TenantFaulted(_logger, _tenant.Value, ex.Reason.ToString(), ex.Message);
+            EndRunInError(generation, runCts, ex.Message);
+            await queue.WriteAsync(new TenantFaultedEvent { Timestamp = time.GetUtcNow(), Reason = ex.Reason, Error = ex.Message }, CancellationToken.None)
+                .ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // A bug in a client factory or a handler-independent failure we did not foresee: the tenant must not be left half-running.
+            _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "fatal"));
+            Log.TenantFaulted(_logger, _tenant.Value, nameof(TenantFatalReason.Other), ex.Message);
+            EndRunInError(generation, runCts, "The tenant's client failed unexpectedly: " + ex.GetType().Name);
+        }
+        finally
+        {
+            Volatile.Write(ref _client, null);
+            Volatile.Write(ref _connectionLoss, null);
+            if (client is not null)
+            {
+                await DisconnectQuietlyAsync(client).ConfigureAwait(false);
+                try
+                {
+                    await client.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    Log.ClientCleanupFailed(_logger, _tenant.Value, "dispose", ex);
+                }
+            }
+
+            // Drain: every queued event is handled before the tenant counts as stopped.
+            queue.Complete();
+            await queue.Completion.ConfigureAwait(false);
+            Volatile.Write(ref _queue, null);
+            Log.TenantStopped(_logger, _tenant.Value);
+        }
+    }
+
+    private async Task ConnectAsync(ITenantClient client, CancellationToken stop)
+    {
+        await _owner.ConnectLimiter.WaitAsync(stop).ConfigureAwait(false);
+        try
+        {
+            using var timeout = new CancellationTokenSource(_owner.Options.ConnectTimeout, _owner.TimeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
+            try
+            {
+                await client.ConnectAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stop.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
+            }
+        }
+        finally
+        {
+            _owner.ConnectLimiter.Release();
+        }
+    }
+
+    /// <summary>Waits until the connection is lost: reported by the client, or found by the periodic health check.</summary>
+    private async Task<ConnectionLoss> MonitorAsync(ITenantClient client, TaskCompletionSource<ConnectionLoss> loss, CancellationToken stop)
+    {
+        var interval = _owner.Options.HealthCheckInterval;
+        while (true)
+        {
+            using (var tick = CancellationTokenSource.CreateLinkedTokenSource(stop))
+            {
+                var delay = Task.Delay(interval, _owner.TimeProvider, tick.Token);
+                var first = await Task.WhenAny(loss.Task, delay).ConfigureAwait(false);
+                if (first == loss.Task)
+                {
+                    await tick.CancelAsync().ConfigureAwait(false);
+                    return await loss.Task.ConfigureAwait(false);
+                }
+
+                await delay.ConfigureAwait(false); // throws when stopping
+            }
+
+            bool alive;
+            try
+            {
+                alive = client.IsConnected && await client.CheckHealthAsync(stop).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not TenantFatalException && !stop.IsCancellationRequested)
+            {
+                alive = false;
+            }
+
+            if (!alive)
+            {
+                Log.SilentDropDetected(_logger, _tenant.Value);
+                return new ConnectionLoss("the health check found the connection gone", null);
+            }
+        }
+    }
+
+    private async Task BackoffAsync(int failures, CancellationToken stop)
+    {
+        var options = _owner.Options;
+        var delay = ReconnectBackoff.GetDelay(failures, options.ReconnectBaseDelay, options.ReconnectMaxDelay, _owner.NextRandom());
+        if (delay > TimeSpan.Zero)
+        {
+            Log.ReconnectScheduled(_logger, _tenant.Value, delay);
+            await Task.Delay(delay, _owner.TimeProvider, stop).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DisconnectQuietlyAsync(ITenantClient client)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(_owner.Options.ConnectTimeout, _owner.TimeProvider);
+            await client.DisconnectAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.ClientCleanupFailed(_logger, _tenant.Value, "disconnect", ex);
+        }
+    }
+
+    private void EndRunInError(long generation, CancellationTokenSource runCts, string error)
+    {
+        lock (_gate)
+        {
+            if (_generation == generation)
+            {
+                _running = false;
+                if (ReferenceEquals(_runCts, runCts))
+                {
+                    _runCts = null;
+                }
+
+                PublishLocked(_status with { State = TenantState.Error, Error = error, UpdatedAt = _owner.TimeProvider.GetUtcNow() });
+            }
+        }
+    }
+
+    private void Publish(long generation, TenantState state, string? error)
+    {
+        lock (_gate)
+        {
+            if (_generation == generation && _running)
+            {
+                PublishLocked(_status with { State = state, Error = error, UpdatedAt = _owner.TimeProvider.GetUtcNow() });
+            }
+        }
+    }
+
+    private void PublishLocked(TenantStatus next)
+    {
+        var previous = _status;
+        Volatile.Write(ref _status, next);
+        _owner.OnStatusChanged(previous, next);
+    }
+
+    private static string DescribeConnectFailure(Exception ex) =>
+        ex is TimeoutException ? ex.Message : "connect failed: " + ex.Message;
+
+    private readonly record struct ConnectionLoss(string Reason, TenantFatalReason? Fatal);
+}
+
+/// <summary>The logging scope of a tenant's loop: carries <c>BusinessId</c>.</summary>
+internal sealed class TenantLogScope(TenantId tenant) : IReadOnlyList<KeyValuePair<string, object?>>
+{
+    public int Count => 1;
+
+    public KeyValuePair<string, object?> this[int index] =>
+        index == 0 ? new KeyValuePair<string, object?>("BusinessId", tenant.Value) : throw new ArgumentOutOfRangeException(nameof(index));
+
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
+    {
+        yield return this[0];
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    public override string ToString() => "BusinessId:" + tenant.Value;
+}
