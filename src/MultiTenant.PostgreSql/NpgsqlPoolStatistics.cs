@@ -26,6 +26,7 @@ internal sealed class NpgsqlPoolStatistics : IDisposable
     private int _idle;
     private int _max;
     private bool _found;
+    private int _disposed;
 
     public NpgsqlPoolStatistics(string poolName)
     {
@@ -59,7 +60,14 @@ internal sealed class NpgsqlPoolStatistics : IDisposable
         }
     }
 
-    public void Dispose() => _listener.Dispose();
+    /// <summary>Stops listening. Idempotent (DI disposes the store once per registration that returns it).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _listener.Dispose();
+        }
+    }
 
     private void OnMeasurement(Instrument instrument, int value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
     {
