@@ -46,7 +46,7 @@ internal sealed class NpgsqlPoolStatistics : IDisposable
         _listener.Start();
     }
 
-    /// <summary>The current figures, or <see langword="null"/> when Npgsql reports no pool of that name (for example with Pooling=false).</summary>
+    /// <summary>The current figures, or <see langword="null"/> when Npgsql reports no pool of that name, or one of no size (Pooling=false).</summary>
     public StorePoolStatistics? Read()
     {
         lock (_gate)
@@ -56,7 +56,7 @@ internal sealed class NpgsqlPoolStatistics : IDisposable
             _max = 0;
             _found = false;
             _listener.RecordObservableInstruments();
-            return _found ? new StorePoolStatistics(_used, _idle, _max) : null;
+            return _found && _max > 0 ? new StorePoolStatistics(_used, _idle, _max) : null;
         }
     }
 
