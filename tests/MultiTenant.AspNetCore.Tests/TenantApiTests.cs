@@ -37,8 +37,18 @@ public sealed class TenantApiTests
 
         using var response = await app.PostJsonAsync("/api/tenants", """{"business_id":"tenant1"}""");
 
-        string detail = await Responses.AssertProblemAsync(response, 409);
-        Assert.Contains("already running", detail, StringComparison.Ordinal);
+        Assert.Equal("Tenant 'tenant1' is already running.", await Responses.AssertProblemAsync(response, 409));
+    }
+
+    [Fact]
+    public async Task The_409_of_a_running_tenant_names_its_host_when_statuses_do()
+    {
+        await using var app = await TestApp.StartAsync(b => b.Services.Configure<TenantApiOptions>(o => o.IncludeHost = true));
+        await app.StartConnectedAsync("tenant1");
+
+        using var response = await app.PostJsonAsync("/api/tenants", """{"business_id":"tenant1"}""");
+
+        Assert.Equal("Tenant 'tenant1' is already running on host 'test-host'.", await Responses.AssertProblemAsync(response, 409));
     }
 
     [Fact]

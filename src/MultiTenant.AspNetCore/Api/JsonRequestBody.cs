@@ -138,15 +138,16 @@ internal static class JsonRequestBody
             json = json[Utf8Bom.Length..];
         }
 
+        if (json.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return BadRequest($"The request body is empty; send a JSON object such as {example}.");
+        }
+
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 16 });
         Span<bool> seen = stackalloc bool[names.Length];
         try
         {
-            if (!reader.Read())
-            {
-                return BadRequest($"The request body is empty; send a JSON object such as {example}.");
-            }
-
+            reader.Read();
             if (reader.TokenType != JsonTokenType.StartObject)
             {
                 return BadRequest($"The request body must be a JSON object such as {example}; it is {Describe(reader.TokenType)}.");

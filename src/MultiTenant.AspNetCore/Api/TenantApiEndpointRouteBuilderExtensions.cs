@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -18,6 +17,8 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <summary>The default route prefix of the tenant API: <c>/api/tenants</c>.</summary>
     public const string DefaultPrefix = "/api/tenants";
 
+    // No IAcceptsMetadata on the POST endpoints: routing would answer a non-JSON body 415 with an empty body before the endpoint runs,
+    // and the endpoint answers it with problem details itself.
     private const string Tag = "Tenants";
     private const string JsonContentType = "application/json";
 
@@ -58,7 +59,6 @@ public static class TenantApiEndpointRouteBuilderExtensions
         string tenantRoute = "/{" + TenantApiHandlers.BusinessIdRouteValue + "}";
 
         group.MapPost("/", Guard("StartTenant", handlers.StartAsync, logger))
-            .WithMetadata(new AcceptsMetadata([JsonContentType]))
             .WithMetadata(Produces(StatusCodes.Status201Created, JsonContentType))
             .WithMetadata(ProducesProblems(400, 409, 413, 415, 503))
             .WithSummary("Starts a tenant.")
@@ -82,7 +82,6 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .WithTags(Tag);
 
         group.MapPost(tenantRoute + "/messages", Guard("SendMessage", handlers.SendMessageAsync, logger))
-            .WithMetadata(new AcceptsMetadata([JsonContentType]))
             .WithMetadata(Produces(StatusCodes.Status202Accepted, JsonContentType))
             .WithMetadata(ProducesProblems(400, 404, 409, 413, 415, 429, 502))
             .WithSummary("Sends a text message through a connected tenant.")

@@ -48,7 +48,9 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
         }
         catch (TenantAlreadyRunningException ex)
         {
-            await RejectAsync(context, nameof(StartAsync), new RequestError(StatusCodes.Status409Conflict, ex.Message)).ConfigureAwait(false);
+            // The owner host is named only where statuses name it too.
+            string detail = options.IncludeHost && ex.Host is not null ? ex.Message : $"Tenant '{tenant}' is already running.";
+            await RejectAsync(context, nameof(StartAsync), new RequestError(StatusCodes.Status409Conflict, detail)).ConfigureAwait(false);
             return;
         }
         catch (TenantCoordinatorStoppingException ex)
