@@ -1,0 +1,66 @@
+// The MultiTenant sample server: the tenant REST API, /health, /ready, /livez and /metrics over a simulated WhatsApp client.
+//
+//   dotnet run --project samples/MultiTenant.Sample
+//
+// Environment: HTTP_PORT (default 8080), DATABASE_URL (unset: the embedded in-process store), HOST_ID (default: machine name),
+// Simulator__MessagesPerSecond and the other Simulator__* settings (see Simulation/SimulatorOptions.cs).
+using System.Globalization;
+using MultiTenant.Sample;
+using MultiTenant.Sample.Simulation;
+
+var builder = WebApplication.CreateBuilder(args);
+
+int port = ReadPort(builder.Configuration["HTTP_PORT"]);
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.ListenAnyIP(port);
+    // Long enough for a 10,000-character id to reach the API and get a 400 problem, instead of Kestrel's bare 414.
+    kestrel.Limits.MaxRequestLineSize = 32 * 1024;
+});
+builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+builder.Services.AddOptions<SimulatorOptions>()
+    .BindConfiguration(SimulatorOptions.SectionName)
+    .ValidateDataAnnotations()
+    .ValidateOnStart();
+
+var tenants = builder.Services.AddWhatsAppTenants(options =>
+    {
+        string? hostId = builder.Configuration["HOST_ID"];
+        if (!string.IsNullOrWhiteSpace(hostId))
+        {
+            options.HostId = hostId;
+        }
+    })
+    .UseClientFactory<SimulatedClientFactory>()
+    .AddEventHandler<LoggingEventHandler>()
+    .AddPrometheusMetrics();
+
+string? databaseUrl = builder.Configuration["DATABASE_URL"];
+if (!string.IsNullOrWhiteSpace(databaseUrl))
+{
+    tenants.UsePostgreSql(databaseUrl);
+}
+
+var app = builder.Build();
+
+app.MapTenantApi();
+app.MapTenantHealthChecks();
+app.MapTenantMetrics();
+
+app.Run();
+
+static int ReadPort(string? value)
+{
+    if (string.IsNullOrWhiteSpace(value))
+    {
+        return 8080;
+    }
+
+    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+    {
+        throw new InvalidOperationException($"HTTP_PORT must be a port number between 1 and 65535; it is '{value}'.");
+    }
+
+    return port;
+}

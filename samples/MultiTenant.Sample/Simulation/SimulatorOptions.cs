@@ -1,0 +1,38 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MultiTenant.Sample.Simulation;
+
+/// <summary>
+/// Settings of the simulated WhatsApp client (configuration section <c>Simulator</c>, environment <c>Simulator__Name</c>).
+/// Every injected failure is off by default.
+/// </summary>
+public sealed class SimulatorOptions
+{
+    public const string SectionName = "Simulator";
+
+    /// <summary>Synthetic inbound messages per second per connected tenant. Default 0 (none).</summary>
+    [Range(0, 100_000)]
+    public double MessagesPerSecond { get; set; }
+
+    /// <summary>Shortest simulated connect time. Default 200 ms.</summary>
+    public TimeSpan ConnectDelayMin { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Longest simulated connect time. Default 1.5 s.</summary>
+    public TimeSpan ConnectDelayMax { get; set; } = TimeSpan.FromMilliseconds(1500);
+
+    /// <summary>Probability (0–1) that a connect attempt fails transiently. Default 0.</summary>
+    [Range(0, 1)]
+    public double ConnectFailureProbability { get; set; }
+
+    /// <summary>Mean time a connection lasts before the simulator drops it (reported). 0 = never. Default 0.</summary>
+    public TimeSpan DropAfter { get; set; }
+
+    /// <summary>Mean time before a connection dies silently (not reported; the health check must catch it). 0 = never. Default 0.</summary>
+    public TimeSpan SilentDropAfter { get; set; }
+
+    /// <summary>Time after which a connected tenant is logged out (fatal). 0 = never. Default 0.</summary>
+    public TimeSpan LogoutAfter { get; set; }
+
+    /// <summary>Business ids that have no paired device: starting them fails fatally. Default none.</summary>
+    public string[] UnpairedTenants { get; set; } = [];
+}
