@@ -451,6 +451,34 @@ public sealed class TenantApiTests
     }
 
     [Fact]
+    public async Task A_request_the_client_abandons_is_not_logged_as_a_failure()
+    {
+        var handled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var app = await TestApp.StartAsync(map: a =>
+        {
+            a.Use(async (context, next) =>
+            {
+                await next(context);
+                handled.TrySetResult();
+            });
+            a.MapTenantApi();
+        });
+        await app.StartConnectedAsync("tenant1");
+        var behaviour = app.Clients.For("tenant1");
+        behaviour.DisconnectGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var abandon = new CancellationTokenSource();
+
+        var stop = app.Http.DeleteAsync("/api/tenants/tenant1", abandon.Token);
+        await behaviour.DisconnectCalled.Task.WaitAsync(EventRecorder.Timeout);
+        await abandon.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => stop);
+        await handled.Task.WaitAsync(EventRecorder.Timeout);
+        behaviour.DisconnectGate.SetResult();
+
+        Assert.DoesNotContain(app.Logs.GetSnapshot(), r => r.Id.Id == TenantApiEventIds.UnhandledException);
+    }
+
+    [Fact]
     public async Task The_api_can_be_mapped_under_another_prefix()
     {
         await using var app = await TestApp.StartAsync(map: a => a.MapTenantApi("/v2/whatsapp/tenants"));

@@ -101,9 +101,9 @@ public static class TenantApiEndpointRouteBuilderExtensions
         {
             await handler(context).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
         {
-            // The client went away; nobody reads an answer.
+            // The client went away (a cancelled call, a reset connection while reading the body): nobody reads an answer.
         }
         catch (Exception ex)
         {
