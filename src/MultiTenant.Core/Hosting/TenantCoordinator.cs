@@ -98,6 +98,12 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     /// <summary>A uniformly distributed number in [0, 1) for backoff jitter. Replaceable in tests.</summary>
     internal Func<double> NextRandom { get; set; } = static () => Random.Shared.NextDouble();
 
+    /// <summary>
+    /// Observes every published status, in order per tenant: raised on the publishing thread under the tenant's lock, after the counts
+    /// were updated. It must be quick and must not call back into the coordinator. Tests watch the state machine through it.
+    /// </summary>
+    internal Action<TenantStatus>? StatusObserver { get; set; }
+
     /// <inheritdoc />
     public async ValueTask<TenantStatus> StartAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
@@ -278,6 +284,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         }
 
         _statusWriter.Enqueue(next);
+        StatusObserver?.Invoke(next);
     }
 
     internal void CountInitialState(TenantState state) => Interlocked.Increment(ref _counts[(int)state]);
