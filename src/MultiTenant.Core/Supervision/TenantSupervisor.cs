@@ -30,6 +30,10 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
 
     // The current connection's drop signal; completed by the client's reports or the health check.
     private TaskCompletionSource<ConnectionLoss>? _connectionLoss;
+
+    // The current run's fatal signal. A fatal report ends the run wherever its loop is: connected, connecting or in a backoff
+    // (a report that only completed _connectionLoss would be forgotten when the connect attempt then fails).
+    private TaskCompletionSource<ConnectionLoss>? _fatal;
     private ITenantClient? _client;
     private TenantEventQueue? _queue;
 
@@ -153,8 +157,12 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
     void ITenantConnectionSink.OnDisconnected(string? reason) =>
         Volatile.Read(ref _connectionLoss)?.TrySetResult(new ConnectionLoss(reason ?? "the client reported a lost connection", null));
 
-    void ITenantConnectionSink.OnFatal(TenantFatalReason reason, string message) =>
-        Volatile.Read(ref _connectionLoss)?.TrySetResult(new ConnectionLoss(message, reason));
+    void ITenantConnectionSink.OnFatal(TenantFatalReason reason, string message)
+    {
+        var loss = new ConnectionLoss(message, reason);
+        Volatile.Read(ref _fatal)?.TrySetResult(loss);
+        Volatile.Read(ref _connectionLoss)?.TrySetResult(loss);
+    }
 
     private async Task RunAsync(Task previous, long generation, CancellationTokenSource runCts)
     {
@@ -172,6 +180,8 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         var context = new TenantClientContext(_tenant, queue, _owner.StateStores.GetStore(_tenant), _logger, time, this);
         ITenantClient? client = null;
         int failures = 0;
+        var fatal = new TaskCompletionSource<ConnectionLoss>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _fatal, fatal);
         Log.TenantStarted(_logger, _tenant.Value);
         try
         {
@@ -179,6 +189,7 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
             while (true)
             {
                 stop.ThrowIfCancellationRequested();
+                ThrowIfFatal(fatal.Task);
                 var loss = new TaskCompletionSource<ConnectionLoss>(TaskCreationOptions.RunContinuationsAsynchronously);
                 Volatile.Write(ref _connectionLoss, loss);
                 try
@@ -187,10 +198,11 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
                 }
                 catch (Exception ex) when (ex is not TenantFatalException && !stop.IsCancellationRequested)
                 {
+                    ThrowIfFatal(fatal.Task);
                     _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "connect"));
                     Log.ConnectFailed(_logger, _tenant.Value, failures + 1, ex);
                     Publish(generation, TenantState.Disconnected, DescribeConnectFailure(ex));
-                    await BackoffAsync(failures++, stop).ConfigureAwait(false);
+                    await BackoffAsync(failures++, fatal.Task, stop).ConfigureAwait(false);
                     continue;
                 }
 
@@ -217,7 +229,7 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
                     failures = 0;
                 }
 
-                await BackoffAsync(failures++, stop).ConfigureAwait(false);
+                await BackoffAsync(failures++, fatal.Task, stop).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -243,6 +255,7 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         {
             Volatile.Write(ref _client, null);
             Volatile.Write(ref _connectionLoss, null);
+            Volatile.Write(ref _fatal, null);
             if (client is not null)
             {
                 await DisconnectQuietlyAsync(client).ConfigureAwait(false);
@@ -323,14 +336,34 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         }
     }
 
-    private async Task BackoffAsync(int failures, CancellationToken stop)
+    /// <summary>Waits before the next attempt; a fatal report ends the wait (and the run) at once.</summary>
+    private async Task BackoffAsync(int failures, Task<ConnectionLoss> fatal, CancellationToken stop)
     {
         var options = _owner.Options;
         var delay = ReconnectBackoff.GetDelay(failures, options.ReconnectBaseDelay, options.ReconnectMaxDelay, _owner.NextRandom());
         if (delay > TimeSpan.Zero)
         {
             Log.ReconnectScheduled(_logger, _tenant.Value, delay);
-            await Task.Delay(delay, _owner.TimeProvider, stop).ConfigureAwait(false);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            var elapsed = Task.Delay(delay, _owner.TimeProvider, wait.Token);
+            if (await Task.WhenAny(elapsed, fatal).ConfigureAwait(false) == fatal)
+            {
+                await wait.CancelAsync().ConfigureAwait(false); // releases the timer
+            }
+            else
+            {
+                await elapsed.ConfigureAwait(false); // throws when stopping
+            }
+        }
+
+        ThrowIfFatal(fatal);
+    }
+
+    private static void ThrowIfFatal(Task<ConnectionLoss> fatal)
+    {
+        if (fatal.IsCompletedSuccessfully && fatal.Result.Fatal is { } reason)
+        {
+            throw new TenantFatalException(reason, fatal.Result.Reason);
         }
     }
 
