@@ -185,7 +185,6 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         Log.TenantStarted(_logger, _tenant.Value);
         try
         {
-            client = await _owner.ClientFactory.CreateClientAsync(context, stop).ConfigureAwait(false);
             while (true)
             {
                 stop.ThrowIfCancellationRequested();
@@ -194,6 +193,9 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
                 Volatile.Write(ref _connectionLoss, loss);
                 try
                 {
+                    // A transient failure to create the client (its state store unreachable, ...) is retried like a failed connect;
+                    // a TenantFatalException (no paired device, ...) ends the run.
+                    client ??= await _owner.ClientFactory.CreateClientAsync(context, stop).ConfigureAwait(false);
                     await ConnectAsync(client, stop).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not TenantFatalException && !stop.IsCancellationRequested)
@@ -213,6 +215,8 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
                 await queue.WriteAsync(new TenantConnectedEvent { Timestamp = time.GetUtcNow() }, stop).ConfigureAwait(false);
 
                 var lost = await MonitorAsync(client, loss, stop).ConfigureAwait(false);
+                // Measured at the drop: time spent afterwards (a slow handler, a slow disconnect) is not connected time.
+                bool stable = time.GetElapsedTime(connectedAt) >= options.StableConnectionPeriod;
                 Volatile.Write(ref _client, null);
                 if (lost.Fatal is { } fatalReason)
                 {
@@ -224,7 +228,7 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
                 Publish(generation, TenantState.Disconnected, lost.Reason);
                 await queue.WriteAsync(new TenantDisconnectedEvent { Timestamp = time.GetUtcNow(), Reason = lost.Reason }, stop).ConfigureAwait(false);
                 await DisconnectQuietlyAsync(client).ConfigureAwait(false);
-                if (time.GetElapsedTime(connectedAt) >= options.StableConnectionPeriod)
+                if (stable)
                 {
                     failures = 0;
                 }
@@ -246,7 +250,7 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         }
         catch (Exception ex)
         {
-            // A bug in a client factory or a handler-independent failure we did not foresee: the tenant must not be left half-running.
+            // A failure we did not foresee (a bug): the tenant must not be left half-running.
             _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "fatal"));
             Log.TenantFaulted(_logger, _tenant.Value, nameof(TenantFatalReason.Other), ex.Message);
             EndRunInError(generation, runCts, "The tenant's client failed unexpectedly: " + ex.GetType().Name);

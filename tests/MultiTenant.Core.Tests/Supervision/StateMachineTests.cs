@@ -168,6 +168,72 @@ public sealed class StateMachineTests
     }
 
     [Fact]
+    public async Task Time_spent_after_the_drop_does_not_count_as_a_stable_connection()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handler = new RecordingHandler
+        {
+            OnHandle = async (_, e, _) =>
+            {
+                if (e is NumberedEvent)
+                {
+                    entered.TrySetResult();
+                    await gate.Task;
+                }
+            },
+        };
+        await using var h = Create(o => o.EventQueueCapacity = 1, handlers: [handler]);
+        var t = Id("tenant1");
+        var client = await h.StartAsync(t);
+        (await client.NextConnectAsync()).Fail(new IOException("1"));
+        (await client.NextConnectAsync()).Fail(new IOException("2"));
+        await BackoffAsync(h, client, TimeSpan.FromSeconds(0.5));
+        (await client.NextConnectAsync()).Succeed();
+        await h.Statuses.WaitForStateAsync(t, TenantState.Connected);
+        await client.Context.Events.WriteAsync(new NumberedEvent()).AsTask().WithTimeout();
+        await entered.Task.WithTimeout();
+        await client.Context.Events.WriteAsync(new NumberedEvent()).AsTask().WithTimeout(); // the queue is full now
+        await StayConnectedAsync(h, client, TimeSpan.FromSeconds(5));
+
+        client.Context.ReportDisconnected("dropped after 5 s");
+        await h.Statuses.WaitForStateAsync(t, TenantState.Disconnected);
+        // The loop now waits to queue the disconnected event behind the slow handler while a minute passes.
+        h.Time.Advance(TimeSpan.FromMinutes(1));
+        gate.SetResult();
+
+        // Third failure: ceiling 2 s × 0.5, no reset (a reset would reconnect at once).
+        var backoff = h.Time.WaitForTimerAsync(TimeSpan.FromSeconds(1));
+        var reconnect = client.NextConnectAsync();
+        Assert.Same(backoff, await Task.WhenAny(backoff, reconnect));
+        Assert.False(reconnect.IsCompleted);
+        h.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(4, (await reconnect).Number);
+    }
+
+    [Fact]
+    public async Task Transient_failure_of_the_client_factory_is_retried_with_backoff()
+    {
+        await using var h = Create();
+        int calls = 0;
+        h.Factory.BeforeCreate = (_, _) => ++calls <= 2 ? throw new IOException("the state store is unavailable") : ValueTask.CompletedTask;
+        var t = Id("tenant1");
+
+        await h.Coordinator.StartAsync(t).WithTimeout();
+
+        var status = await h.Statuses.WaitForStateAsync(t, TenantState.Disconnected);
+        Assert.Contains("the state store is unavailable", status.Error, StringComparison.Ordinal);
+        var timer = await h.Time.WaitForTimerAsync(TimeSpan.FromSeconds(0.5)); // immediate retry failed too: back off
+        h.Time.Advance(TimeSpan.FromSeconds(0.5));
+        var client = await h.Factory.NextClientAsync(t);
+        (await client.NextConnectAsync()).Succeed();
+        await h.Statuses.WaitForStateAsync(t, TenantState.Connected);
+        Assert.Equal(3, h.Factory.CreateCalls);
+        Assert.Single(h.Factory.Clients);
+        Assert.False(timer.IsActive);
+    }
+
+    [Fact]
     public async Task Health_check_catches_a_client_that_says_it_is_no_longer_connected()
     {
         await using var h = Create();
