@@ -113,7 +113,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
             throw new TenantCoordinatorStoppingException();
         }
 
-        var supervisor = GetOrCreateSupervisor(tenant);
+        var supervisor = GetOrCreateSupervisor(tenant, stored: null);
         if (!supervisor.TryStart())
         {
             throw new TenantAlreadyRunningException(tenant, supervisor.Status.Host);
@@ -145,7 +145,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
                 throw new TenantNotFoundException(tenant);
             }
 
-            supervisor = _supervisors.GetOrAdd(tenant, t => new TenantSupervisor(this, t, stored));
+            supervisor = GetOrCreateSupervisor(tenant, stored);
         }
 
         await _registry.SetDesiredStateAsync(tenant, running: false, cancellationToken).ConfigureAwait(false);
@@ -224,7 +224,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         foreach (var tenant in desired)
         {
             var stored = await _statusStore.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
-            _supervisors.GetOrAdd(tenant, t => new TenantSupervisor(this, t, stored)).TryStart();
+            GetOrCreateSupervisor(tenant, stored).TryStart();
         }
     }
 
@@ -291,8 +291,13 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
 
     internal TenantSupervisor? FindSupervisor(TenantId tenant) => _supervisors.TryGetValue(tenant, out var s) ? s : null;
 
-    private TenantSupervisor GetOrCreateSupervisor(TenantId tenant) =>
-        _supervisors.GetOrAdd(tenant, static (t, self) => new TenantSupervisor(self, t, null), this);
+    private TenantSupervisor GetOrCreateSupervisor(TenantId tenant, TenantStatus? stored)
+    {
+        // GetOrAdd may build a supervisor on several threads and keep one: only the kept one counts its initial state.
+        var supervisor = _supervisors.GetOrAdd(tenant, static (t, arg) => new TenantSupervisor(arg.Self, t, arg.Stored), (Self: this, Stored: stored));
+        supervisor.CountInitialState();
+        return supervisor;
+    }
 
     private long SumQueueDepth()
     {

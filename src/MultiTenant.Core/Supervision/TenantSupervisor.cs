@@ -25,6 +25,7 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
     private TenantStatus _status;
     private long _generation;
     private bool _running;
+    private bool _initialStateCounted;
     private CancellationTokenSource? _runCts;
     private Task _runTask = Task.CompletedTask;
 
@@ -47,13 +48,21 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         _status = initial is null
             ? new TenantStatus(tenant, TenantState.Stopped, null, owner.TimeProvider.GetUtcNow(), null, owner.Options.HostId)
             : initial.IsRunning ? initial with { State = TenantState.Stopped } : initial;
-        if (_status.State != TenantState.Stopped)
-        {
-            owner.CountInitialState(_status.State);
-        }
     }
 
     public TenantId Tenant => _tenant;
+
+    /// <summary>
+    /// Adds the initial state (a stored <see cref="TenantState.Error"/>) to the coordinator's counts, once. Called by the coordinator
+    /// on the supervisor it keeps: <c>GetOrAdd</c> may build several and throw all but one away, and those must count nothing.
+    /// </summary>
+    public void CountInitialState()
+    {
+        lock (_gate)
+        {
+            CountInitialStateLocked();
+        }
+    }
 
     public TenantStatus Status => Volatile.Read(ref _status);
 
@@ -412,8 +421,21 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         }
     }
 
+    private void CountInitialStateLocked()
+    {
+        if (!_initialStateCounted)
+        {
+            _initialStateCounted = true;
+            if (_status.State != TenantState.Stopped)
+            {
+                _owner.CountInitialState(_status.State);
+            }
+        }
+    }
+
     private void PublishLocked(TenantStatus next)
     {
+        CountInitialStateLocked(); // the transition below takes the initial state off the counts
         var previous = _status;
         Volatile.Write(ref _status, next);
         _owner.OnStatusChanged(previous, next);
