@@ -30,6 +30,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     private ITenantClientFactory? _clientFactory;
     private CancellationTokenRegistration _stoppingRegistration;
     private volatile bool _stopping;
+    private int _disposed;
 
     /// <summary>Creates the coordinator. Resolved from DI by <c>AddWhatsAppTenants()</c>.</summary>
     public TenantCoordinator(
@@ -261,6 +262,12 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        // The container disposes this instance once per registration that resolved it (TenantCoordinator, ITenantCoordinator, IHostedService).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stoppingRegistration.Dispose();
         await _abort.CancelAsync().ConfigureAwait(false);
         await _statusWriter.StopAsync().ConfigureAwait(false);

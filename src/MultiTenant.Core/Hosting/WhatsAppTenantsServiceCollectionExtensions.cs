@@ -26,14 +26,9 @@ public static class WhatsAppTenantsServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         var builder = new WhatsAppTenantsBuilder(services);
-        if (configure is not null)
-        {
-            services.Configure(configure);
-        }
-
         if (services.Any(static d => d.ServiceType == typeof(WhatsAppTenantsMarker)))
         {
-            return builder;
+            return Configure(builder, configure);
         }
 
         services.AddSingleton<WhatsAppTenantsMarker>();
@@ -62,8 +57,12 @@ public static class WhatsAppTenantsServiceCollectionExtensions
             .AddCheck<StoreHealthCheck>(TenantHealthChecks.DatabaseCheckName, tags: [TenantHealthChecks.HealthTag])
             .AddCheck<LivenessHealthCheck>(TenantHealthChecks.LivenessCheckName, tags: [TenantHealthChecks.HealthTag])
             .AddCheck<TenantReadinessHealthCheck>(TenantHealthChecks.ReadinessCheckName, tags: [TenantHealthChecks.ReadyTag]);
-        return builder;
+        return Configure(builder, configure);
     }
+
+    // Registered after the configuration binding above: options configure in registration order, and code must win over configuration.
+    private static WhatsAppTenantsBuilder Configure(WhatsAppTenantsBuilder builder, Action<TenantCoordinatorOptions>? configure) =>
+        configure is null ? builder : builder.Configure(configure);
 
     private sealed class WhatsAppTenantsMarker;
 
