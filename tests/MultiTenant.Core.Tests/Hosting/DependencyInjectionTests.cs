@@ -175,15 +175,20 @@ public sealed class DependencyInjectionTests
     }
 
     [Fact]
-    public async Task A_host_with_the_coordinator_disposes_cleanly()
+    public async Task A_host_run_with_the_coordinator_shuts_down_and_disposes_without_an_error()
     {
         var host = BuildHost();
-        await host.StartAsync().WithTimeout();
-        await host.StopAsync().WithTimeout();
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        var coordinator = host.Services.GetRequiredService<ITenantCoordinator>();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        var running = host.RunAsync(); // what Program.Main does; it disposes the host when it ends
+        await started.Task.WithTimeout();
 
-        // The container disposes the coordinator once per registration that resolved it.
-        host.Dispose();
-        await ((IAsyncDisposable)host).DisposeAsync();
+        lifetime.StopApplication(); // as SIGTERM does
+
+        await running.WithTimeout(); // the container disposed the coordinator once per registration that resolved it
+        Assert.True(coordinator.IsStopping);
     }
 
     [Fact]
