@@ -120,6 +120,14 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
             throw new TenantAlreadyRunningException(tenant, supervisor.Status.Host);
         }
 
+        if (_stopping)
+        {
+            // Shutdown began after the check above and may have gone through the supervisors before this one started: undo the start,
+            // or it would run past the shutdown with its client never stopped.
+            await supervisor.StopAsync().ConfigureAwait(false);
+            throw new TenantCoordinatorStoppingException();
+        }
+
         try
         {
             await _registry.SetDesiredStateAsync(tenant, running: true, cancellationToken).ConfigureAwait(false);
@@ -236,6 +244,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     async Task IHostedService.StopAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
+        Interlocked.MemoryBarrier(); // the flag is visible before the supervisors are read: a start either is seen below or sees the flag
         Log.CoordinatorStopping(Logger, _supervisors.Count);
         var stops = new List<Task>(_supervisors.Count);
         foreach (var supervisor in _supervisors.Values)

@@ -53,6 +53,34 @@ public sealed class ShutdownTests
     }
 
     [Fact]
+    public async Task A_start_that_races_with_shutdown_is_refused_and_leaves_nothing_running()
+    {
+        await using var h = Create();
+        h.Factory.AutoConnect = true;
+        await h.StartHostAsync();
+        var t = Id("late");
+        using var inStart = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        // Hold the start just after it checked that the host is not stopping, while it builds the tenant's supervisor.
+        h.Time.BeforeNextGetUtcNow = () =>
+        {
+            inStart.Set();
+            release.Wait(Timeouts.Safety);
+        };
+        var starting = Task.Run(() => h.Coordinator.StartAsync(t).AsTask());
+        Assert.True(inStart.Wait(Timeouts.Safety));
+
+        await h.StopHostAsync(); // shutdown completes before the start goes on
+        release.Set();
+
+        await Assert.ThrowsAsync<TenantCoordinatorStoppingException>(() => starting.WithTimeout());
+        Assert.Equal(TenantState.Stopped, h.StateOf(t));
+        Assert.Equal(default, h.Coordinator.Counts);
+        await Task.WhenAll(h.Factory.Clients.Select(static c => c.Disposed)).WithTimeout();
+        Assert.Empty(await h.Store.ListDesiredRunningAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Shutdown_flushes_the_final_statuses_to_the_store()
     {
         await using var h = Create();

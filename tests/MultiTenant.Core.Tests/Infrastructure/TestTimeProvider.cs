@@ -9,6 +9,7 @@ namespace MultiTenant.Tests.Infrastructure;
 internal sealed class TestTimeProvider : FakeTimeProvider
 {
     private readonly Lock _gate = new();
+    private Action? _beforeNextGetUtcNow;
     private readonly List<TrackedTimer> _timers = [];
     private readonly List<(Func<TrackedTimer, bool> Match, TaskCompletionSource<TrackedTimer> Signal)> _waiters = [];
 
@@ -34,6 +35,22 @@ internal sealed class TestTimeProvider : FakeTimeProvider
                 return _timers.Where(static t => t.IsActive).ToList();
             }
         }
+    }
+
+    /// <summary>
+    /// When set, the next <see cref="GetUtcNow"/> call (from any thread) runs it first and clears it: a test uses it to hold a thread at a
+    /// precise point of the code under test.
+    /// </summary>
+    public Action? BeforeNextGetUtcNow
+    {
+        get => Volatile.Read(ref _beforeNextGetUtcNow);
+        set => Volatile.Write(ref _beforeNextGetUtcNow, value);
+    }
+
+    public override DateTimeOffset GetUtcNow()
+    {
+        Interlocked.Exchange(ref _beforeNextGetUtcNow, null)?.Invoke();
+        return base.GetUtcNow();
     }
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
