@@ -268,10 +268,9 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         Log.CoordinatorStopped(Logger);
     }
 
-    /// <inheritdoc />
+    /// <summary>Releases the coordinator. Idempotent: DI disposes the one instance once per registration that returns it.</summary>
     public async ValueTask DisposeAsync()
     {
-        // The container disposes this instance once per registration that resolved it (TenantCoordinator, ITenantCoordinator, IHostedService).
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
