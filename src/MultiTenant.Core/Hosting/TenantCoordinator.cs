@@ -230,10 +230,21 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
             Log.TenantsResumed(Logger, desired.Count);
         }
 
+        if (desired.Count == 0)
+        {
+            return;
+        }
+
+        // One read of the stored statuses (keeps started_at history), not one round trip per tenant.
+        var stored = new Dictionary<TenantId, TenantStatus>();
+        foreach (var status in await _statusStore.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            stored[status.BusinessId] = status;
+        }
+
         foreach (var tenant in desired)
         {
-            var stored = await _statusStore.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
-            GetOrCreateSupervisor(tenant, stored).TryStart();
+            GetOrCreateSupervisor(tenant, stored.GetValueOrDefault(tenant)).TryStart();
         }
     }
 

@@ -28,7 +28,12 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         var builder = new WhatsAppTenantsBuilder(services);
         if (services.Any(static d => d.ServiceType == typeof(WhatsAppTenantsMarker)))
         {
-            return Configure(builder, configure);
+            if (configure is not null)
+            {
+                services.Configure(configure);
+            }
+
+            return builder;
         }
 
         services.AddSingleton<WhatsAppTenantsMarker>();
@@ -57,12 +62,15 @@ public static class WhatsAppTenantsServiceCollectionExtensions
             .AddCheck<StoreHealthCheck>(TenantHealthChecks.DatabaseCheckName, tags: [TenantHealthChecks.HealthTag])
             .AddCheck<LivenessHealthCheck>(TenantHealthChecks.LivenessCheckName, tags: [TenantHealthChecks.HealthTag])
             .AddCheck<TenantReadinessHealthCheck>(TenantHealthChecks.ReadinessCheckName, tags: [TenantHealthChecks.ReadyTag]);
-        return Configure(builder, configure);
-    }
 
-    // Registered after the configuration binding above: options configure in registration order, and code must win over configuration.
-    private static WhatsAppTenantsBuilder Configure(WhatsAppTenantsBuilder builder, Action<TenantCoordinatorOptions>? configure) =>
-        configure is null ? builder : builder.Configure(configure);
+        // After the configuration binding, so code wins over configuration.
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return builder;
+    }
 
     private sealed class WhatsAppTenantsMarker;
 
