@@ -30,6 +30,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     private ITenantClientFactory? _clientFactory;
     private CancellationTokenRegistration _stoppingRegistration;
     private volatile bool _stopping;
+    private int _disposed;
 
     /// <summary>Creates the coordinator. Resolved from DI by <c>AddWhatsAppTenants()</c>.</summary>
     public TenantCoordinator(
@@ -252,9 +253,14 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         Log.CoordinatorStopped(Logger);
     }
 
-    /// <inheritdoc />
+    /// <summary>Releases the coordinator. Idempotent: DI disposes the one instance once per registration that returns it.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stoppingRegistration.Dispose();
         await _abort.CancelAsync().ConfigureAwait(false);
         await _statusWriter.StopAsync().ConfigureAwait(false);
