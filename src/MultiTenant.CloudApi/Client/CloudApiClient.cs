@@ -74,7 +74,10 @@ internal sealed class CloudApiClient : ITenantClient
         // Fresh from the store at every (re)connect, so a token rotated on another host is picked up.
         var stored = await ReadStoredCredentialsAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new TenantFatalException(TenantFatalReason.NotPaired, CloudApiClientFactory.NoCredentialsMessage);
-        UseCredentials(stored);
+        if (!TrySwitchCredentials(stored))
+        {
+            throw new TenantFatalException(TenantFatalReason.Other, CloudApiClientFactory.NumberInUseMessage(stored.PhoneNumberId, _directory));
+        }
 
         var problem = await ProbeAsync(cancellationToken).ConfigureAwait(false);
         if (problem is not null)
@@ -147,12 +150,22 @@ internal sealed class CloudApiClient : ITenantClient
     /// <summary>Switches to new credentials (set through <see cref="ICloudApiCredentialStore"/> on this host, or read at connect).</summary>
     public void UseCredentials(CloudApiCredentials credentials)
     {
-        var previous = Interlocked.Exchange(ref _credentials, credentials);
-        if (!string.Equals(previous.PhoneNumberId, credentials.PhoneNumberId, StringComparison.Ordinal)
-            && !_directory.Claim(Tenant, credentials.PhoneNumberId, throwOnConflict: false))
+        if (!TrySwitchCredentials(credentials))
         {
             _context.ReportFatal(TenantFatalReason.Other, CloudApiClientFactory.NumberInUseMessage(credentials.PhoneNumberId, _directory));
         }
+    }
+
+    /// <summary>Switches credentials; <see langword="false"/> (and no switch) when another tenant here holds the new number.</summary>
+    private bool TrySwitchCredentials(CloudApiCredentials credentials)
+    {
+        if (!_directory.Claim(Tenant, credentials.PhoneNumberId, throwOnConflict: false))
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _credentials, credentials);
+        return true;
     }
 
     /// <summary>The credentials were deleted: the tenant cannot send any more.</summary>
@@ -245,14 +258,28 @@ internal sealed class CloudApiClient : ITenantClient
             return string.Empty;
         }
 
+        // The entity that explains the most: the first one that cannot send and says why, else the first one that cannot send.
+        HealthEntity? chosen = null;
         foreach (var entity in entities)
         {
-            if (entity.CanSendMessage is { } can && !string.Equals(can, "AVAILABLE", StringComparison.OrdinalIgnoreCase))
+            if (entity?.CanSendMessage is { } can && !string.Equals(can, "AVAILABLE", StringComparison.OrdinalIgnoreCase))
             {
-                var first = entity.Errors is [{ } e, ..] ? e : null;
-                string description = first?.ErrorDescription is { Length: > 0 } d ? d.Length > 200 ? d[..200] : d : "no details";
-                return $": {entity.EntityType ?? "entity"} {can}, {(first?.ErrorCode is { } code ? code.ToString(CultureInfo.InvariantCulture) + " " : string.Empty)}{description}";
+                if (entity.Errors is [_, ..])
+                {
+                    chosen = entity;
+                    break;
+                }
+
+                chosen ??= entity;
             }
+        }
+
+        if (chosen is not null)
+        {
+            var first = chosen.Errors is [{ } e, ..] ? e : null;
+            string description = first?.ErrorDescription is { Length: > 0 } d ? d.Length > 200 ? d[..200] : d : "no details";
+            string code = first?.ErrorCode is { } c ? c.ToString(CultureInfo.InvariantCulture) + " " : string.Empty;
+            return $": {chosen.EntityType ?? "entity"} {chosen.CanSendMessage}, {code}{description}";
         }
 
         return string.Empty;
@@ -340,8 +367,7 @@ internal sealed class CloudApiClient : ITenantClient
             return false;
         }
 
-        UseCredentials(stored);
-        return true;
+        return TrySwitchCredentials(stored);
     }
 
     private async Task<CloudApiCredentials?> ReadStoredCredentialsAsync(CancellationToken cancellationToken)

@@ -12,8 +12,11 @@ public sealed class CloudApiOptions
     /// <summary>The configuration section the options bind to: <c>WhatsAppTenants:CloudApi</c>.</summary>
     public const string SectionName = "WhatsAppTenants:CloudApi";
 
-    /// <summary>The name of the <see cref="System.Net.Http.HttpClient"/> used for Graph API calls (<c>MultiTenant.CloudApi</c>), to
-    /// configure it further with <c>services.AddHttpClient(CloudApiOptions.HttpClientName)</c>.</summary>
+    /// <summary>
+    /// The name of the <see cref="System.Net.Http.HttpClient"/> used for Graph API calls (<c>MultiTenant.CloudApi</c>), to configure it
+    /// further with <c>services.AddHttpClient(CloudApiOptions.HttpClientName)</c> (a proxy, resilience handlers, or
+    /// <c>.AddDefaultLogger()</c> to bring back the per-request logs, which are off by default; the Authorization header is redacted).
+    /// </summary>
     public const string HttpClientName = "MultiTenant.CloudApi";
 
     /// <summary>

@@ -58,6 +58,10 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
                 client.Timeout = Timeout.InfiniteTimeSpan;
                 client.DefaultRequestHeaders.UserAgent.ParseAdd("MultiTenant.CloudApi/1.0");
             })
+            // No Information log per Graph request on the send path (failures are logged by the client itself). A host that wants
+            // the factory's request logs adds them back with AddHttpClient(CloudApiOptions.HttpClientName).AddDefaultLogger();
+            // the Authorization header stays redacted then.
+            .RemoveAllLoggers()
             .RedactLoggedHeaders(["Authorization"]);
 
         services.TryAddSingleton<CloudApiTenantDirectory>();

@@ -50,14 +50,15 @@ public sealed class CloudApiTestHost : IAsyncDisposable
         FakeGraphApi graph,
         Action<CloudApiOptions>? cloudApi = null,
         TimeProvider? time = null,
-        Action<TenantCoordinatorOptions>? coordinator = null)
+        Action<TenantCoordinatorOptions>? coordinator = null,
+        ITenantEventHandler? extraHandler = null)
     {
         var events = new RecordingHandler();
         if (time is not null)
         {
             var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
             builder.Services.AddSingleton(time);
-            Configure(builder.Services, builder.Logging, graph, events, cloudApi, coordinator);
+            Configure(builder.Services, builder.Logging, graph, events, extraHandler, cloudApi, coordinator);
             var host = builder.Build();
             await host.StartAsync();
             return new CloudApiTestHost(host, events, null);
@@ -65,8 +66,9 @@ public sealed class CloudApiTestHost : IAsyncDisposable
 
         var web = WebApplication.CreateSlimBuilder();
         web.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        Configure(web.Services, web.Logging, graph, events, cloudApi, coordinator);
+        Configure(web.Services, web.Logging, graph, events, extraHandler, cloudApi, coordinator);
         var app = web.Build();
+        app.MapTenantApi();
         app.MapCloudApiWebhook();
         app.MapCloudApiEndpoints();
         await app.StartAsync();
@@ -110,14 +112,20 @@ public sealed class CloudApiTestHost : IAsyncDisposable
         ILoggingBuilder logging,
         FakeGraphApi graph,
         RecordingHandler events,
+        ITenantEventHandler? extraHandler,
         Action<CloudApiOptions>? cloudApi,
         Action<TenantCoordinatorOptions>? coordinator)
     {
         logging.ClearProviders();
         logging.SetMinimumLevel(LogLevel.Trace);
         logging.AddFakeLogging();
-        services.AddWhatsAppTenants(options => coordinator?.Invoke(options))
-            .AddEventHandler(events)
+        var tenants = services.AddWhatsAppTenants(options => coordinator?.Invoke(options)).AddEventHandler(events);
+        if (extraHandler is not null)
+        {
+            tenants.AddEventHandler(extraHandler);
+        }
+
+        tenants
             .UseCloudApi(options =>
             {
                 options.GraphBaseUrl = graph.BaseUrl;
@@ -126,5 +134,8 @@ public sealed class CloudApiTestHost : IAsyncDisposable
                 options.VerifyToken = VerifyToken;
                 cloudApi?.Invoke(options);
             });
+
+        // The factory's request logging back on (it is off by default), at Trace level with headers: proves the token is redacted.
+        services.AddHttpClient(CloudApiOptions.HttpClientName).AddDefaultLogger();
     }
 }
