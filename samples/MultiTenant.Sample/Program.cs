@@ -24,7 +24,7 @@ builder.Services.AddOptions<SimulatorOptions>()
     .ValidateDataAnnotations()
     .ValidateOnStart();
 
-builder.Services.AddWhatsAppTenants(options =>
+var tenants = builder.Services.AddWhatsAppTenants(options =>
     {
         string? hostId = builder.Configuration["HOST_ID"];
         if (!string.IsNullOrWhiteSpace(hostId))
@@ -36,9 +36,10 @@ builder.Services.AddWhatsAppTenants(options =>
     .AddEventHandler<LoggingEventHandler>()
     .AddPrometheusMetrics();
 
-if (!string.IsNullOrWhiteSpace(builder.Configuration["DATABASE_URL"]))
+string? databaseUrl = builder.Configuration["DATABASE_URL"];
+if (!string.IsNullOrWhiteSpace(databaseUrl))
 {
-    throw new InvalidOperationException("DATABASE_URL is set, but this build has no PostgreSQL store yet.");
+    tenants.UsePostgreSql(databaseUrl);
 }
 
 var app = builder.Build();

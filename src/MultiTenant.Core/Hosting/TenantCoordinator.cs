@@ -216,10 +216,22 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
             Log.TenantsResumed(Logger, desired.Count);
         }
 
+        if (desired.Count == 0)
+        {
+            return;
+        }
+
+        // One read of the stored statuses (keeps started_at history), not one round trip per tenant.
+        var stored = new Dictionary<TenantId, TenantStatus>();
+        foreach (var status in await _statusStore.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            stored[status.BusinessId] = status;
+        }
+
         foreach (var tenant in desired)
         {
-            var stored = await _statusStore.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
-            _supervisors.GetOrAdd(tenant, t => new TenantSupervisor(this, t, stored)).TryStart();
+            var previous = stored.GetValueOrDefault(tenant);
+            _supervisors.GetOrAdd(tenant, static (t, state) => new TenantSupervisor(state.Self, t, state.Previous), (Self: this, Previous: previous)).TryStart();
         }
     }
 
