@@ -51,14 +51,15 @@ public sealed class CloudApiTestHost : IAsyncDisposable
         Action<CloudApiOptions>? cloudApi = null,
         TimeProvider? time = null,
         Action<TenantCoordinatorOptions>? coordinator = null,
-        ITenantEventHandler? extraHandler = null)
+        ITenantEventHandler? extraHandler = null,
+        Action<WhatsAppTenantsBuilder>? tenants = null)
     {
         var events = new RecordingHandler();
         if (time is not null)
         {
             var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
             builder.Services.AddSingleton(time);
-            Configure(builder.Services, builder.Logging, graph, events, extraHandler, cloudApi, coordinator);
+            Configure(builder.Services, builder.Logging, graph, events, extraHandler, cloudApi, coordinator, tenants);
             var host = builder.Build();
             await host.StartAsync();
             return new CloudApiTestHost(host, events, null);
@@ -66,7 +67,7 @@ public sealed class CloudApiTestHost : IAsyncDisposable
 
         var web = WebApplication.CreateSlimBuilder();
         web.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        Configure(web.Services, web.Logging, graph, events, extraHandler, cloudApi, coordinator);
+        Configure(web.Services, web.Logging, graph, events, extraHandler, cloudApi, coordinator, tenants);
         var app = web.Build();
         app.MapTenantApi();
         app.MapCloudApiWebhook();
@@ -114,7 +115,8 @@ public sealed class CloudApiTestHost : IAsyncDisposable
         RecordingHandler events,
         ITenantEventHandler? extraHandler,
         Action<CloudApiOptions>? cloudApi,
-        Action<TenantCoordinatorOptions>? coordinator)
+        Action<TenantCoordinatorOptions>? coordinator,
+        Action<WhatsAppTenantsBuilder>? configureTenants)
     {
         logging.ClearProviders();
         logging.SetMinimumLevel(LogLevel.Trace);
@@ -124,6 +126,8 @@ public sealed class CloudApiTestHost : IAsyncDisposable
         {
             tenants.AddEventHandler(extraHandler);
         }
+
+        configureTenants?.Invoke(tenants);
 
         tenants
             .UseCloudApi(options =>
