@@ -99,6 +99,12 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     /// <summary>A uniformly distributed number in [0, 1) for backoff jitter. Replaceable in tests.</summary>
     internal Func<double> NextRandom { get; set; } = static () => Random.Shared.NextDouble();
 
+    /// <summary>
+    /// Observes every published status, in order per tenant: raised on the publishing thread under the tenant's lock, after the counts
+    /// were updated. It must be quick and must not call back into the coordinator. Tests watch the state machine through it.
+    /// </summary>
+    internal Action<TenantStatus>? StatusObserver { get; set; }
+
     /// <inheritdoc />
     public async ValueTask<TenantStatus> StartAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
@@ -108,10 +114,18 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
             throw new TenantCoordinatorStoppingException();
         }
 
-        var supervisor = GetOrCreateSupervisor(tenant);
+        var supervisor = GetOrCreateSupervisor(tenant, stored: null);
         if (!supervisor.TryStart())
         {
             throw new TenantAlreadyRunningException(tenant, supervisor.Status.Host);
+        }
+
+        if (_stopping)
+        {
+            // Shutdown began after the check above and may have gone through the supervisors before this one started: undo the start,
+            // or it would run past the shutdown with its client never stopped.
+            await supervisor.StopAsync().ConfigureAwait(false);
+            throw new TenantCoordinatorStoppingException();
         }
 
         try
@@ -140,7 +154,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
                 throw new TenantNotFoundException(tenant);
             }
 
-            supervisor = _supervisors.GetOrAdd(tenant, t => new TenantSupervisor(this, t, stored));
+            supervisor = GetOrCreateSupervisor(tenant, stored);
         }
 
         await _registry.SetDesiredStateAsync(tenant, running: false, cancellationToken).ConfigureAwait(false);
@@ -230,8 +244,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
 
         foreach (var tenant in desired)
         {
-            var previous = stored.GetValueOrDefault(tenant);
-            _supervisors.GetOrAdd(tenant, static (t, state) => new TenantSupervisor(state.Self, t, state.Previous), (Self: this, Previous: previous)).TryStart();
+            GetOrCreateSupervisor(tenant, stored.GetValueOrDefault(tenant)).TryStart();
         }
     }
 
@@ -242,6 +255,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     async Task IHostedService.StopAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
+        Interlocked.MemoryBarrier(); // the flag is visible before the supervisors are read: a start either is seen below or sees the flag
         Log.CoordinatorStopping(Logger, _supervisors.Count);
         var stops = new List<Task>(_supervisors.Count);
         foreach (var supervisor in _supervisors.Values)
@@ -296,14 +310,20 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         }
 
         _statusWriter.Enqueue(next);
+        StatusObserver?.Invoke(next);
     }
 
     internal void CountInitialState(TenantState state) => Interlocked.Increment(ref _counts[(int)state]);
 
     internal TenantSupervisor? FindSupervisor(TenantId tenant) => _supervisors.TryGetValue(tenant, out var s) ? s : null;
 
-    private TenantSupervisor GetOrCreateSupervisor(TenantId tenant) =>
-        _supervisors.GetOrAdd(tenant, static (t, self) => new TenantSupervisor(self, t, null), this);
+    private TenantSupervisor GetOrCreateSupervisor(TenantId tenant, TenantStatus? stored)
+    {
+        // GetOrAdd may build a supervisor on several threads and keep one: only the kept one counts its initial state.
+        var supervisor = _supervisors.GetOrAdd(tenant, static (t, arg) => new TenantSupervisor(arg.Self, t, arg.Stored), (Self: this, Stored: stored));
+        supervisor.CountInitialState();
+        return supervisor;
+    }
 
     private long SumQueueDepth()
     {
