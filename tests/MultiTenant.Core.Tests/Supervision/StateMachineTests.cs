@@ -291,6 +291,24 @@ public sealed class StateMachineTests
     }
 
     [Fact]
+    public async Task Lost_connection_releases_the_health_check_timer_at_once()
+    {
+        await using var h = Create();
+        var t = Id("tenant1");
+        var client = await h.StartConnectedAsync(t);
+        var timer = await h.Time.WaitForTimerAsync(TimeSpan.FromSeconds(10));
+        int mark = h.Statuses.Count(t);
+
+        client.Context.ReportDisconnected("socket closed");
+
+        await h.Statuses.WaitForAsync(t, TenantState.Disconnected, mark);
+        Assert.False(timer.IsActive); // an idle tenant's wait holds no timer beyond its connection
+        (await client.NextConnectAsync()).Succeed();
+        await h.Statuses.WaitForStateAsync(t, TenantState.Connected);
+        Assert.Single(h.Time.ActiveTimers, static x => x.DueTime == TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task Health_check_interval_is_configurable()
     {
         await using var h = Create(o => o.HealthCheckInterval = TimeSpan.FromSeconds(2));
