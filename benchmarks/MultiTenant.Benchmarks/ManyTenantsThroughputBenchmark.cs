@@ -216,7 +216,8 @@ public class ManyTenantsThroughputBenchmark
         {
             for (int i = 0; i < events.Length; i++)
             {
-                if (!writer.TryWrite(events[i]))
+                var pending = writer.WriteAsync(events[i]);
+                if (!pending.IsCompletedSuccessfully)
                 {
                     throw new InvalidOperationException("The channel was full; the burst is sized to fit it.");
                 }

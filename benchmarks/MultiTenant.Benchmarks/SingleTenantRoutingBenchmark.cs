@@ -126,7 +126,9 @@ public class SingleTenantRoutingBenchmark
 
     private static void Write(ChannelWriter<TenantEvent> writer, TenantEvent tenantEvent)
     {
-        if (!writer.TryWrite(tenantEvent))
+        // The same call a client makes on the library's queue: WriteAsync, which waits for room when the channel is full.
+        var pending = writer.WriteAsync(tenantEvent);
+        if (!pending.IsCompletedSuccessfully)
         {
             throw new InvalidOperationException("The channel was full; the burst is sized to fit it.");
         }
