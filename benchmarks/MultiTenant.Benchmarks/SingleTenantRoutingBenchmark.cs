@@ -147,11 +147,14 @@ public class SingleTenantRoutingBenchmark
     private async Task BareReadLoopAsync()
     {
         var reader = _bare.Reader;
+
+        // Through the interface, as any dispatcher calls a registered handler (the concrete, sealed type would let the JIT inline it).
+        ITenantEventHandler handler = _handler;
         while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
             while (reader.TryRead(out var tenantEvent))
             {
-                var pending = _handler.HandleAsync(Tenant, tenantEvent, CancellationToken.None);
+                var pending = handler.HandleAsync(Tenant, tenantEvent, CancellationToken.None);
                 if (!pending.IsCompletedSuccessfully)
                 {
                     await pending.ConfigureAwait(false);
