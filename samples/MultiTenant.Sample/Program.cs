@@ -24,7 +24,7 @@ builder.Services.AddOptions<SimulatorOptions>()
     .ValidateDataAnnotations()
     .ValidateOnStart();
 
-var tenants = builder.Services.AddWhatsAppTenants(options =>
+builder.Services.AddWhatsAppTenants(options =>
     {
         string? hostId = builder.Configuration["HOST_ID"];
         if (!string.IsNullOrWhiteSpace(hostId))
@@ -36,10 +36,9 @@ var tenants = builder.Services.AddWhatsAppTenants(options =>
     .AddEventHandler<LoggingEventHandler>()
     .AddPrometheusMetrics();
 
-string? databaseUrl = builder.Configuration["DATABASE_URL"];
-if (!string.IsNullOrWhiteSpace(databaseUrl))
+if (!string.IsNullOrWhiteSpace(builder.Configuration["DATABASE_URL"]))
 {
-    tenants.UsePostgreSql(databaseUrl);
+    throw new InvalidOperationException("DATABASE_URL is set, but this build has no PostgreSQL store yet.");
 }
 
 var app = builder.Build();

@@ -1,0 +1,276 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
+
+namespace MultiTenant.AspNetCore.Api;
+
+/// <summary>Why a request was refused: the HTTP status and a human-readable detail (never exception text, never the raw input).</summary>
+internal readonly record struct RequestError(int StatusCode, string Detail);
+
+/// <summary>
+/// Reads a JSON request body under the API's own rules, so every failure is a clear problem instead of an empty 400 from automatic
+/// binding: the media type must be JSON in UTF-8 (415), the body at most <see cref="TenantApiOptions.MaxRequestBodySize"/> bytes (413,
+/// enforced while reading, whatever the server's own limit), and the document a flat object of string members (400).
+/// </summary>
+internal static class JsonRequestBody
+{
+    private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
+
+    /// <summary>Checks the <c>Content-Type</c>: <c>application/json</c> or <c>application/*+json</c>, with no charset or UTF-8.</summary>
+    public static RequestError? CheckContentType(HttpRequest request)
+    {
+        const string expected = "The request body must be JSON: send 'Content-Type: application/json'.";
+        if (string.IsNullOrEmpty(request.ContentType))
+        {
+            return new RequestError(StatusCodes.Status415UnsupportedMediaType, "The request has no Content-Type. " + expected);
+        }
+
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType))
+        {
+            return new RequestError(StatusCodes.Status415UnsupportedMediaType, "The Content-Type is not a valid media type. " + expected);
+        }
+
+        var type = mediaType.MediaType;
+        bool isJson = type.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || (type.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && type.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+        if (!isJson)
+        {
+            return new RequestError(StatusCodes.Status415UnsupportedMediaType, "The Content-Type is not JSON. " + expected);
+        }
+
+        var charset = mediaType.Charset;
+        if (charset.HasValue
+            && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)
+            && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase)
+            && !charset.Equals("\"utf-8\"", StringComparison.OrdinalIgnoreCase))
+        {
+            return new RequestError(StatusCodes.Status415UnsupportedMediaType, "Only UTF-8 JSON is accepted; send 'Content-Type: application/json; charset=utf-8' or no charset.");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Reads the whole body, refusing more than <paramref name="limit"/> bytes. On success the caller owns the returned buffer
+    /// (rented from <see cref="ArrayPool{T}.Shared"/>; return it), whose first <c>Length</c> bytes are the body.
+    /// </summary>
+    public static async ValueTask<(RequestError? Error, byte[]? Buffer, int Length)> ReadAsync(HttpContext context, int limit)
+    {
+        var request = context.Request;
+        if (request.ContentLength > limit)
+        {
+            return (TooLarge(limit), null, 0);
+        }
+
+        // Let the server enforce the same limit where it can (Kestrel); the loop below enforces it in every case.
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature
+            && (sizeFeature.MaxRequestBodySize is null || sizeFeature.MaxRequestBodySize > limit + 1L))
+        {
+            sizeFeature.MaxRequestBodySize = limit + 1L;
+        }
+
+        int initial = request.ContentLength is { } declared ? (int)declared + 1 : Math.Min(limit + 1, 4096);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initial, 16));
+        int length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > limit)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        return (TooLarge(limit), null, 0);
+                    }
+
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, limit + 1L));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                int read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+                if (length > limit)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    return (TooLarge(limit), null, 0);
+                }
+            }
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // The server's own limit or a malformed (for example truncated chunked) body.
+            ArrayPool<byte>.Shared.Return(buffer);
+            return ex.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? (TooLarge(limit), null, 0)
+                : (new RequestError(StatusCodes.Status400BadRequest, "The request body could not be read."), null, 0);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+
+        return (null, buffer, length);
+    }
+
+    /// <summary>
+    /// Parses <paramref name="json"/> as an object whose members are exactly <paramref name="names"/> (all required, all strings).
+    /// Unknown members are refused, so a misspelt member is reported instead of silently ignored; so are duplicates.
+    /// </summary>
+    /// <param name="json">The body.</param>
+    /// <param name="names">The member names.</param>
+    /// <param name="values">Receives the values, in the order of <paramref name="names"/>.</param>
+    /// <param name="example">An example body, quoted in errors.</param>
+    public static RequestError? ParseStringObject(ReadOnlySpan<byte> json, ReadOnlySpan<string> names, Span<string?> values, string example)
+    {
+        if (json.StartsWith(Utf8Bom))
+        {
+            json = json[Utf8Bom.Length..];
+        }
+
+        if (json.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return BadRequest($"The request body is empty; send a JSON object such as {example}.");
+        }
+
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 16 });
+        Span<bool> seen = stackalloc bool[names.Length];
+        try
+        {
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                return BadRequest($"The request body must be a JSON object such as {example}; it is {Describe(reader.TokenType)}.");
+            }
+
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+            {
+                int index = -1;
+                for (int i = 0; i < names.Length; i++)
+                {
+                    if (reader.ValueTextEquals(names[i]))
+                    {
+                        index = i;
+                        break;
+                    }
+                }
+
+                if (index < 0)
+                {
+                    return BadRequest($"{DescribeUnknownMember(ref reader)} is not accepted; the body has only {ListNames(names)}, as in {example}.");
+                }
+
+                if (seen[index])
+                {
+                    return BadRequest($"'{names[index]}' appears more than once.");
+                }
+
+                seen[index] = true;
+                reader.Read();
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.String:
+                        values[index] = reader.GetString();
+                        break;
+                    case JsonTokenType.Null:
+                        return BadRequest($"'{names[index]}' must be a string, not null.");
+                    default:
+                        return BadRequest($"'{names[index]}' must be a string; it is {Describe(reader.TokenType)}.");
+                }
+            }
+
+            // Anything after the object (a second value, stray characters) makes the reader throw below.
+            while (reader.Read())
+            {
+            }
+        }
+        catch (JsonException ex)
+        {
+            return BadRequest(ex.LineNumber is { } line && ex.BytePositionInLine is { } position
+                ? $"The request body is not valid JSON (line {line + 1}, byte {position + 1}). Send a JSON object such as {example}."
+                : $"The request body is not valid JSON. Send a JSON object such as {example}.");
+        }
+        catch (InvalidOperationException)
+        {
+            // GetString on text that is not valid UTF-8 or holds an unpaired surrogate escape.
+            return BadRequest("The request body contains text that is not valid UTF-8 or not valid Unicode.");
+        }
+
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (!seen[i])
+            {
+                return BadRequest($"'{names[i]}' is missing; send a JSON object such as {example}.");
+            }
+        }
+
+        return null;
+    }
+
+    private static RequestError TooLarge(int limit) =>
+        new(StatusCodes.Status413PayloadTooLarge, $"The request body is larger than the limit of {limit} bytes.");
+
+    private static RequestError BadRequest(string detail) => new(StatusCodes.Status400BadRequest, detail);
+
+    private static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.String => "a string",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        _ => "not a value",
+    };
+
+    /// <summary>Names an unknown member in an error, quoting it only when it is short and printable (it is the caller's input).</summary>
+    private static string DescribeUnknownMember(ref Utf8JsonReader reader)
+    {
+        string name = reader.GetString() ?? string.Empty;
+        if (name.Length is > 0 and <= 64)
+        {
+            bool printable = true;
+            foreach (char c in name)
+            {
+                if (char.IsControl(c) || char.IsSurrogate(c) || c is '\'' or '"' or '\\')
+                {
+                    printable = false;
+                    break;
+                }
+            }
+
+            if (printable)
+            {
+                return $"The member '{name}'";
+            }
+        }
+
+        return "An unknown member";
+    }
+
+    private static string ListNames(ReadOnlySpan<string> names)
+    {
+        var text = new System.Text.StringBuilder();
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (i > 0)
+            {
+                text.Append(i == names.Length - 1 ? " and " : ", ");
+            }
+
+            text.Append('\'').Append(names[i]).Append('\'');
+        }
+
+        return text.ToString();
+    }
+}

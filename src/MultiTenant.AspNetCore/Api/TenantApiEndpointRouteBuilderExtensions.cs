@@ -1,0 +1,139 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MultiTenant.AspNetCore;
+using MultiTenant.AspNetCore.Api;
+using MultiTenant.AspNetCore.Diagnostics;
+using MultiTenant.AspNetCore.Http;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps the tenant REST API (SPEC §3).</summary>
+public static class TenantApiEndpointRouteBuilderExtensions
+{
+    /// <summary>The default route prefix of the tenant API: <c>/api/tenants</c>.</summary>
+    public const string DefaultPrefix = "/api/tenants";
+
+    // No IAcceptsMetadata on the POST endpoints: routing would answer a non-JSON body 415 with an empty body before the endpoint runs,
+    // and the endpoint answers it with problem details itself.
+    private const string Tag = "Tenants";
+    private const string JsonContentType = "application/json";
+
+    /// <summary>
+    /// Maps the tenant REST API under <paramref name="prefix"/>:
+    /// <list type="bullet">
+    /// <item><c>POST {prefix}</c> <c>{"business_id":"tenant1"}</c> → 201 <c>{"status":"started","business_id":"tenant1"}</c> with a
+    /// <c>Location</c> header; 400 invalid body or id, 409 already running, 413 body too large, 415 not JSON, 503 shutting down.</item>
+    /// <item><c>GET {prefix}</c> → 200, an array of tenant statuses.</item>
+    /// <item><c>GET {prefix}/{business_id}</c> → 200, one status; 400 invalid id, 404 unknown.</item>
+    /// <item><c>DELETE {prefix}/{business_id}</c> → 200 <c>{"status":"stopped","business_id":"tenant1"}</c>; 400, 404.</item>
+    /// <item><c>POST {prefix}/{business_id}/messages</c> <c>{"to":"15551234567","text":"hi"}</c> → 202 <c>{"message_id":"…"}</c>;
+    /// 400, 404, 409 not connected, 413, 415, 429 (with <c>Retry-After</c>) when the backend asks to retry later, 502 when it refuses.</item>
+    /// </list>
+    /// A status is <c>{"business_id","status","started_at","updated_at","error","host"}</c> in snake_case, with RFC 3339 UTC timestamps
+    /// of whole seconds (<c>2025-01-07T10:00:05Z</c>); <c>error</c> is omitted when there is none, <c>host</c> unless
+    /// <see cref="TenantApiOptions.IncludeHost"/> is set. Every error is an RFC 9457 problem details document
+    /// (<c>application/problem+json</c>) with a human-readable <c>detail</c>; an unexpected failure is logged and answered 500 without
+    /// its exception text. Request bodies must be JSON objects with exactly the documented members: unknown or repeated members are
+    /// refused with 400, so a misspelt member is reported rather than ignored. Options come from <see cref="TenantApiOptions"/> in DI.
+    /// </summary>
+    /// <param name="endpoints">The application or a route group.</param>
+    /// <param name="prefix">The route prefix. Default <c>/api/tenants</c>.</param>
+    /// <returns>The route group of the API, so the host can add <c>RequireAuthorization()</c>, rate limiting or other conventions.</returns>
+    /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> was not called, or an option is out of range.</exception>
+    public static RouteGroupBuilder MapTenantApi(this IEndpointRouteBuilder endpoints, string prefix = DefaultPrefix)
+    {
+        RequiredServices.ThrowIfTenantsMissing(endpoints, nameof(MapTenantApi));
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+
+        var services = endpoints.ServiceProvider;
+        var options = services.GetService<IOptions<TenantApiOptions>>()?.Value ?? new TenantApiOptions();
+        options.Validate();
+        var logger = services.GetService<ILoggerFactory>()?.CreateLogger("MultiTenant.AspNetCore.TenantApi") ?? NullLogger.Instance;
+        var handlers = new TenantApiHandlers(options, logger);
+
+        var group = endpoints.MapGroup(prefix);
+        string tenantRoute = "/{" + TenantApiHandlers.BusinessIdRouteValue + "}";
+
+        group.MapPost("/", Guard("StartTenant", handlers.StartAsync, logger))
+            .WithMetadata(Produces(StatusCodes.Status201Created, JsonContentType))
+            .WithMetadata(ProducesProblems(400, 409, 413, 415, 503))
+            .WithSummary("Starts a tenant.")
+            .WithTags(Tag);
+
+        group.MapGet("/", Guard("ListTenants", handlers.ListAsync, logger))
+            .WithMetadata(Produces(StatusCodes.Status200OK, JsonContentType))
+            .WithSummary("Lists the statuses of all tenants.")
+            .WithTags(Tag);
+
+        group.MapGet(tenantRoute, Guard("GetTenant", handlers.GetAsync, logger))
+            .WithMetadata(Produces(StatusCodes.Status200OK, JsonContentType))
+            .WithMetadata(ProducesProblems(400, 404))
+            .WithSummary("Gets a tenant's status.")
+            .WithTags(Tag);
+
+        group.MapDelete(tenantRoute, Guard("StopTenant", handlers.StopAsync, logger))
+            .WithMetadata(Produces(StatusCodes.Status200OK, JsonContentType))
+            .WithMetadata(ProducesProblems(400, 404))
+            .WithSummary("Stops a tenant.")
+            .WithTags(Tag);
+
+        group.MapPost(tenantRoute + "/messages", Guard("SendMessage", handlers.SendMessageAsync, logger))
+            .WithMetadata(Produces(StatusCodes.Status202Accepted, JsonContentType))
+            .WithMetadata(ProducesProblems(400, 404, 409, 413, 415, 429, 502))
+            .WithSummary("Sends a text message through a connected tenant.")
+            .WithTags(Tag);
+
+        return group;
+    }
+
+    /// <summary>
+    /// Wraps a handler so that an unexpected exception is logged (with the trace id) and answered 500 problem details without its text.
+    /// A request the client aborted is not an error. A wrapper rather than a group endpoint filter: filters on the returned group would
+    /// also run on endpoints the host adds to it.
+    /// </summary>
+    private static RequestDelegate Guard(string endpoint, Func<HttpContext, Task> handler, ILogger logger) => async context =>
+    {
+        try
+        {
+            await handler(context).ConfigureAwait(false);
+        }
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away (a cancelled call, a reset connection while reading the body): nobody reads an answer.
+        }
+        catch (Exception ex)
+        {
+            string traceId = System.Diagnostics.Activity.Current?.Id ?? context.TraceIdentifier;
+            Log.UnhandledException(logger, endpoint, traceId, ex);
+            if (context.Response.HasStarted)
+            {
+                context.Abort();
+                return;
+            }
+
+            context.Response.Clear();
+            await Problems.WriteAsync(
+                context,
+                StatusCodes.Status500InternalServerError,
+                "The server failed to process the request. The trace id identifies the failure in the server's logs.").ConfigureAwait(false);
+        }
+    };
+
+    private static ProducesResponseTypeMetadata Produces(int statusCode, string contentType) =>
+        new(statusCode, type: null, contentTypes: [contentType]);
+
+    private static object[] ProducesProblems(params int[] statusCodes)
+    {
+        var metadata = new object[statusCodes.Length];
+        for (int i = 0; i < statusCodes.Length; i++)
+        {
+            metadata[i] = new ProducesResponseTypeMetadata(statusCodes[i], type: null, contentTypes: [Problems.ContentType]);
+        }
+
+        return metadata;
+    }
+}

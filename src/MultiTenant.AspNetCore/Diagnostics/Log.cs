@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Logging;
+
+namespace MultiTenant.AspNetCore.Diagnostics;
+
+/// <summary>The event ids of MultiTenant.AspNetCore's log messages, for filtering and alerting.</summary>
+public static class TenantApiEventIds
+{
+    /// <summary>An endpoint of the tenant API failed unexpectedly and answered 500.</summary>
+    public const int UnhandledException = 2000;
+
+    /// <summary>A request was rejected with a 4xx problem (Debug level).</summary>
+    public const int RequestRejected = 2001;
+
+    /// <summary>The backend refused a message sent through the API.</summary>
+    public const int SendRefused = 2002;
+
+    /// <summary>A start or stop was requested through the API.</summary>
+    public const int TenantCommand = 2003;
+}
+
+/// <summary>All log messages of MultiTenant.AspNetCore.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(TenantApiEventIds.UnhandledException, LogLevel.Error, "Tenant API endpoint {Endpoint} failed unexpectedly and answered 500 (trace id {TraceId})")]
+    public static partial void UnhandledException(ILogger logger, string endpoint, string traceId, Exception exception);
+
+    [LoggerMessage(TenantApiEventIds.RequestRejected, LogLevel.Debug, "Tenant API endpoint {Endpoint} answered {StatusCode}: {Detail}")]
+    public static partial void RequestRejected(ILogger logger, string endpoint, int statusCode, string detail);
+
+    [LoggerMessage(TenantApiEventIds.SendRefused, LogLevel.Warning, "Tenant {BusinessId}: the backend refused a message (transient: {IsTransient}, code: {ErrorCode})")]
+    public static partial void SendRefused(ILogger logger, string businessId, bool isTransient, string? errorCode);
+
+    [LoggerMessage(TenantApiEventIds.TenantCommand, LogLevel.Information, "Tenant API: {Command} tenant {BusinessId}")]
+    public static partial void TenantCommand(ILogger logger, string command, string businessId);
+}

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http;
+
+namespace MultiTenant.AspNetCore.Http;
+
+/// <summary>
+/// Writes RFC 9457 problem details (<c>application/problem+json</c>). The library cannot configure the host's pipeline
+/// (<c>AddProblemDetails</c>, exception handlers), so its endpoints write their problems themselves, the same way whatever the host set up.
+/// </summary>
+internal static class Problems
+{
+    public const string ContentType = "application/problem+json";
+
+    /// <summary>Writes a problem with <paramref name="detail"/>, a human-readable text that never carries exception text.</summary>
+    public static Task WriteAsync(HttpContext context, int statusCode, string detail, string? errorCode = null)
+    {
+        var (type, title) = Describe(statusCode);
+        var problem = new ProblemResponse
+        {
+            Type = type,
+            Title = title,
+            Status = statusCode,
+            Detail = detail,
+            ErrorCode = errorCode,
+            TraceId = Activity.Current?.Id ?? context.TraceIdentifier,
+        };
+        context.Response.StatusCode = statusCode;
+        return context.Response.WriteAsJsonAsync(problem, ApiJson.Context.ProblemResponse, ContentType, CancellationToken.None);
+    }
+
+    private static (string Type, string Title) Describe(int statusCode) => statusCode switch
+    {
+        StatusCodes.Status400BadRequest => ("https://tools.ietf.org/html/rfc9110#section-15.5.1", "Bad Request"),
+        StatusCodes.Status404NotFound => ("https://tools.ietf.org/html/rfc9110#section-15.5.5", "Not Found"),
+        StatusCodes.Status409Conflict => ("https://tools.ietf.org/html/rfc9110#section-15.5.10", "Conflict"),
+        StatusCodes.Status413PayloadTooLarge => ("https://tools.ietf.org/html/rfc9110#section-15.5.14", "Content Too Large"),
+        StatusCodes.Status415UnsupportedMediaType => ("https://tools.ietf.org/html/rfc9110#section-15.5.16", "Unsupported Media Type"),
+        StatusCodes.Status429TooManyRequests => ("https://tools.ietf.org/html/rfc6585#section-4", "Too Many Requests"),
+        StatusCodes.Status500InternalServerError => ("https://tools.ietf.org/html/rfc9110#section-15.6.1", "Internal Server Error"),
+        StatusCodes.Status502BadGateway => ("https://tools.ietf.org/html/rfc9110#section-15.6.3", "Bad Gateway"),
+        StatusCodes.Status503ServiceUnavailable => ("https://tools.ietf.org/html/rfc9110#section-15.6.4", "Service Unavailable"),
+        _ => ("about:blank", ReasonPhrase(statusCode)),
+    };
+
+    private static string ReasonPhrase(int statusCode) =>
+        Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(statusCode) is { Length: > 0 } phrase ? phrase : "Error";
+}

@@ -1,0 +1,95 @@
+using System.Collections.Concurrent;
+using MultiTenant.Clients;
+
+namespace MultiTenant.AspNetCore.Tests.Infrastructure;
+
+/// <summary>How the test clients of one tenant behave: connect at once unless a gate is set, send with a scripted result.</summary>
+internal sealed class TestClientBehaviour
+{
+    /// <summary>When set, <c>ConnectAsync</c> waits for it (a client that connects on a signal).</summary>
+    public TaskCompletionSource? ConnectGate { get; set; }
+
+    /// <summary>When set, <c>DisconnectAsync</c> waits for it (to hold a shutdown open).</summary>
+    public TaskCompletionSource? DisconnectGate { get; set; }
+
+    /// <summary>Completed when <c>DisconnectAsync</c> is first called.</summary>
+    public TaskCompletionSource DisconnectCalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>When set, the factory throws it instead of creating a client.</summary>
+    public Exception? CreateFailure { get; set; }
+
+    /// <summary>When set, sends throw it.</summary>
+    public Exception? SendFailure { get; set; }
+}
+
+/// <summary>A client factory for API tests; no network, no sleeping.</summary>
+internal sealed class TestClientFactory : ITenantClientFactory
+{
+    private readonly ConcurrentDictionary<string, TestClientBehaviour> _behaviours = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TestClient> _clients = new(StringComparer.Ordinal);
+
+    public TestClientBehaviour For(string tenant) => _behaviours.GetOrAdd(tenant, static _ => new TestClientBehaviour());
+
+    /// <summary>The latest client created for <paramref name="tenant"/>.</summary>
+    public TestClient Client(string tenant) => _clients[tenant];
+
+    public ValueTask<ITenantClient> CreateClientAsync(TenantClientContext context, CancellationToken cancellationToken)
+    {
+        var behaviour = For(context.BusinessId.Value);
+        if (behaviour.CreateFailure is { } failure)
+        {
+            throw failure;
+        }
+
+        var client = new TestClient(context, behaviour);
+        _clients[context.BusinessId.Value] = client;
+        return ValueTask.FromResult<ITenantClient>(client);
+    }
+}
+
+internal sealed class TestClient(TenantClientContext context, TestClientBehaviour behaviour) : ITenantClient
+{
+    private int _sent;
+
+    public TenantClientContext Context => context;
+
+    public ConcurrentQueue<OutboundMessage> Sent { get; } = new();
+
+    public bool IsConnected { get; private set; }
+
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        if (behaviour.ConnectGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
+
+        IsConnected = true;
+    }
+
+    public async Task DisconnectAsync(CancellationToken cancellationToken)
+    {
+        behaviour.DisconnectCalled.TrySetResult();
+        if (behaviour.DisconnectGate is { } gate)
+        {
+            await gate.Task;
+        }
+
+        IsConnected = false;
+    }
+
+    public ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(IsConnected);
+
+    public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken)
+    {
+        if (behaviour.SendFailure is { } failure)
+        {
+            return Task.FromException<SendMessageResult>(failure);
+        }
+
+        Sent.Enqueue(message);
+        return Task.FromResult(new SendMessageResult($"msg-{context.BusinessId}-{Interlocked.Increment(ref _sent)}"));
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
