@@ -26,6 +26,7 @@ internal sealed class NpgsqlPoolStatistics : IDisposable
     private int _idle;
     private int _max;
     private bool _found;
+    private int _disposed;
 
     public NpgsqlPoolStatistics(string poolName)
     {
@@ -45,7 +46,7 @@ internal sealed class NpgsqlPoolStatistics : IDisposable
         _listener.Start();
     }
 
-    /// <summary>The current figures, or <see langword="null"/> when Npgsql reports no pool of that name (for example with Pooling=false).</summary>
+    /// <summary>The current figures, or <see langword="null"/> when Npgsql reports no pool of that name, or one of no size (Pooling=false).</summary>
     public StorePoolStatistics? Read()
     {
         lock (_gate)
@@ -55,11 +56,18 @@ internal sealed class NpgsqlPoolStatistics : IDisposable
             _max = 0;
             _found = false;
             _listener.RecordObservableInstruments();
-            return _found ? new StorePoolStatistics(_used, _idle, _max) : null;
+            return _found && _max > 0 ? new StorePoolStatistics(_used, _idle, _max) : null;
         }
     }
 
-    public void Dispose() => _listener.Dispose();
+    /// <summary>Stops listening. Idempotent (DI disposes the store once per registration that returns it).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _listener.Dispose();
+        }
+    }
 
     private void OnMeasurement(Instrument instrument, int value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
     {

@@ -157,8 +157,8 @@ public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore,
             states[i] = status.State.ToWireName();
             startedAt[i] = status.StartedAt?.ToUniversalTime();
             updatedAt[i] = status.UpdatedAt.ToUniversalTime();
-            errors[i] = status.Error;
-            hosts[i] = status.Host;
+            errors[i] = StorableText(status.Error);
+            hosts[i] = StorableText(status.Host);
             i++;
         }
 
@@ -292,6 +292,37 @@ public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore,
             reader.GetFieldValue<DateTimeOffset>(3),
             reader.IsDBNull(4) ? null : reader.GetString(4),
             reader.IsDBNull(5) ? null : reader.GetString(5));
+    }
+
+    /// <summary>
+    /// PostgreSQL text cannot hold U+0000, and UTF-8 cannot hold a lone surrogate: such characters (from a client's error text) are
+    /// replaced by U+FFFD, so that one odd message can never make a whole status batch fail again and again.
+    /// </summary>
+    internal static string? StorableText(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        char[]? copy = null;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+                continue;
+            }
+
+            if (c == '\0' || char.IsSurrogate(c))
+            {
+                copy ??= text.ToCharArray();
+                copy[i] = '\uFFFD';
+            }
+        }
+
+        return copy is null ? text : new string(copy);
     }
 
     private static void ThrowIfDefault(TenantId tenant)

@@ -8,11 +8,12 @@ using MultiTenant.Diagnostics;
 using MultiTenant.PostgreSql.Tests.Infrastructure;
 using MultiTenant.Storage;
 using Npgsql;
+using Xunit.Abstractions;
 
 namespace MultiTenant.PostgreSql.Tests;
 
 [Collection(PostgreSqlCollection.Name)]
-public sealed class RegistrationTests(PostgreSqlFixture fixture)
+public sealed class RegistrationTests(PostgreSqlFixture fixture, ITestOutputHelper output)
 {
     private const string Secret = "Hunter2-NeverPrintMe";
 
@@ -131,6 +132,7 @@ public sealed class RegistrationTests(PostgreSqlFixture fixture)
         var tenants = services.AddWhatsAppTenants();
 
         var ex = Assert.Throws<InvalidDatabaseUrlException>(() => tenants.UsePostgreSql($"postgres://u:{Secret}@h:notaport/db"));
+        output.WriteLine(ex.Message);
 
         Assert.Contains("port", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(Secret, ex.ToString(), StringComparison.Ordinal);
@@ -146,6 +148,7 @@ public sealed class RegistrationTests(PostgreSqlFixture fixture)
                 .UsePostgreSql($"postgres://app:{Secret}@127.0.0.1:{port}/tenants?connect_timeout=3"));
 
         var ex = await Assert.ThrowsAsync<PostgreSqlStoreStartupException>(() => host.StartAsync());
+        output.WriteLine(ex.Message);
 
         Assert.Contains("could not be reached", ex.Message, StringComparison.Ordinal);
         Assert.Contains($"host 127.0.0.1, port {port}, database 'tenants', user 'app'", ex.Message, StringComparison.Ordinal);

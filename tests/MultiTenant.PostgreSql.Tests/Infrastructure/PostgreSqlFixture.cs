@@ -85,7 +85,8 @@ public sealed class PostgreSqlFixture : IAsyncLifetime
                 {
                     string name = new NpgsqlConnectionStringBuilder(database.Value.Result).Database!;
                     NpgsqlConnection.ClearAllPools();
-                    await using var drop = _admin.CreateCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    await using var drop = _admin.CreateCommand(
+                        $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE); DROP ROLE IF EXISTS \"{name}_owner\"; DROP ROLE IF EXISTS \"{name}_app\"");
                     await drop.ExecuteNonQueryAsync();
                 }
             }

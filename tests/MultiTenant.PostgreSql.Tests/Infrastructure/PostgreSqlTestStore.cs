@@ -50,6 +50,9 @@ public sealed record RlsRoles(string OwnerConnectionString, string AppConnection
         var database = new NpgsqlConnectionStringBuilder(databaseConnectionString);
         string owner = database.Database + "_owner";
         string app = database.Database + "_app";
+
+        // A password too, so the roles can log in on a TEST_DATABASE_URL server that does not trust local connections.
+        string password = Guid.NewGuid().ToString("N");
         await using (var command = fixture.Admin.CreateCommand(
             $"""
             DO $$
@@ -57,9 +60,11 @@ public sealed record RlsRoles(string OwnerConnectionString, string AppConnection
                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{owner}') THEN
                     CREATE ROLE "{owner}" LOGIN NOSUPERUSER NOBYPASSRLS;
                 END IF;
+                ALTER ROLE "{owner}" PASSWORD '{password}';
                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{app}') THEN
                     CREATE ROLE "{app}" LOGIN NOSUPERUSER NOBYPASSRLS;
                 END IF;
+                ALTER ROLE "{app}" PASSWORD '{password}';
             END $$;
             GRANT CREATE, CONNECT ON DATABASE "{database.Database}" TO "{owner}";
             GRANT CONNECT ON DATABASE "{database.Database}" TO "{app}";
@@ -69,8 +74,8 @@ public sealed record RlsRoles(string OwnerConnectionString, string AppConnection
         }
 
         return new RlsRoles(
-            new NpgsqlConnectionStringBuilder(databaseConnectionString) { Username = owner }.ConnectionString,
-            new NpgsqlConnectionStringBuilder(databaseConnectionString) { Username = app }.ConnectionString);
+            new NpgsqlConnectionStringBuilder(databaseConnectionString) { Username = owner, Password = password }.ConnectionString,
+            new NpgsqlConnectionStringBuilder(databaseConnectionString) { Username = app, Password = password }.ConnectionString);
     }
 
     public string AppRole => new NpgsqlConnectionStringBuilder(AppConnectionString).Username!;

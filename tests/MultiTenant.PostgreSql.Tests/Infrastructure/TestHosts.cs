@@ -9,7 +9,8 @@ namespace MultiTenant.PostgreSql.Tests.Infrastructure;
 /// <summary>Real generic hosts (hosted services, options validation on start, lifecycle order) for the integration tests.</summary>
 public static class TestHosts
 {
-    public static IHost Build(Action<IServiceCollection> configure, IDictionary<string, string?>? configuration = null)
+    public static IHost Build(
+        Action<IServiceCollection> configure, IDictionary<string, string?>? configuration = null, LogLevel minimumLevel = LogLevel.Debug)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         if (configuration is not null)
@@ -17,7 +18,7 @@ public static class TestHosts
             builder.Configuration.AddInMemoryCollection(configuration);
         }
 
-        builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        builder.Logging.SetMinimumLevel(minimumLevel);
         builder.Logging.AddFakeLogging();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         configure(builder.Services);
