@@ -21,6 +21,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 [ "$(id -u)" = 0 ] && chown postgres:postgres "$WORK"
 as_pg "$PGBIN/initdb" -D "$WORK/data" -A trust -U postgres --no-sync >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$WORK -c fsync=off -c synchronous_commit=off -c max_connections=300" start >/dev/null

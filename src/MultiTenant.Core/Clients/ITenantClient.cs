@@ -38,8 +38,11 @@ public interface ITenantClient : IAsyncDisposable
 /// <summary>Creates a tenant's client.</summary>
 public interface ITenantClientFactory
 {
-    /// <summary>Creates the client of <see cref="TenantClientContext.BusinessId"/>. Called once per run of the tenant.</summary>
-    /// <exception cref="TenantFatalException">The tenant cannot run (for example it has no paired device).</exception>
+    /// <summary>
+    /// Creates the client of <see cref="TenantClientContext.BusinessId"/>. Called once per run of the tenant; when it throws anything but
+    /// <see cref="TenantFatalException"/> (a transient failure, such as an unreachable state store) it is called again with the reconnect backoff.
+    /// </summary>
+    /// <exception cref="TenantFatalException">The tenant cannot run (for example it has no paired device); it is not retried.</exception>
     ValueTask<ITenantClient> CreateClientAsync(TenantClientContext context, CancellationToken cancellationToken);
 }
 

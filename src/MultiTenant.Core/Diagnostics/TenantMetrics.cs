@@ -25,6 +25,7 @@ public sealed class TenantMetrics : IDisposable
     private readonly bool _ownsMeter;
     private readonly int _maxLabels;
     private readonly ConcurrentDictionary<TenantId, KeyValuePair<string, object?>> _labels = new();
+    private readonly Lock _labelGate = new();
     private int _labelCount;
 
     internal TenantMetrics(IMeterFactory? meterFactory, int maxTenantLabels)
@@ -102,12 +103,24 @@ public sealed class TenantMetrics : IDisposable
             return tag;
         }
 
-        if (Interlocked.Increment(ref _labelCount) <= _maxLabels)
+        // First use of a tenant (rare): under a lock, so that two threads seeing the same new tenant take one label between them,
+        // not two (which would hand later tenants "_other" below the limit, or give one tenant two labels).
+        lock (_labelGate)
         {
-            return _labels.GetOrAdd(tenant, static t => new KeyValuePair<string, object?>("business_id", t.Value));
+            if (_labels.TryGetValue(tenant, out tag))
+            {
+                return tag;
+            }
+
+            if (_labelCount < _maxLabels)
+            {
+                _labelCount++;
+                tag = new KeyValuePair<string, object?>("business_id", tenant.Value);
+                _labels[tenant] = tag;
+                return tag;
+            }
         }
 
-        Interlocked.Decrement(ref _labelCount);
         return new KeyValuePair<string, object?>("business_id", OtherTenantsLabel);
     }
 

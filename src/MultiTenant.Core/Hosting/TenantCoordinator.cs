@@ -101,6 +101,12 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     /// <summary>A uniformly distributed number in [0, 1) for backoff jitter. Replaceable in tests.</summary>
     internal Func<double> NextRandom { get; set; } = static () => Random.Shared.NextDouble();
 
+    /// <summary>
+    /// Observes every published status, in order per tenant: raised on the publishing thread under the tenant's lock, after the counts
+    /// were updated. It must be quick and must not call back into the coordinator. Tests watch the state machine through it.
+    /// </summary>
+    internal Action<TenantStatus>? StatusObserver { get; set; }
+
     /// <inheritdoc />
     public async ValueTask<TenantStatus> StartAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
@@ -115,10 +121,18 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
             return await _placement.RequestStartAsync(tenant, cancellationToken).ConfigureAwait(false);
         }
 
-        var supervisor = GetOrCreateSupervisor(tenant);
+        var supervisor = GetOrCreateSupervisor(tenant, stored: null);
         if (!supervisor.TryStart())
         {
             throw new TenantAlreadyRunningException(tenant, supervisor.Status.Host);
+        }
+
+        if (_stopping)
+        {
+            // Shutdown began after the check above and may have gone through the supervisors before this one started: undo the start,
+            // or it would run past the shutdown with its client never stopped.
+            await supervisor.StopAsync().ConfigureAwait(false);
+            throw new TenantCoordinatorStoppingException();
         }
 
         try
@@ -152,7 +166,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
                 throw new TenantNotFoundException(tenant);
             }
 
-            supervisor = _supervisors.GetOrAdd(tenant, t => new TenantSupervisor(this, t, stored));
+            supervisor = GetOrCreateSupervisor(tenant, stored);
         }
 
         await _registry.SetDesiredStateAsync(tenant, running: false, cancellationToken).ConfigureAwait(false);
@@ -239,10 +253,21 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
             Log.TenantsResumed(Logger, desired.Count);
         }
 
+        if (desired.Count == 0)
+        {
+            return;
+        }
+
+        // One read of the stored statuses (keeps started_at history), not one round trip per tenant.
+        var stored = new Dictionary<TenantId, TenantStatus>();
+        foreach (var status in await _statusStore.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            stored[status.BusinessId] = status;
+        }
+
         foreach (var tenant in desired)
         {
-            var stored = await _statusStore.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
-            _supervisors.GetOrAdd(tenant, t => new TenantSupervisor(this, t, stored)).TryStart();
+            GetOrCreateSupervisor(tenant, stored.GetValueOrDefault(tenant)).TryStart();
         }
     }
 
@@ -253,6 +278,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     async Task IHostedService.StopAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
+        Interlocked.MemoryBarrier(); // the flag is visible before the supervisors are read: a start either is seen below or sees the flag
         Log.CoordinatorStopping(Logger, _supervisors.Count);
         var stops = new List<Task>(_supervisors.Count);
         foreach (var supervisor in _supervisors.Values)
@@ -313,13 +339,14 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         }
 
         _statusWriter.Enqueue(next);
+        StatusObserver?.Invoke(next);
     }
 
     /// <summary>
     /// Fleet mode: runs <paramref name="tenant"/> on this host without touching the registry (the placement holds its lease).
     /// Returns <see langword="false"/> when it already runs here or the host is stopping.
     /// </summary>
-    internal bool ActivateLocal(TenantId tenant) => !_stopping && GetOrCreateSupervisor(tenant).TryStart();
+    internal bool ActivateLocal(TenantId tenant) => !_stopping && GetOrCreateSupervisor(tenant, stored: null).TryStart();
 
     /// <summary>
     /// Fleet mode: stops <paramref name="tenant"/> on this host without touching the registry (lease lost, handed over, or stopped
@@ -349,8 +376,13 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     /// </summary>
     private bool IsFreshLocally(TenantStatus status) => _placement is null || status.State != TenantState.Stopped;
 
-    private TenantSupervisor GetOrCreateSupervisor(TenantId tenant) =>
-        _supervisors.GetOrAdd(tenant, static (t, self) => new TenantSupervisor(self, t, null), this);
+    private TenantSupervisor GetOrCreateSupervisor(TenantId tenant, TenantStatus? stored)
+    {
+        // GetOrAdd may build a supervisor on several threads and keep one: only the kept one counts its initial state.
+        var supervisor = _supervisors.GetOrAdd(tenant, static (t, arg) => new TenantSupervisor(arg.Self, t, arg.Stored), (Self: this, Stored: stored));
+        supervisor.CountInitialState();
+        return supervisor;
+    }
 
     private long SumQueueDepth()
     {

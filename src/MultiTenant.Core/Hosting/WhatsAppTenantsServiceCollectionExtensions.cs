@@ -26,13 +26,13 @@ public static class WhatsAppTenantsServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         var builder = new WhatsAppTenantsBuilder(services);
-        if (configure is not null)
-        {
-            services.Configure(configure);
-        }
-
         if (services.Any(static d => d.ServiceType == typeof(WhatsAppTenantsMarker)))
         {
+            if (configure is not null)
+            {
+                services.Configure(configure);
+            }
+
             return builder;
         }
 
@@ -62,6 +62,13 @@ public static class WhatsAppTenantsServiceCollectionExtensions
             .AddCheck<StoreHealthCheck>(TenantHealthChecks.DatabaseCheckName, tags: [TenantHealthChecks.HealthTag])
             .AddCheck<LivenessHealthCheck>(TenantHealthChecks.LivenessCheckName, tags: [TenantHealthChecks.HealthTag])
             .AddCheck<TenantReadinessHealthCheck>(TenantHealthChecks.ReadinessCheckName, tags: [TenantHealthChecks.ReadyTag]);
+
+        // After the configuration binding, so code wins over configuration.
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
         return builder;
     }
 

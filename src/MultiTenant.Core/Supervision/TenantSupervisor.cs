@@ -25,11 +25,16 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
     private TenantStatus _status;
     private long _generation;
     private bool _running;
+    private bool _initialStateCounted;
     private CancellationTokenSource? _runCts;
     private Task _runTask = Task.CompletedTask;
 
     // The current connection's drop signal; completed by the client's reports or the health check.
     private TaskCompletionSource<ConnectionLoss>? _connectionLoss;
+
+    // The current run's fatal signal. A fatal report ends the run wherever its loop is: connected, connecting or in a backoff
+    // (a report that only completed _connectionLoss would be forgotten when the connect attempt then fails).
+    private TaskCompletionSource<ConnectionLoss>? _fatal;
     private ITenantClient? _client;
     private TenantEventQueue? _queue;
 
@@ -43,13 +48,21 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         _status = initial is null
             ? new TenantStatus(tenant, TenantState.Stopped, null, owner.TimeProvider.GetUtcNow(), null, owner.Options.HostId)
             : initial.IsRunning ? initial with { State = TenantState.Stopped } : initial;
-        if (_status.State != TenantState.Stopped)
-        {
-            owner.CountInitialState(_status.State);
-        }
     }
 
     public TenantId Tenant => _tenant;
+
+    /// <summary>
+    /// Adds the initial state (a stored <see cref="TenantState.Error"/>) to the coordinator's counts, once. Called by the coordinator
+    /// on the supervisor it keeps: <c>GetOrAdd</c> may build several and throw all but one away, and those must count nothing.
+    /// </summary>
+    public void CountInitialState()
+    {
+        lock (_gate)
+        {
+            CountInitialStateLocked();
+        }
+    }
 
     public TenantStatus Status => Volatile.Read(ref _status);
 
@@ -153,8 +166,12 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
     void ITenantConnectionSink.OnDisconnected(string? reason) =>
         Volatile.Read(ref _connectionLoss)?.TrySetResult(new ConnectionLoss(reason ?? "the client reported a lost connection", null));
 
-    void ITenantConnectionSink.OnFatal(TenantFatalReason reason, string message) =>
-        Volatile.Read(ref _connectionLoss)?.TrySetResult(new ConnectionLoss(message, reason));
+    void ITenantConnectionSink.OnFatal(TenantFatalReason reason, string message)
+    {
+        var loss = new ConnectionLoss(message, reason);
+        Volatile.Read(ref _fatal)?.TrySetResult(loss);
+        Volatile.Read(ref _connectionLoss)?.TrySetResult(loss);
+    }
 
     private async Task RunAsync(Task previous, long generation, CancellationTokenSource runCts)
     {
@@ -172,25 +189,31 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         var context = new TenantClientContext(_tenant, queue, _owner.StateStores.GetStore(_tenant), _logger, time, this);
         ITenantClient? client = null;
         int failures = 0;
+        var fatal = new TaskCompletionSource<ConnectionLoss>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _fatal, fatal);
         Log.TenantStarted(_logger, _tenant.Value);
         try
         {
-            client = await _owner.ClientFactory.CreateClientAsync(context, stop).ConfigureAwait(false);
             while (true)
             {
                 stop.ThrowIfCancellationRequested();
+                ThrowIfFatal(fatal.Task);
                 var loss = new TaskCompletionSource<ConnectionLoss>(TaskCreationOptions.RunContinuationsAsynchronously);
                 Volatile.Write(ref _connectionLoss, loss);
                 try
                 {
+                    // A transient failure to create the client (its state store unreachable, ...) is retried like a failed connect;
+                    // a TenantFatalException (no paired device, ...) ends the run.
+                    client ??= await _owner.ClientFactory.CreateClientAsync(context, stop).ConfigureAwait(false);
                     await ConnectAsync(client, stop).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not TenantFatalException && !stop.IsCancellationRequested)
                 {
+                    ThrowIfFatal(fatal.Task);
                     _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "connect"));
                     Log.ConnectFailed(_logger, _tenant.Value, failures + 1, ex);
                     Publish(generation, TenantState.Disconnected, DescribeConnectFailure(ex));
-                    await BackoffAsync(failures++, stop).ConfigureAwait(false);
+                    await BackoffAsync(failures++, fatal.Task, stop).ConfigureAwait(false);
                     continue;
                 }
 
@@ -201,6 +224,8 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
                 await queue.WriteAsync(new TenantConnectedEvent { Timestamp = time.GetUtcNow() }, stop).ConfigureAwait(false);
 
                 var lost = await MonitorAsync(client, loss, stop).ConfigureAwait(false);
+                // Measured at the drop: time spent afterwards (a slow handler, a slow disconnect) is not connected time.
+                bool stable = time.GetElapsedTime(connectedAt) >= options.StableConnectionPeriod;
                 Volatile.Write(ref _client, null);
                 if (lost.Fatal is { } fatalReason)
                 {
@@ -212,12 +237,12 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
                 Publish(generation, TenantState.Disconnected, lost.Reason);
                 await queue.WriteAsync(new TenantDisconnectedEvent { Timestamp = time.GetUtcNow(), Reason = lost.Reason }, stop).ConfigureAwait(false);
                 await DisconnectQuietlyAsync(client).ConfigureAwait(false);
-                if (time.GetElapsedTime(connectedAt) >= options.StableConnectionPeriod)
+                if (stable)
                 {
                     failures = 0;
                 }
 
-                await BackoffAsync(failures++, stop).ConfigureAwait(false);
+                await BackoffAsync(failures++, fatal.Task, stop).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -234,7 +259,7 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         }
         catch (Exception ex)
         {
-            // A bug in a client factory or a handler-independent failure we did not foresee: the tenant must not be left half-running.
+            // A failure we did not foresee (a bug): the tenant must not be left half-running.
             _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "fatal"));
             Log.TenantFaulted(_logger, _tenant.Value, nameof(TenantFatalReason.Other), ex.Message);
             EndRunInError(generation, runCts, "The tenant's client failed unexpectedly: " + ex.GetType().Name);
@@ -243,6 +268,7 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         {
             Volatile.Write(ref _client, null);
             Volatile.Write(ref _connectionLoss, null);
+            Volatile.Write(ref _fatal, null);
             if (client is not null)
             {
                 await DisconnectQuietlyAsync(client).ConfigureAwait(false);
@@ -323,14 +349,34 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         }
     }
 
-    private async Task BackoffAsync(int failures, CancellationToken stop)
+    /// <summary>Waits before the next attempt; a fatal report ends the wait (and the run) at once.</summary>
+    private async Task BackoffAsync(int failures, Task<ConnectionLoss> fatal, CancellationToken stop)
     {
         var options = _owner.Options;
         var delay = ReconnectBackoff.GetDelay(failures, options.ReconnectBaseDelay, options.ReconnectMaxDelay, _owner.NextRandom());
         if (delay > TimeSpan.Zero)
         {
             Log.ReconnectScheduled(_logger, _tenant.Value, delay);
-            await Task.Delay(delay, _owner.TimeProvider, stop).ConfigureAwait(false);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            var elapsed = Task.Delay(delay, _owner.TimeProvider, wait.Token);
+            if (await Task.WhenAny(elapsed, fatal).ConfigureAwait(false) == fatal)
+            {
+                await wait.CancelAsync().ConfigureAwait(false); // releases the timer
+            }
+            else
+            {
+                await elapsed.ConfigureAwait(false); // throws when stopping
+            }
+        }
+
+        ThrowIfFatal(fatal);
+    }
+
+    private static void ThrowIfFatal(Task<ConnectionLoss> fatal)
+    {
+        if (fatal.IsCompletedSuccessfully && fatal.Result.Fatal is { } reason)
+        {
+            throw new TenantFatalException(reason, fatal.Result.Reason);
         }
     }
 
@@ -375,8 +421,21 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         }
     }
 
+    private void CountInitialStateLocked()
+    {
+        if (!_initialStateCounted)
+        {
+            _initialStateCounted = true;
+            if (_status.State != TenantState.Stopped)
+            {
+                _owner.CountInitialState(_status.State);
+            }
+        }
+    }
+
     private void PublishLocked(TenantStatus next)
     {
+        CountInitialStateLocked(); // the transition below takes the initial state off the counts
         var previous = _status;
         Volatile.Write(ref _status, next);
         _owner.OnStatusChanged(previous, next);
