@@ -32,7 +32,7 @@ now_ms() { date +%s%3N; }
 start_host() { # name db port
   local h=$1 db=$2 port=$3
   env DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/$db?application_name=host-$h&pool_max_conns=10" HOST_ID="host-$h" HTTP_PORT="$port" \
-    Simulator__ConnectDelayMin=00:00:00 Simulator__ConnectDelayMax=00:00:00.050 Simulator__AuditFile="$WORK/audit-$db.log" \
+    Simulator__ConnectDelayMin=00:00:00 Simulator__ConnectDelayMax=00:00:00.050 Simulator__AuditFile="$WORK/audit-$db-$h-$(now_ms).log" \
     Logging__LogLevel__Default=Warning ASPNETCORE_ENVIRONMENT=Production \
     dotnet "$DLL" >"$WORK/host-$h-$db.log" 2>&1 &
   PIDS[$h]=$!
@@ -48,19 +48,21 @@ wait_for() { # db expected host timeout_s
   while [ "$(now_ms)" -lt "$deadline" ]; do [ "$(connected "$1" "$3")" = "$2" ] && return 0; sleep 0.05; done
   echo "timeout: $(connected "$1" "$3") of $2 connected${3:+ on $3}"; return 1
 }
-connections() { psql -d postgres -c "SELECT application_name || '=' || count(*) FROM pg_stat_activity WHERE datname = '$1' AND application_name LIKE 'host-%' GROUP BY 1 ORDER BY 1" | tr '\n' ' '; }
-owners() { psql -d "$1" -c "SELECT owner || '=' || count(*) FROM multitenant.leases WHERE instance_id IS NOT NULL AND expires_at > now() GROUP BY 1 ORDER BY 1" | tr '\n' ' '; }
+connections() { psql -d postgres -c "SELECT application_name || '=' || count(*) FROM pg_stat_activity WHERE datname = '$1' AND application_name LIKE 'host-%' GROUP BY application_name ORDER BY 1" | tr '\n' ' '; }
+owners() { psql -d "$1" -c "SELECT owner || '=' || count(*) FROM multitenant.leases WHERE instance_id IS NOT NULL AND expires_at > now() GROUP BY owner ORDER BY 1" | tr '\n' ' '; }
 check_audit() { # db [killed-host kill-ms]
-  python3 - "$WORK/audit-$1.log" "${2:-}" "${3:-0}" <<'EOF'
-import sys, collections
-path, killed, kill_ms = sys.argv[1], sys.argv[2], int(sys.argv[3])
-open_at, intervals = {}, collections.defaultdict(list)
-for line in open(path):
-    what, tenant, host, ms = line.split(); ms = int(ms)
-    if what == 'open': open_at[(tenant, host)] = ms
-    else: intervals[tenant].append((open_at.pop((tenant, host)), ms, host))
-for (tenant, host), start in open_at.items():  # still open: running now, or killed with its process
-    intervals[tenant].append((start, kill_ms if host == killed else 1 << 62, host))
+  python3 - "$WORK" "$1" "${2:-}" "${3:-0}" <<'EOF'
+import sys, collections, glob
+work, db, killed, kill_ms = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+intervals = collections.defaultdict(list)
+for path in glob.glob(f"{work}/audit-{db}-*.log"):  # one file per process
+    open_at = {}
+    for line in open(path):
+        what, tenant, host, ms = line.split(); ms = int(ms)
+        if what == 'open': open_at[tenant] = ms
+        else: intervals[tenant].append((open_at.pop(tenant), ms, host))
+    for tenant, start in open_at.items():  # still open: running now, or killed with its process (host-<killed>)
+        intervals[tenant].append((start, kill_ms if host == 'host-' + killed else 1 << 62, host))
 overlaps = 0
 for tenant, ivs in intervals.items():
     ivs.sort()
