@@ -34,9 +34,19 @@ var tenants = builder.Services.AddWhatsAppTenants(options =>
             options.HostId = hostId;
         }
     })
-    .UseClientFactory<SimulatedClientFactory>()
     .AddEventHandler<LoggingEventHandler>()
     .AddPrometheusMetrics();
+
+// WhatsAppTenants__Client=CloudApi selects Meta's WhatsApp Business Cloud API; anything else (the default) the simulator.
+bool cloudApi = string.Equals(builder.Configuration["WhatsAppTenants:Client"], "CloudApi", StringComparison.OrdinalIgnoreCase);
+if (cloudApi)
+{
+    tenants.UseCloudApi();
+}
+else
+{
+    tenants.UseClientFactory<SimulatedClientFactory>();
+}
 
 string? databaseUrl = builder.Configuration["DATABASE_URL"];
 if (!string.IsNullOrWhiteSpace(databaseUrl))
@@ -55,6 +65,12 @@ if (!string.IsNullOrWhiteSpace(databaseUrl))
 var app = builder.Build();
 
 app.MapTenantApi();
+if (cloudApi)
+{
+    app.MapCloudApiEndpoints();   // PUT/GET/DELETE /api/tenants/{business_id}/cloud-api/credentials
+    app.MapCloudApiWebhook();     // /webhooks/whatsapp (verified by Meta's signature, so no authorization here)
+}
+
 app.MapTenantHealthChecks();
 app.MapTenantMetrics();
 

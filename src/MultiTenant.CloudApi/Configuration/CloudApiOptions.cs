@@ -1,0 +1,177 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace MultiTenant.CloudApi;
+
+/// <summary>
+/// Options of the WhatsApp Business Cloud API client, bound from the <c>WhatsAppTenants:CloudApi</c> configuration section and
+/// validated when the host starts.
+/// </summary>
+public sealed class CloudApiOptions
+{
+    /// <summary>The configuration section the options bind to: <c>WhatsAppTenants:CloudApi</c>.</summary>
+    public const string SectionName = "WhatsAppTenants:CloudApi";
+
+    /// <summary>
+    /// The name of the <see cref="System.Net.Http.HttpClient"/> used for Graph API calls (<c>MultiTenant.CloudApi</c>), to configure it
+    /// further with <c>services.AddHttpClient(CloudApiOptions.HttpClientName)</c> (a proxy, resilience handlers, or
+    /// <c>.AddDefaultLogger()</c> to bring back the per-request logs, which are off by default; the Authorization header is redacted).
+    /// </summary>
+    public const string HttpClientName = "MultiTenant.CloudApi";
+
+    /// <summary>
+    /// The Graph API's base address. Default <c>https://graph.facebook.com</c>; point it elsewhere for a proxy or a test double.
+    /// Must be an absolute http or https URI.
+    /// </summary>
+    [Required]
+    public Uri GraphBaseUrl { get; set; } = new("https://graph.facebook.com");
+
+    /// <summary>The Graph API version in request paths, such as <c>v21.0</c>. Default <c>v21.0</c>; must look like <c>vNN.N</c>.</summary>
+    [Required(AllowEmptyStrings = false)]
+    [RegularExpression(@"^v[0-9]{1,3}\.[0-9]{1,3}$")]
+    public string GraphApiVersion { get; set; } = "v21.0";
+
+    /// <summary>
+    /// The Meta app's secret: the key of the <c>X-Hub-Signature-256</c> HMAC on every webhook delivery. No default; required by
+    /// <c>MapCloudApiWebhook()</c>. A secret: it is never logged.
+    /// </summary>
+    public string? AppSecret { get; set; }
+
+    /// <summary>
+    /// The verify token you type into the Meta app's webhook settings; the verification handshake (<c>hub.verify_token</c>) must
+    /// match it. No default; required by <c>MapCloudApiWebhook()</c>.
+    /// </summary>
+    public string? VerifyToken { get; set; }
+
+    /// <summary>
+    /// The per-tenant send rate limit in messages per second (Meta's default throughput of a business phone number is 80).
+    /// Default 80; 1 to 1,000. Sends beyond it wait their turn (up to <see cref="MaxSendWait"/>).
+    /// </summary>
+    [Range(1, 1000)]
+    public int MessagesPerSecond { get; set; } = 80;
+
+    /// <summary>
+    /// How many sends may go out back to back before the rate limit spaces them. Default 1 (strict spacing of
+    /// 1/<see cref="MessagesPerSecond"/>); 1 to 1,000.
+    /// </summary>
+    [Range(1, 1000)]
+    public int RateLimitBurst { get; set; } = 1;
+
+    /// <summary>
+    /// The minimum time between two sends to the same recipient. Default <see cref="TimeSpan.Zero"/> (off: Meta accepts short bursts
+    /// to one user and reports its pair rate limit with error 131056, which delays that recipient by
+    /// <see cref="RecipientThrottleDelay"/>); 0 to 1 minute.
+    /// </summary>
+    public TimeSpan RecipientSpacing { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// How long sends to one recipient are held back after Graph error 131056 (pair rate limit: too many messages to the same
+    /// user). Other recipients are not affected. Default 6 s (Meta allows about one message every 6 s per pair); 0 to 10 minutes.
+    /// </summary>
+    public TimeSpan RecipientThrottleDelay { get; set; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>
+    /// How long all sends of a tenant are held back after Graph error 4 (app call rate limit) or 80007 (WhatsApp Business Account
+    /// rate limit); error 130429 (throughput limit) holds them back for 1 s. Default 60 s; 0 to 1 hour.
+    /// </summary>
+    public TimeSpan ThrottlePause { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The longest a send waits for the tenant's rate limit or a recipient's spacing. A send that would wait longer fails at once
+    /// with a transient <see cref="Clients.TenantSendException"/> carrying <c>RetryAfter</c> (HTTP 429 with Retry-After through the
+    /// tenant API). Default 10 s; 0 to 5 minutes.
+    /// </summary>
+    public TimeSpan MaxSendWait { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long one Graph API request may take. Default 30 s; 1 s to 5 minutes.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The largest webhook body accepted, in bytes; larger deliveries get 413. Default 1 MiB; 1 KiB to 16 MiB.</summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxWebhookBodySize { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// How long a webhook delivery waits for the tenants' handlers before it is answered. Events count as delivered (and are
+    /// acknowledged with 200) once every handler returned; a delivery whose handlers take longer is answered 503 so Meta retries
+    /// it, and the retry is de-duplicated once the first attempt was handled. Default 10 s; 100 ms to 1 minute.
+    /// </summary>
+    public TimeSpan WebhookHandlingTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// What a webhook delivery for a number whose tenant is known but not running on this host gets. Default
+    /// <see cref="StoppedTenantDelivery.RetryLater"/> (503 with Retry-After, so Meta delivers it again later; lossless).
+    /// </summary>
+    public StoppedTenantDelivery StoppedTenantDelivery { get; set; } = StoppedTenantDelivery.RetryLater;
+
+    /// <summary>
+    /// How long a delivered message or status id is remembered to drop Meta's redeliveries (Meta retries failed deliveries for up
+    /// to 7 days). Ids are kept in the tenant's state store, so de-duplication survives restarts when the store is durable
+    /// (PostgreSQL). Default 7 days; 1 hour to 30 days. Ids are removed by day, so one is kept up to a day longer.
+    /// </summary>
+    public TimeSpan DeduplicationWindow { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often each running tenant removes expired de-duplication ids. Default 1 hour; 1 minute to 1 day.</summary>
+    public TimeSpan DeduplicationSweepInterval { get; set; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>What a webhook delivery for a known number whose tenant does not run on this host gets.</summary>
+public enum StoppedTenantDelivery
+{
+    /// <summary>503 with Retry-After: Meta delivers it again later (with backoff, for up to 7 days). Lossless; the default.</summary>
+    RetryLater = 0,
+
+    /// <summary>200: the delivery is acknowledged and dropped. Every dropped event is counted and logged.</summary>
+    Drop = 1,
+}
+
+[OptionsValidator]
+internal sealed partial class CloudApiOptionsValidator : IValidateOptions<CloudApiOptions>
+{
+}
+
+/// <summary>The rules the attributes cannot express: absolute URI, time ranges, secrets that are set but blank.</summary>
+internal sealed class CloudApiOptionsCrossValidator : IValidateOptions<CloudApiOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CloudApiOptions options)
+    {
+        var failures = new List<string>();
+        if (options.GraphBaseUrl is { } url
+            && (!url.IsAbsoluteUri || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp) || !string.IsNullOrEmpty(url.Query)))
+        {
+            failures.Add($"{CloudApiOptions.SectionName}:{nameof(options.GraphBaseUrl)} must be an absolute http or https URI without a query.");
+        }
+
+        if (options.AppSecret is not null && string.IsNullOrWhiteSpace(options.AppSecret))
+        {
+            failures.Add($"{CloudApiOptions.SectionName}:{nameof(options.AppSecret)} is set but blank.");
+        }
+
+        if (options.VerifyToken is not null && string.IsNullOrWhiteSpace(options.VerifyToken))
+        {
+            failures.Add($"{CloudApiOptions.SectionName}:{nameof(options.VerifyToken)} is set but blank.");
+        }
+
+        Check(failures, nameof(options.RecipientSpacing), options.RecipientSpacing, TimeSpan.Zero, TimeSpan.FromMinutes(1));
+        Check(failures, nameof(options.RecipientThrottleDelay), options.RecipientThrottleDelay, TimeSpan.Zero, TimeSpan.FromMinutes(10));
+        Check(failures, nameof(options.ThrottlePause), options.ThrottlePause, TimeSpan.Zero, TimeSpan.FromHours(1));
+        Check(failures, nameof(options.MaxSendWait), options.MaxSendWait, TimeSpan.Zero, TimeSpan.FromMinutes(5));
+        Check(failures, nameof(options.RequestTimeout), options.RequestTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
+        Check(failures, nameof(options.WebhookHandlingTimeout), options.WebhookHandlingTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
+        Check(failures, nameof(options.DeduplicationWindow), options.DeduplicationWindow, TimeSpan.FromHours(1), TimeSpan.FromDays(30));
+        Check(failures, nameof(options.DeduplicationSweepInterval), options.DeduplicationSweepInterval, TimeSpan.FromMinutes(1), TimeSpan.FromDays(1));
+        if (!Enum.IsDefined(options.StoppedTenantDelivery))
+        {
+            failures.Add($"{CloudApiOptions.SectionName}:{nameof(options.StoppedTenantDelivery)} must be RetryLater or Drop.");
+        }
+
+        return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
+    }
+
+    private static void Check(List<string> failures, string name, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (value < min || value > max)
+        {
+            failures.Add($"{CloudApiOptions.SectionName}:{name} must be between {min} and {max}; it is {value}.");
+        }
+    }
+}

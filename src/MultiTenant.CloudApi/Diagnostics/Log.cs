@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Logging;
+
+namespace MultiTenant.CloudApi.Diagnostics;
+
+/// <summary>The event ids of MultiTenant.CloudApi's log messages. None of the messages ever contains an access token or app secret.</summary>
+public static class CloudApiEventIds
+{
+    /// <summary>A tenant's Cloud API credentials were set.</summary>
+    public const int CredentialsSet = 2000;
+
+    /// <summary>A tenant's Cloud API credentials were deleted.</summary>
+    public const int CredentialsDeleted = 2001;
+
+    /// <summary>WhatsApp reports that a tenant's number can send only with limits (health_status LIMITED).</summary>
+    public const int MessagingLimited = 2002;
+
+    /// <summary>A Graph API call failed.</summary>
+    public const int GraphCallFailed = 2003;
+
+    /// <summary>Graph rejected a tenant's access token or its permissions; the tenant stops with an error.</summary>
+    public const int CredentialsRejected = 2004;
+
+    /// <summary>A webhook delivery was refused: missing or wrong signature, too large, or not JSON.</summary>
+    public const int WebhookRefused = 2100;
+
+    /// <summary>A webhook delivery named a phone number id that belongs to no tenant known to this host.</summary>
+    public const int WebhookUnknownNumber = 2101;
+
+    /// <summary>A webhook delivery is for a tenant that is not running on this host.</summary>
+    public const int WebhookTenantNotRunning = 2102;
+
+    /// <summary>The handlers did not finish a webhook delivery in time; it was answered 503 so Meta retries.</summary>
+    public const int WebhookHandlingTimedOut = 2103;
+
+    /// <summary>A webhook delivery carried errors reported by WhatsApp.</summary>
+    public const int WebhookErrorsReported = 2104;
+
+    /// <summary>The webhook verification handshake failed.</summary>
+    public const int WebhookVerificationFailed = 2105;
+
+    /// <summary>Reading or writing a de-duplication id in the state store failed.</summary>
+    public const int DeduplicationStoreFailed = 2106;
+
+    /// <summary>Expired de-duplication ids were removed.</summary>
+    public const int DeduplicationSwept = 2107;
+}
+
+/// <summary>All log messages of MultiTenant.CloudApi.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(CloudApiEventIds.CredentialsSet, LogLevel.Information, "Cloud API credentials set for tenant {BusinessId} (phone number id {PhoneNumberId})")]
+    public static partial void CredentialsSet(ILogger logger, string businessId, string phoneNumberId);
+
+    [LoggerMessage(CloudApiEventIds.CredentialsDeleted, LogLevel.Information, "Cloud API credentials deleted for tenant {BusinessId}")]
+    public static partial void CredentialsDeleted(ILogger logger, string businessId);
+
+    [LoggerMessage(CloudApiEventIds.MessagingLimited, LogLevel.Warning, "Tenant {BusinessId}: WhatsApp reports messaging as LIMITED for phone number id {PhoneNumberId}: {Reason}")]
+    public static partial void MessagingLimited(ILogger logger, string businessId, string phoneNumberId, string reason);
+
+    [LoggerMessage(CloudApiEventIds.GraphCallFailed, LogLevel.Warning, "Tenant {BusinessId}: the Graph API {Operation} failed: {Error}")]
+    public static partial void GraphCallFailed(ILogger logger, string businessId, string operation, string error);
+
+    [LoggerMessage(CloudApiEventIds.CredentialsRejected, LogLevel.Error, "Tenant {BusinessId}: the Graph API rejected the credentials: {Error}")]
+    public static partial void CredentialsRejected(ILogger logger, string businessId, string error);
+
+    [LoggerMessage(CloudApiEventIds.WebhookRefused, LogLevel.Warning, "Webhook delivery refused with {StatusCode}: {Reason}")]
+    public static partial void WebhookRefused(ILogger logger, int statusCode, string reason);
+
+    [LoggerMessage(CloudApiEventIds.WebhookUnknownNumber, LogLevel.Warning, "Webhook delivery for phone number id {PhoneNumberId}, which belongs to no tenant known to this host: {Count} events dropped")]
+    public static partial void WebhookUnknownNumber(ILogger logger, string phoneNumberId, int count);
+
+    [LoggerMessage(CloudApiEventIds.WebhookTenantNotRunning, LogLevel.Warning, "Webhook delivery for tenant {BusinessId}, which is not running on this host: {Count} events {Action}")]
+    public static partial void WebhookTenantNotRunning(ILogger logger, string businessId, int count, string action);
+
+    [LoggerMessage(CloudApiEventIds.WebhookHandlingTimedOut, LogLevel.Warning, "Webhook delivery not handled within {Timeout}; answered 503 so Meta retries (the retry is de-duplicated)")]
+    public static partial void WebhookHandlingTimedOut(ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(CloudApiEventIds.WebhookErrorsReported, LogLevel.Warning, "Webhook delivery for phone number id {PhoneNumberId} reports WhatsApp error {Code}: {Title}")]
+    public static partial void WebhookErrorReported(ILogger logger, string phoneNumberId, int code, string title);
+
+    [LoggerMessage(CloudApiEventIds.WebhookVerificationFailed, LogLevel.Warning, "Webhook verification handshake refused: {Reason}")]
+    public static partial void WebhookVerificationFailed(ILogger logger, string reason);
+
+    [LoggerMessage(CloudApiEventIds.DeduplicationStoreFailed, LogLevel.Warning, "Tenant {BusinessId}: the de-duplication store failed to {Operation}")]
+    public static partial void DeduplicationStoreFailed(ILogger logger, string businessId, string operation, Exception exception);
+
+    [LoggerMessage(CloudApiEventIds.DeduplicationSwept, LogLevel.Debug, "Tenant {BusinessId}: removed {Count} expired de-duplication ids")]
+    public static partial void DeduplicationSwept(ILogger logger, string businessId, int count);
+}

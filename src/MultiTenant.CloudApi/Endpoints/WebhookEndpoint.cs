@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MultiTenant.CloudApi.Diagnostics;
+using MultiTenant.CloudApi.Webhooks;
+
+namespace MultiTenant.CloudApi.Endpoints;
+
+/// <summary>The HTTP side of the webhook: the verification handshake (GET) and signed deliveries (POST).</summary>
+internal sealed class WebhookEndpoint
+{
+    private const int MaxChallengeLength = 1024;
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(60);
+
+    private readonly WebhookProcessor _processor;
+    private readonly CloudApiMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly byte[] _appSecret;
+    private readonly byte[] _verifyToken;
+    private readonly int _maxBodySize;
+
+    public WebhookEndpoint(WebhookProcessor processor, CloudApiMetrics metrics, IOptions<CloudApiOptions> options, ILogger<WebhookProcessor> logger)
+    {
+        var settings = options.Value;
+        _processor = processor;
+        _metrics = metrics;
+        _logger = logger;
+        _appSecret = Encoding.UTF8.GetBytes(settings.AppSecret!);
+        _verifyToken = Encoding.UTF8.GetBytes(settings.VerifyToken!);
+        _maxBodySize = settings.MaxWebhookBodySize;
+    }
+
+    /// <summary>
+    /// <c>GET ?hub.mode=subscribe&amp;hub.verify_token=…&amp;hub.challenge=…</c>: 200 with the challenge as text/plain when the token
+    /// matches (compared in constant time), otherwise 403.
+    /// </summary>
+    public async Task VerifyAsync(HttpContext context)
+    {
+        var query = context.Request.Query;
+        string? mode = query["hub.mode"];
+        string? token = query["hub.verify_token"];
+        string? challenge = query["hub.challenge"];
+        string? problem =
+            !string.Equals(mode, "subscribe", StringComparison.Ordinal) ? "hub.mode is not 'subscribe'"
+            : token is null || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), _verifyToken) ? "hub.verify_token does not match"
+            : string.IsNullOrEmpty(challenge) || challenge.Length > MaxChallengeLength ? "hub.challenge is missing or too long"
+            : null;
+        if (problem is not null)
+        {
+            Log.WebhookVerificationFailed(_logger, problem);
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            return;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.Headers.XContentTypeOptions = "nosniff";
+        await context.Response.WriteAsync(challenge!, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>POST</c>: reads the raw body (bounded), checks <c>X-Hub-Signature-256</c> before parsing anything (401 when missing or
+    /// wrong), parses Meta's payload (400 when not JSON), routes it, and answers 200, or 503 with Retry-After when part of it must be
+    /// delivered again later.
+    /// </summary>
+    public async Task ReceiveAsync(HttpContext context)
+    {
+        RequestBody? body;
+        bool tooLarge;
+        try
+        {
+            (body, tooLarge) = await RequestBody.ReadAsync(context, _maxBodySize).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException)
+        {
+            Refuse(context, StatusCodes.Status400BadRequest, "bad_request", "the body could not be read");
+            return;
+        }
+
+        if (tooLarge || body is null)
+        {
+            Refuse(context, StatusCodes.Status413PayloadTooLarge, "too_large", "the body exceeds " + _maxBodySize.ToString(CultureInfo.InvariantCulture) + " bytes");
+            return;
+        }
+
+        WebhookPayload? payload;
+        using (body)
+        {
+            string? signatureProblem = WebhookSignature.Verify(_appSecret, body.Span, context.Request.Headers[WebhookSignature.HeaderName]);
+            if (signatureProblem is not null)
+            {
+                Refuse(context, StatusCodes.Status401Unauthorized, "unauthorized", signatureProblem);
+                return;
+            }
+
+            try
+            {
+                payload = JsonSerializer.Deserialize(body.Span, CloudApiJsonContext.Default.WebhookPayload);
+            }
+            catch (JsonException)
+            {
+                payload = null;
+            }
+        }
+
+        if (payload is null)
+        {
+            Refuse(context, StatusCodes.Status400BadRequest, "bad_request", "the signed body is not a webhook payload");
+            return;
+        }
+
+        var outcome = await _processor.ProcessAsync(payload).ConfigureAwait(false);
+        if (outcome == WebhookOutcome.RetryLater)
+        {
+            _metrics.WebhookRequest("retry");
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = ((int)RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            return;
+        }
+
+        _metrics.WebhookRequest("accepted");
+        context.Response.StatusCode = StatusCodes.Status200OK;
+    }
+
+    private void Refuse(HttpContext context, int statusCode, string result, string reason)
+    {
+        _metrics.WebhookRequest(result);
+        Log.WebhookRefused(_logger, statusCode, reason);
+        context.Response.StatusCode = statusCode;
+    }
+}

@@ -1,0 +1,25 @@
+using System.Text.Json.Serialization;
+using MultiTenant.CloudApi.Graph;
+using MultiTenant.CloudApi.Webhooks;
+
+namespace MultiTenant.CloudApi;
+
+/// <summary>
+/// System.Text.Json source generation for every document the package reads or writes: Graph API requests and responses, webhook
+/// payloads, the stored credentials and the credentials endpoint's bodies. Names are snake_case, as Meta's.
+/// </summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    NumberHandling = JsonNumberHandling.AllowReadingFromString,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(SendTextRequest))]
+[JsonSerializable(typeof(SendMessageResponse))]
+[JsonSerializable(typeof(GraphErrorEnvelope))]
+[JsonSerializable(typeof(PhoneNumberHealthResponse))]
+[JsonSerializable(typeof(WebhookPayload))]
+[JsonSerializable(typeof(StoredCredentials))]
+[JsonSerializable(typeof(CredentialsRequest))]
+[JsonSerializable(typeof(CredentialsResponse))]
+internal sealed partial class CloudApiJsonContext : JsonSerializerContext
+{
+}

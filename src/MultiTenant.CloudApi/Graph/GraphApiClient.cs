@@ -1,0 +1,185 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.Options;
+
+namespace MultiTenant.CloudApi.Graph;
+
+/// <summary>
+/// The two Graph API calls the client needs, over the named <see cref="HttpClient"/> <see cref="CloudApiOptions.HttpClientName"/>:
+/// the phone number's health probe and sending a text message. Failures come back as <see cref="GraphApiException"/> carrying a
+/// classified <see cref="GraphError"/>. Shared by all tenants; thread-safe.
+/// </summary>
+internal sealed class GraphApiClient
+{
+    /// <summary>The fields the probe reads from the phone number node.</summary>
+    public const string ProbeFields = "health_status,display_phone_number,quality_rating";
+
+    private const int MaxErrorBodySize = 64 * 1024;
+    private const int MaxMessageLength = 300;
+    private static readonly MediaTypeHeaderValue JsonMediaType = new("application/json") { CharSet = "utf-8" };
+
+    private readonly IHttpClientFactory _httpClients;
+    private readonly TimeProvider _time;
+    private readonly string _root;
+    private readonly TimeSpan _timeout;
+
+    public GraphApiClient(IHttpClientFactory httpClients, IOptions<CloudApiOptions> options, TimeProvider time)
+    {
+        _httpClients = httpClients;
+        _time = time;
+        var settings = options.Value;
+        _root = settings.GraphBaseUrl.AbsoluteUri.TrimEnd('/') + "/" + settings.GraphApiVersion + "/";
+        _timeout = settings.RequestTimeout;
+    }
+
+    /// <summary><c>GET /{version}/{phone-number-id}?fields=health_status,…</c> with the tenant's token.</summary>
+    /// <exception cref="GraphApiException">Graph refused the call, or it failed.</exception>
+    public async Task<PhoneNumberHealthResponse> GetHealthAsync(CloudApiCredentials credentials, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _root + credentials.PhoneNumberId + "?fields=" + ProbeFields);
+        return await SendAsync(request, credentials, CloudApiJsonContext.Default.PhoneNumberHealthResponse, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><c>POST /{version}/{phone-number-id}/messages</c> with a text message; returns the message id (<c>wamid…</c>).</summary>
+    /// <exception cref="GraphApiException">Graph refused the message, or the call failed.</exception>
+    public async Task<string> SendTextAsync(CloudApiCredentials credentials, string to, string text, CancellationToken cancellationToken)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(new SendTextRequest(to, text), CloudApiJsonContext.Default.SendTextRequest);
+        using var request = new HttpRequestMessage(HttpMethod.Post, _root + credentials.PhoneNumberId + "/messages")
+        {
+            Content = new ByteArrayContent(body) { Headers = { ContentType = JsonMediaType } },
+        };
+        var response = await SendAsync(request, credentials, CloudApiJsonContext.Default.SendMessageResponse, cancellationToken).ConfigureAwait(false);
+        var id = response.Messages is [{ Id: { Length: > 0 } messageId }, ..] ? messageId : null;
+        return id ?? throw new GraphApiException(new GraphError(
+            GraphErrorKind.ServerTransient, null, null, 200, "Graph accepted the message but returned no message id."));
+    }
+
+    private async Task<T> SendAsync<T>(HttpRequestMessage request, CloudApiCredentials credentials, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+        where T : class
+    {
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credentials.AccessToken);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+
+        // The timeout runs on the injected clock (HttpClient.Timeout is infinite for this client).
+        using var timeout = new CancellationTokenSource(_timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var http = _httpClients.CreateClient(CloudApiOptions.HttpClientName);
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
+            int status = (int)response.StatusCode;
+            if (response.IsSuccessStatusCode)
+            {
+                T? value;
+                try
+                {
+                    value = await response.Content.ReadFromJsonAsync(typeInfo, linked.Token).ConfigureAwait(false);
+                }
+                catch (JsonException ex)
+                {
+                    throw new GraphApiException(new GraphError(GraphErrorKind.ServerTransient, null, null, status, "Graph returned a response that is not the expected JSON."), ex);
+                }
+
+                return value ?? throw new GraphApiException(new GraphError(GraphErrorKind.ServerTransient, null, null, status, "Graph returned an empty response."));
+            }
+
+            throw new GraphApiException(await ReadErrorAsync(response, credentials, linked.Token).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new GraphApiException(new GraphError(GraphErrorKind.Network, null, null, null, $"The Graph API did not answer within {_timeout}."), ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new GraphApiException(new GraphError(GraphErrorKind.Network, null, null, null, "The Graph API could not be reached: " + DescribeNetworkError(ex)), ex);
+        }
+    }
+
+    private static async Task<GraphError> ReadErrorAsync(HttpResponseMessage response, CloudApiCredentials credentials, CancellationToken cancellationToken)
+    {
+        int status = (int)response.StatusCode;
+        GraphErrorBody? error = null;
+        try
+        {
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var buffer = new byte[MaxErrorBodySize];
+                int length = 0;
+                int read;
+                while (length < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    length += read;
+                }
+
+                error = JsonSerializer.Deserialize(buffer.AsSpan(0, length), CloudApiJsonContext.Default.GraphErrorEnvelope)?.Error;
+            }
+        }
+        catch (JsonException)
+        {
+            // Not Graph's error shape (a proxy's HTML page, a truncated body): classified by the status alone.
+        }
+
+        var kind = GraphError.Classify(error?.Code, error?.ErrorSubcode, status);
+        var message = new StringBuilder("Graph error ");
+        if (error?.Code is { } code)
+        {
+            message.Append(code);
+            if (error.ErrorSubcode is { } subcode)
+            {
+                message.Append('/').Append(subcode);
+            }
+        }
+        else
+        {
+            message.Append("(HTTP ").Append(status).Append(')');
+        }
+
+        string? text = Scrub(error?.Message, credentials.AccessToken);
+        if (text is not null)
+        {
+            message.Append(": ").Append(text);
+        }
+
+        string? details = Scrub(error?.ErrorData?.Details, credentials.AccessToken);
+        if (details is not null && !string.Equals(details, text, StringComparison.Ordinal))
+        {
+            message.Append(" (").Append(details).Append(')');
+        }
+
+        return new GraphError(kind, error?.Code, error?.ErrorSubcode, status, message.ToString());
+    }
+
+    /// <summary>Graph's text, shortened, one line, with the token removed should Graph ever quote it.</summary>
+    private static string? Scrub(string? text, string token)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        text = text.Replace(token, "***", StringComparison.Ordinal).ReplaceLineEndings(" ").Trim();
+        return text.Length <= MaxMessageLength ? text : text[..MaxMessageLength] + "…";
+    }
+
+    private static string DescribeNetworkError(HttpRequestException ex) =>
+        ex.HttpRequestError switch
+        {
+            HttpRequestError.NameResolutionError => "the host name could not be resolved.",
+            HttpRequestError.ConnectionError => "the connection failed.",
+            HttpRequestError.SecureConnectionError => "the TLS handshake failed.",
+            HttpRequestError.ResponseEnded => "the response ended prematurely.",
+            HttpRequestError.ProxyTunnelError => "the proxy tunnel failed.",
+            _ => "the request failed (" + ex.HttpRequestError + ").",
+        };
+}
+
+/// <summary>A failed Graph call, carrying the classified error.</summary>
+internal sealed class GraphApiException(GraphError error, Exception? innerException = null) : Exception(error.Message, innerException)
+{
+    public GraphError Error { get; } = error;
+}

@@ -1,0 +1,104 @@
+namespace MultiTenant.CloudApi.Graph;
+
+// The Graph API documents the package exchanges, as Meta documents them (snake_case through CloudApiJsonContext).
+
+/// <summary>
+/// <c>POST /{version}/{phone-number-id}/messages</c> for a text message:
+/// <c>{"messaging_product":"whatsapp","recipient_type":"individual","to":"…","type":"text","text":{"preview_url":false,"body":"…"}}</c>.
+/// </summary>
+internal sealed class SendTextRequest(string to, string body)
+{
+    public string MessagingProduct => "whatsapp";
+
+    public string RecipientType => "individual";
+
+    public string To { get; } = to;
+
+    public string Type => "text";
+
+    public SendTextBody Text { get; } = new(body);
+}
+
+internal sealed class SendTextBody(string body)
+{
+    public bool PreviewUrl => false;
+
+    public string Body { get; } = body;
+}
+
+/// <summary><c>{"messaging_product":"whatsapp","contacts":[{"input":"…","wa_id":"…"}],"messages":[{"id":"wamid…"}]}</c></summary>
+internal sealed class SendMessageResponse
+{
+    public List<SentMessage>? Messages { get; set; }
+}
+
+internal sealed class SentMessage
+{
+    public string? Id { get; set; }
+}
+
+/// <summary>Graph's error body: <c>{"error":{"message","type","code","error_subcode","error_data":{"details"},"fbtrace_id"}}</c>.</summary>
+internal sealed class GraphErrorEnvelope
+{
+    public GraphErrorBody? Error { get; set; }
+}
+
+internal sealed class GraphErrorBody
+{
+    public string? Message { get; set; }
+
+    public string? Type { get; set; }
+
+    public int? Code { get; set; }
+
+    public int? ErrorSubcode { get; set; }
+
+    public GraphErrorData? ErrorData { get; set; }
+
+    public string? FbtraceId { get; set; }
+}
+
+internal sealed class GraphErrorData
+{
+    public string? Details { get; set; }
+}
+
+/// <summary><c>GET /{version}/{phone-number-id}?fields=health_status,…</c>.</summary>
+internal sealed class PhoneNumberHealthResponse
+{
+    public string? Id { get; set; }
+
+    public string? DisplayPhoneNumber { get; set; }
+
+    public string? QualityRating { get; set; }
+
+    public HealthStatus? HealthStatus { get; set; }
+}
+
+internal sealed class HealthStatus
+{
+    /// <summary><c>AVAILABLE</c>, <c>LIMITED</c> or <c>BLOCKED</c>.</summary>
+    public string? CanSendMessage { get; set; }
+
+    public List<HealthEntity>? Entities { get; set; }
+}
+
+internal sealed class HealthEntity
+{
+    public string? EntityType { get; set; }
+
+    public string? Id { get; set; }
+
+    public string? CanSendMessage { get; set; }
+
+    public List<HealthError>? Errors { get; set; }
+}
+
+internal sealed class HealthError
+{
+    public int? ErrorCode { get; set; }
+
+    public string? ErrorDescription { get; set; }
+
+    public string? PossibleSolution { get; set; }
+}
