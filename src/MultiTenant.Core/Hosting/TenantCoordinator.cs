@@ -52,7 +52,8 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         Options = options.Value;
         _registry = registry ?? throw new ArgumentNullException(nameof(registry));
         _statusStore = statusStore ?? throw new ArgumentNullException(nameof(statusStore));
-        StateStores = stateStores ?? throw new ArgumentNullException(nameof(stateStores));
+        ArgumentNullException.ThrowIfNull(stateStores);
+        StateStores = (ITenantStateStoreProvider?)services?.GetService(typeof(ITenantRunStateStoreProvider)) ?? stateStores;
         Metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
         _services = services ?? throw new ArgumentNullException(nameof(services));
         Handlers = handlers.ToArray();
@@ -87,6 +88,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
 
     internal TenantMetrics Metrics { get; }
 
+    /// <summary>The stores handed to running clients (fenced by lease in fleet mode).</summary>
     internal ITenantStateStoreProvider StateStores { get; }
 
     internal ITenantEventHandler[] Handlers { get; }

@@ -8,7 +8,7 @@ namespace MultiTenant.PostgreSql.Fleet;
 /// Fleet mode's client state stores: each is bound to its tenant and to the epoch of the lease under which the tenant's run started, and
 /// every write is refused (<see cref="TenantLeaseLostException"/>) unless this host instance still holds that lease. Reads are not fenced.
 /// </summary>
-internal sealed class FencedStateStoreProvider(PostgreSqlTenantStore store, FleetMember member) : ITenantStateStoreProvider
+internal sealed class FencedStateStoreProvider(PostgreSqlTenantStore store, FleetMember member) : ITenantRunStateStoreProvider
 {
     public ITenantStateStore GetStore(TenantId tenant) =>
         new FencedTenantStateStore(store, member, tenant, member.GetEpoch(tenant) ?? -1);

@@ -50,12 +50,12 @@ public static class FleetWhatsAppTenantsBuilderExtensions
                 sp.GetService<IHostApplicationLifetime>()));
             services.AddSingleton<ITenantPlacement>(static sp => sp.GetRequiredService<FleetMember>());
 
-            // Status and client-state writes carry the lease epoch.
+            // Status writes and running clients' state writes carry the lease epoch. ITenantStateStoreProvider stays the unfenced
+            // administrative access (credentials set through the API before a tenant runs anywhere).
             services.RemoveAll<ITenantStatusStore>();
-            services.RemoveAll<ITenantStateStoreProvider>();
             services.AddSingleton<ITenantStatusStore>(static sp => new FencedStatusStore(
                 sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<FleetMember>()));
-            services.AddSingleton<ITenantStateStoreProvider>(static sp => new FencedStateStoreProvider(
+            services.AddSingleton<ITenantRunStateStoreProvider>(static sp => new FencedStateStoreProvider(
                 sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<FleetMember>()));
         }
 

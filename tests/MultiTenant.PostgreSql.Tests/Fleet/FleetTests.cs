@@ -169,6 +169,27 @@ public sealed class FleetTests(PostgreSqlFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task Administrative_state_writes_work_on_any_host_while_running_clients_stay_fenced()
+    {
+        var a = await _fleet.AddHostAsync("a");
+        var b = await _fleet.AddHostAsync("b");
+        var tenant = TenantId.Parse("admin1");
+
+        // Before the tenant runs anywhere (for example its credentials being set through the API), on a host that will not own it.
+        var admin = b.Host.Services.GetRequiredService<ITenantStateStoreProvider>().GetStore(tenant);
+        await admin.SetAsync("credentials", "token", "t1"u8.ToArray());
+        await a.Coordinator.StartAsync(tenant);
+        var owner = await Eventually.UntilAsync(
+            () => Task.FromResult(_fleet.History.Running()),
+            r => r.TryGetValue(tenant, out var on) && on.Count == 1,
+            "the tenant runs on one host");
+        var running = (owner[tenant][0] == "a" ? a : b).Factory.Contexts[tenant].State;
+
+        Assert.Equal("t1"u8.ToArray(), await running.GetAsync("credentials", "token"));
+        Assert.IsNotType(admin.GetType(), running); // the client's store is the fenced one
+    }
+
+    [Fact]
     public async Task A_paused_host_whose_lease_expired_cannot_write_the_tenants_state()
     {
         var a = await _fleet.AddHostAsync("a");
