@@ -2,9 +2,11 @@
 //
 //   dotnet run --project samples/MultiTenant.Sample
 //
-// Environment: HTTP_PORT (default 8080), DATABASE_URL (unset: the embedded in-process store), HOST_ID (default: machine name),
+// Environment: HTTP_PORT (default 8080), DATABASE_URL (unset: the embedded in-process store; set: PostgreSQL, in fleet mode unless
+// WhatsAppTenants__Fleet__Enabled=false), HOST_ID (default: machine name; must differ between the processes of a fleet),
 // Simulator__MessagesPerSecond and the other Simulator__* settings (see Simulation/SimulatorOptions.cs).
 using System.Globalization;
+using MultiTenant.AspNetCore;
 using MultiTenant.Sample;
 using MultiTenant.Sample.Simulation;
 
@@ -50,6 +52,14 @@ string? databaseUrl = builder.Configuration["DATABASE_URL"];
 if (!string.IsNullOrWhiteSpace(databaseUrl))
 {
     tenants.UsePostgreSql(databaseUrl);
+
+    // Fleet mode (SPEC §8) is on with a database unless WhatsAppTenants:Fleet:Enabled (WhatsAppTenants__Fleet__Enabled) is false:
+    // several processes with their own HOST_ID share the tenants; statuses then show the owner host.
+    if (builder.Configuration.GetValue("WhatsAppTenants:Fleet:Enabled", defaultValue: true))
+    {
+        tenants.UseFleet();
+        builder.Services.Configure<TenantApiOptions>(api => api.IncludeHost = true);
+    }
 }
 
 var app = builder.Build();

@@ -89,8 +89,10 @@ public sealed class MigrationTests(PostgreSqlFixture fixture)
             }
         }
 
-        Assert.Equal(["client_state", "schema_migrations", "tenant_status", "tenants"], tables.Keys.Order(StringComparer.Ordinal));
-        Assert.All(tables.Where(t => t.Key != "schema_migrations"), t => Assert.True(t.Value, $"{t.Key} has no business_id"));
+        Assert.Equal(["client_state", "hosts", "leases", "schema_migrations", "tenant_status", "tenants"], tables.Keys.Order(StringComparer.Ordinal));
+
+        // schema_migrations and the fleet's hosts (membership) describe the database and the hosts, not tenants.
+        Assert.All(tables.Where(t => t.Key is not "schema_migrations" and not "hosts"), t => Assert.True(t.Value, $"{t.Key} has no business_id"));
         await using var publicTables = store.DataSource.CreateCommand(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('tenants', 'tenant_status', 'client_state')");
         Assert.Equal(0L, await publicTables.ExecuteScalarAsync());

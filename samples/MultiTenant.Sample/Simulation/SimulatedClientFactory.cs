@@ -1,12 +1,17 @@
 using System.Text;
 using Microsoft.Extensions.Options;
 using MultiTenant.Clients;
+using MultiTenant.Hosting;
 
 namespace MultiTenant.Sample.Simulation;
 
 /// <summary>Creates <see cref="SimulatedClient"/>s, so the sample runs anywhere without WhatsApp.</summary>
-public sealed class SimulatedClientFactory(IOptionsMonitor<SimulatorOptions> options) : ITenantClientFactory
+public sealed class SimulatedClientFactory(IOptionsMonitor<SimulatorOptions> options, IOptions<TenantCoordinatorOptions> coordinator, TimeProvider time)
+    : ITenantClientFactory, IDisposable
 {
+    private readonly Lock _auditGate = new();
+    private StreamWriter? _audit;
+
     public async ValueTask<ITenantClient> CreateClientAsync(TenantClientContext context, CancellationToken cancellationToken)
     {
         var settings = options.CurrentValue;
@@ -23,6 +28,45 @@ public sealed class SimulatedClientFactory(IOptionsMonitor<SimulatorOptions> opt
             await context.State.SetAsync("device", "id", id, cancellationToken).ConfigureAwait(false);
         }
 
-        return new SimulatedClient(context, settings);
+        var client = new SimulatedClient(context, settings);
+        if (string.IsNullOrEmpty(settings.AuditFile))
+        {
+            return client;
+        }
+
+        Audit(settings.AuditFile, "open", context.BusinessId);
+        return new AuditedClient(client, () => Audit(settings.AuditFile, "close", context.BusinessId));
+    }
+
+    public void Dispose() => _audit?.Dispose();
+
+    private void Audit(string file, string what, TenantId tenant)
+    {
+        lock (_auditGate)
+        {
+            _audit ??= new StreamWriter(new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+            _audit.WriteLine($"{what} {tenant} {coordinator.Value.HostId} {time.GetUtcNow().ToUnixTimeMilliseconds()}");
+        }
+    }
+
+    /// <summary>A client that reports its disposal (the end of its ownership) to the audit.</summary>
+    private sealed class AuditedClient(ITenantClient inner, Action closed) : ITenantClient
+    {
+        public bool IsConnected => inner.IsConnected;
+
+        public Task ConnectAsync(CancellationToken cancellationToken) => inner.ConnectAsync(cancellationToken);
+
+        public Task DisconnectAsync(CancellationToken cancellationToken) => inner.DisconnectAsync(cancellationToken);
+
+        public ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken) => inner.CheckHealthAsync(cancellationToken);
+
+        public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken) =>
+            inner.SendMessageAsync(message, cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            await inner.DisposeAsync().ConfigureAwait(false);
+            closed();
+        }
     }
 }

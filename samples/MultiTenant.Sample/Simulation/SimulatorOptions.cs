@@ -35,4 +35,11 @@ public sealed class SimulatorOptions
 
     /// <summary>Business ids that have no paired device: starting them fails fatally. Default none.</summary>
     public string[] UnpairedTenants { get; set; } = [];
+
+    /// <summary>
+    /// A file to which every client appends an ownership audit line when it is created (<c>open</c>) and disposed (<c>close</c>):
+    /// business id, host id, Unix time in ms. Used by tools/fleet-measure.sh to check that no tenant ran on two processes at once.
+    /// Default none.
+    /// </summary>
+    public string? AuditFile { get; set; }
 }

@@ -15,6 +15,10 @@ public interface ITenantEventWriter
     /// Queues <paramref name="tenantEvent"/> and completes when every handler has returned for it (whether or not a handler threw).
     /// Use it to acknowledge a message to the server only once it was handled.
     /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled, or an explicitly chosen lossy
+    /// queue policy (<see cref="EventQueueFullMode.DropOldest"/>/<see cref="EventQueueFullMode.DropNewest"/>) dropped the event: it was
+    /// not handled, so do not acknowledge it.</exception>
+    /// <exception cref="System.Threading.Channels.ChannelClosedException">The tenant stopped and its queue accepts no more events.</exception>
     ValueTask DeliverAsync(TenantEvent tenantEvent, CancellationToken cancellationToken = default);
 }
 

@@ -26,6 +26,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     private readonly IHostApplicationLifetime? _lifetime;
     private readonly CancellationTokenSource _abort = new();
     private readonly StatusWriter _statusWriter;
+    private readonly ITenantPlacement? _placement;
     private readonly int[] _counts = new int[5];
     private ITenantClientFactory? _clientFactory;
     private CancellationTokenRegistration _stoppingRegistration;
@@ -51,7 +52,8 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         Options = options.Value;
         _registry = registry ?? throw new ArgumentNullException(nameof(registry));
         _statusStore = statusStore ?? throw new ArgumentNullException(nameof(statusStore));
-        StateStores = stateStores ?? throw new ArgumentNullException(nameof(stateStores));
+        ArgumentNullException.ThrowIfNull(stateStores);
+        StateStores = (ITenantStateStoreProvider?)services?.GetService(typeof(ITenantRunStateStoreProvider)) ?? stateStores;
         Metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
         _services = services ?? throw new ArgumentNullException(nameof(services));
         Handlers = handlers.ToArray();
@@ -61,6 +63,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         _storeHealth = storeHealth;
         ConnectLimiter = new SemaphoreSlim(Options.MaxConcurrentConnects, Options.MaxConcurrentConnects);
         _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger);
+        _placement = services.GetService(typeof(ITenantPlacement)) as ITenantPlacement;
         Metrics.RegisterObservers(() => Counts, SumQueueDepth, () => _storeHealth?.PoolStatistics);
     }
 
@@ -85,6 +88,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
 
     internal TenantMetrics Metrics { get; }
 
+    /// <summary>The stores handed to running clients (fenced by lease in fleet mode).</summary>
     internal ITenantStateStoreProvider StateStores { get; }
 
     internal ITenantEventHandler[] Handlers { get; }
@@ -112,6 +116,11 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         if (_stopping)
         {
             throw new TenantCoordinatorStoppingException();
+        }
+
+        if (_placement is not null)
+        {
+            return await _placement.RequestStartAsync(tenant, cancellationToken).ConfigureAwait(false);
         }
 
         var supervisor = GetOrCreateSupervisor(tenant, stored: null);
@@ -146,6 +155,11 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     public async ValueTask<TenantStatus> StopAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
         ThrowIfDefault(tenant);
+        if (_placement is not null)
+        {
+            return await _placement.RequestStopAsync(tenant, cancellationToken).ConfigureAwait(false);
+        }
+
         if (!_supervisors.TryGetValue(tenant, out var supervisor))
         {
             var stored = await _statusStore.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
@@ -166,7 +180,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     public async ValueTask<TenantStatus?> GetStatusAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
         ThrowIfDefault(tenant);
-        if (_supervisors.TryGetValue(tenant, out var supervisor))
+        if (_supervisors.TryGetValue(tenant, out var supervisor) && IsFreshLocally(supervisor.Status))
         {
             return supervisor.Status;
         }
@@ -187,7 +201,11 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         // This host's own view is the freshest for the tenants it runs.
         foreach (var (tenant, supervisor) in _supervisors)
         {
-            merged[tenant] = supervisor.Status;
+            var status = supervisor.Status;
+            if (IsFreshLocally(status))
+            {
+                merged[tenant] = status;
+            }
         }
 
         var list = new List<TenantStatus>(merged.Values);
@@ -219,6 +237,13 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
 
         _statusWriter.Start();
         Log.CoordinatorStarted(Logger, HostId);
+        if (_placement is not null)
+        {
+            // A fleet decides which tenants run here (placement, leases); it resumes the registry's tenants across the hosts.
+            await _placement.StartAsync(this, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         if (!Options.ResumeTenantsOnStart)
         {
             return;
@@ -276,6 +301,12 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         }
 
         await _statusWriter.StopAsync().ConfigureAwait(false);
+        if (_placement is not null)
+        {
+            // After the statuses are written (while the leases still fence them): release the leases so other hosts take over at once.
+            await _placement.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         Log.CoordinatorStopped(Logger);
     }
 
@@ -313,9 +344,39 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         StatusObserver?.Invoke(next);
     }
 
+    /// <summary>
+    /// Fleet mode: runs <paramref name="tenant"/> on this host without touching the registry (the placement holds its lease).
+    /// Returns <see langword="false"/> when it already runs here or the host is stopping.
+    /// </summary>
+    internal bool ActivateLocal(TenantId tenant) => !_stopping && GetOrCreateSupervisor(tenant, stored: null).TryStart();
+
+    /// <summary>
+    /// Fleet mode: stops <paramref name="tenant"/> on this host without touching the registry (lease lost, handed over, or stopped
+    /// through another host). Returns its final local status, or <see langword="null"/> when it never ran here.
+    /// </summary>
+    internal async Task<TenantStatus?> DeactivateLocalAsync(TenantId tenant)
+    {
+        if (!_supervisors.TryGetValue(tenant, out var supervisor))
+        {
+            return null;
+        }
+
+        await supervisor.StopAsync().ConfigureAwait(false);
+        return supervisor.Status;
+    }
+
+    /// <summary>Fleet mode: this host's view of <paramref name="tenant"/>, or <see langword="null"/> when it never ran here.</summary>
+    internal TenantStatus? GetLocalStatus(TenantId tenant) => _supervisors.TryGetValue(tenant, out var s) ? s.Status : null;
+
     internal void CountInitialState(TenantState state) => Interlocked.Increment(ref _counts[(int)state]);
 
     internal TenantSupervisor? FindSupervisor(TenantId tenant) => _supervisors.TryGetValue(tenant, out var s) ? s : null;
+
+    /// <summary>
+    /// Whether this host's own status of a tenant is the freshest one: always on a single host; in a fleet only while the tenant runs
+    /// (or is in error) here, since a tenant stopped here may run on another host, whose status the store holds.
+    /// </summary>
+    private bool IsFreshLocally(TenantStatus status) => _placement is null || status.State != TenantState.Stopped;
 
     private TenantSupervisor GetOrCreateSupervisor(TenantId tenant, TenantStatus? stored)
     {

@@ -22,7 +22,7 @@ public sealed class WhatsAppTenantsBuilder
         return this;
     }
 
-    /// <summary>Adds an event handler instance.</summary>
+    /// <summary>Adds an event handler instance. Each call adds the instance it is given (unlike <see cref="AddEventHandler{THandler}"/>).</summary>
     public WhatsAppTenantsBuilder AddEventHandler(ITenantEventHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);

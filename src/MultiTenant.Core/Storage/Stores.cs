@@ -57,6 +57,15 @@ public interface ITenantStateStoreProvider
     ITenantStateStore GetStore(TenantId tenant);
 }
 
+/// <summary>
+/// The state stores handed to running clients, when they differ from <see cref="ITenantStateStoreProvider"/>: in fleet mode a client's
+/// store is fenced by the lease epoch of its run, while <see cref="ITenantStateStoreProvider"/> stays the administrative access used
+/// outside a run (for example to set a tenant's credentials before it is started).
+/// </summary>
+internal interface ITenantRunStateStoreProvider : ITenantStateStoreProvider
+{
+}
+
 /// <summary>Health of the storage backend, reported as the <c>database</c> health component.</summary>
 public interface ITenantStoreHealth
 {

@@ -14,7 +14,7 @@ namespace MultiTenant.Supervision;
 /// and signal the loop through its cancellation token; a new run first awaits the end of the previous one, so a tenant never has two
 /// clients. Each run has a generation number, and a status from a finished run can never overwrite a newer one.
 /// </remarks>
-internal sealed class TenantSupervisor : ITenantConnectionSink
+internal sealed class TenantSupervisor
 {
     private readonly TenantCoordinator _owner;
     private readonly TenantId _tenant;
@@ -29,12 +29,6 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
     private CancellationTokenSource? _runCts;
     private Task _runTask = Task.CompletedTask;
 
-    // The current connection's drop signal; completed by the client's reports or the health check.
-    private TaskCompletionSource<ConnectionLoss>? _connectionLoss;
-
-    // The current run's fatal signal. A fatal report ends the run wherever its loop is: connected, connecting or in a backoff
-    // (a report that only completed _connectionLoss would be forgotten when the connect attempt then fails).
-    private TaskCompletionSource<ConnectionLoss>? _fatal;
     private ITenantClient? _client;
     private TenantEventQueue? _queue;
 
@@ -163,16 +157,6 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         }
     }
 
-    void ITenantConnectionSink.OnDisconnected(string? reason) =>
-        Volatile.Read(ref _connectionLoss)?.TrySetResult(new ConnectionLoss(reason ?? "the client reported a lost connection", null));
-
-    void ITenantConnectionSink.OnFatal(TenantFatalReason reason, string message)
-    {
-        var loss = new ConnectionLoss(message, reason);
-        Volatile.Read(ref _fatal)?.TrySetResult(loss);
-        Volatile.Read(ref _connectionLoss)?.TrySetResult(loss);
-    }
-
     private async Task RunAsync(Task previous, long generation, CancellationTokenSource runCts)
     {
         // Never two clients of one tenant: wait for the previous run (a stop, or a run that ended in error) to finish its cleanup.
@@ -186,11 +170,12 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
             _tenant, options.EventQueueCapacity, options.EventQueueFullMode, _owner.Handlers, _owner.Metrics, _logger, time, _owner.AbortToken);
         queue.Start();
         Volatile.Write(ref _queue, queue);
-        var context = new TenantClientContext(_tenant, queue, _owner.StateStores.GetStore(_tenant), _logger, time, this);
+        // Reports go to this run only: a client of an earlier run that reports late cannot disturb this one.
+        var reports = new RunReports();
+        var context = new TenantClientContext(_tenant, queue, _owner.StateStores.GetStore(_tenant), _logger, time, reports);
         ITenantClient? client = null;
         int failures = 0;
-        var fatal = new TaskCompletionSource<ConnectionLoss>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _fatal, fatal);
+        var fatal = reports.Fatal;
         Log.TenantStarted(_logger, _tenant.Value);
         try
         {
@@ -199,7 +184,7 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
                 stop.ThrowIfCancellationRequested();
                 ThrowIfFatal(fatal.Task);
                 var loss = new TaskCompletionSource<ConnectionLoss>(TaskCreationOptions.RunContinuationsAsynchronously);
-                Volatile.Write(ref _connectionLoss, loss);
+                reports.CurrentLoss = loss;
                 try
                 {
                     // A transient failure to create the client (its state store unreachable, ...) is retried like a failed connect;
@@ -267,8 +252,7 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         finally
         {
             Volatile.Write(ref _client, null);
-            Volatile.Write(ref _connectionLoss, null);
-            Volatile.Write(ref _fatal, null);
+            reports.Close();
             if (client is not null)
             {
                 await DisconnectQuietlyAsync(client).ConfigureAwait(false);
@@ -449,6 +433,49 @@ internal sealed class TenantSupervisor : ITenantConnectionSink
         ex is TimeoutException ? ex.Message : "connect failed: " + ex.Message;
 
     private readonly record struct ConnectionLoss(string Reason, TenantFatalReason? Fatal);
+
+    /// <summary>One run's receiver of the client's connection reports.</summary>
+    private sealed class RunReports : ITenantConnectionSink
+    {
+        private TaskCompletionSource<ConnectionLoss>? _currentLoss;
+        private volatile bool _closed;
+
+        // Kept for the whole run, so a fatal report during a connect attempt or a backoff is not forgotten.
+        public TaskCompletionSource<ConnectionLoss> Fatal { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // The current connection attempt's drop signal.
+        public TaskCompletionSource<ConnectionLoss>? CurrentLoss
+        {
+            get => Volatile.Read(ref _currentLoss);
+            set => Volatile.Write(ref _currentLoss, value);
+        }
+
+        public void OnDisconnected(string? reason)
+        {
+            if (!_closed)
+            {
+                CurrentLoss?.TrySetResult(new ConnectionLoss(reason ?? "the client reported a lost connection", null));
+            }
+        }
+
+        public void OnFatal(TenantFatalReason reason, string message)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            var loss = new ConnectionLoss(message, reason);
+            Fatal.TrySetResult(loss);
+            CurrentLoss?.TrySetResult(loss);
+        }
+
+        public void Close()
+        {
+            _closed = true;
+            CurrentLoss = null;
+        }
+    }
 }
 
 /// <summary>The logging scope of a tenant's loop: carries <c>BusinessId</c>.</summary>

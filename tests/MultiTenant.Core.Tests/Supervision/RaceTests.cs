@@ -106,6 +106,25 @@ public sealed class RaceTests
     }
 
     [Fact]
+    public async Task Late_reports_of_a_previous_runs_client_do_not_disturb_the_next_run()
+    {
+        await using var h = Create();
+        var t = Id("tenant1");
+        var first = await h.StartConnectedAsync(t);
+        await h.Coordinator.StopAsync(t).WithTimeout();
+        var second = await h.StartConnectedAsync(t);
+
+        first.Context.ReportDisconnected("late drop of the old connection");
+        first.Context.ReportFatal(TenantFatalReason.LoggedOut, "late logout of the old connection");
+
+        // The new run still reacts to its own client, so the old reports would have been seen by now.
+        second.Context.ReportDisconnected("drop of the current connection");
+        var status = await h.Statuses.WaitForStateAsync(t, TenantState.Disconnected);
+        Assert.Equal("drop of the current connection", status.Error);
+        Assert.DoesNotContain(TenantState.Error, h.Statuses.States(t));
+    }
+
+    [Fact]
     public async Task Start_right_after_stop_creates_the_new_client_only_once_the_old_one_was_disposed()
     {
         await using var h = Create();

@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MultiTenant.Hosting;
+using MultiTenant.PostgreSql;
+using MultiTenant.PostgreSql.Fleet;
+using MultiTenant.Storage;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Runs the tenants over several hosts that share one PostgreSQL database (a fleet, SPEC §8).</summary>
+public static class FleetWhatsAppTenantsBuilderExtensions
+{
+    /// <summary>
+    /// Turns on fleet mode on top of <c>UsePostgreSql(...)</c> (call that first): every running tenant is owned by exactly one host through
+    /// a lease in the database (TTL 10 s by default, judged by the database clock, renewed in one statement per host every 3 s, fenced by an
+    /// epoch that every status and client-state write carries); hosts heartbeat every 2 s and count as dead after 3 missed heartbeats; the
+    /// desired tenants are spread over the live hosts by rendezvous hashing (with an optional per-host capacity); a dead host's tenants
+    /// run again on the survivors once its leases expire (at most about 11 s with the defaults, plus the connect time); a host that stops
+    /// gracefully hands its tenants over at once; a start or stop on any host takes effect on the owner within a second (LISTEN/NOTIFY on
+    /// one dedicated connection per host, with a reconcile every second as a fallback). Every host needs its own
+    /// <c>WhatsAppTenants:HostId</c>. Options bind from <c>WhatsAppTenants:Fleet</c>, then <paramref name="configure"/> runs; they are
+    /// validated when the host starts. Calling it again only adds <paramref name="configure"/>.
+    /// </summary>
+    /// <param name="builder">The builder, with the PostgreSQL store already configured.</param>
+    /// <param name="configure">Configures the fleet options; optional.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="InvalidOperationException"><c>UsePostgreSql(...)</c> was not called before.</exception>
+    public static WhatsAppTenantsBuilder UseFleet(this WhatsAppTenantsBuilder builder, Action<FleetOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        if (!services.Any(static d => d.ServiceType == typeof(PostgreSqlTenantStore)))
+        {
+            throw new InvalidOperationException("UseFleet() needs the PostgreSQL store: call UsePostgreSql(...) before UseFleet().");
+        }
+
+        if (!services.Any(static d => d.ServiceType == typeof(FleetMember)))
+        {
+            services.AddOptions<FleetOptions>().ValidateOnStart();
+            services.AddSingleton<IConfigureOptions<FleetOptions>>(static sp => new BindFromConfiguration(sp.GetService<IConfiguration>()));
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FleetOptions>, FleetOptionsValidator>());
+            services.AddSingleton(static sp => new FleetMember(
+                sp.GetRequiredService<PostgreSqlTenantStore>(),
+                sp.GetRequiredService<IOptions<FleetOptions>>().Value,
+                sp.GetService<TimeProvider>(),
+                sp.GetService<ILogger<FleetMember>>(),
+                sp.GetService<IHostApplicationLifetime>()));
+            services.AddSingleton<ITenantPlacement>(static sp => sp.GetRequiredService<FleetMember>());
+
+            // Status writes and running clients' state writes carry the lease epoch. ITenantStateStoreProvider stays the unfenced
+            // administrative access (credentials set through the API before a tenant runs anywhere).
+            services.RemoveAll<ITenantStatusStore>();
+            services.AddSingleton<ITenantStatusStore>(static sp => new FencedStatusStore(
+                sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<FleetMember>()));
+            services.AddSingleton<ITenantRunStateStoreProvider>(static sp => new FencedStateStoreProvider(
+                sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<FleetMember>()));
+        }
+
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return builder;
+    }
+
+    private sealed class BindFromConfiguration(IConfiguration? configuration) : IConfigureOptions<FleetOptions>
+    {
+        public void Configure(FleetOptions options) => configuration?.GetSection(FleetOptions.SectionName).Bind(options);
+    }
+}
