@@ -106,7 +106,9 @@ public sealed class FleetTests(PostgreSqlFixture fixture, ITestOutputHelper outp
             r => r.Count == 100 && r.Values.All(h => h.Count == 1) && r.Values.Count(h => h[0] == "b") >= 30,
             "b took its share");
         output.WriteLine($"b owns {running.Values.Count(h => h[0] == "b")} of 100");
-        Assert.Equal(100, a.Member.OwnedCount + b.Member.OwnedCount);
+
+        // a forgets a released lease right after its release commits, while b may already have claimed it: converges at once.
+        await Eventually.UntilAsync(() => a.Member.OwnedCount + b.Member.OwnedCount == 100, "the hosts' own lease maps add up to 100");
         _fleet.History.AssertNoOverlap();
     }
 
