@@ -89,7 +89,7 @@ public sealed class MigrationTests(PostgreSqlFixture fixture)
             }
         }
 
-        Assert.Equal(["client_state", "hosts", "leases", "schema_migrations", "tenant_status", "tenants"], tables.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["client_state", "hosts", "leases", "schema_migrations", "send_relay", "tenant_status", "tenants"], tables.Keys.Order(StringComparer.Ordinal));
 
         // schema_migrations and the fleet's hosts (membership) describe the database and the hosts, not tenants.
         Assert.All(tables.Where(t => t.Key is not "schema_migrations" and not "hosts"), t => Assert.True(t.Value, $"{t.Key} has no business_id"));

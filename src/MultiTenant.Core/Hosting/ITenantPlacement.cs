@@ -1,3 +1,5 @@
+using MultiTenant.Clients;
+
 namespace MultiTenant.Hosting;
 
 /// <summary>
@@ -22,6 +24,15 @@ internal interface ITenantPlacement
     /// <summary>Records a stop request fleet-wide; the owning host stops the tenant.</summary>
     /// <exception cref="TenantNotFoundException">The tenant is not known.</exception>
     ValueTask<TenantStatus> RequestStopAsync(TenantId tenant, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sends a message through the tenant's owner host when the tenant does not run on this host (any host accepts any API call), and
+    /// answers as a local send would: the owner's message id or the same typed exceptions.
+    /// </summary>
+    /// <exception cref="TenantNotFoundException">The tenant is not known.</exception>
+    /// <exception cref="TenantNotConnectedException">No host runs the tenant, or its owner's client is not connected.</exception>
+    /// <exception cref="TenantSendException">The backend refused the message, or the owner did not answer in time (transient).</exception>
+    Task<SendMessageResult> RelaySendAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken);
 
     /// <summary>
     /// Leaves the fleet: called by the coordinator after it stopped this host's tenants and flushed their statuses. Releases the leases

@@ -218,13 +218,27 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     {
         ThrowIfDefault(tenant);
         ArgumentNullException.ThrowIfNull(message);
-        if (!_supervisors.TryGetValue(tenant, out var supervisor))
+        if (_supervisors.TryGetValue(tenant, out var supervisor))
         {
-            throw new TenantNotFoundException(tenant);
+            return supervisor.SendAsync(message, cancellationToken);
         }
 
-        return supervisor.SendAsync(message, cancellationToken);
+        // In a fleet the tenant may run on another host: the placement relays the send to its owner.
+        return _placement is not null
+            ? _placement.RelaySendAsync(tenant, message, cancellationToken)
+            : throw new TenantNotFoundException(tenant);
     }
+
+    /// <summary>
+    /// Sends through the tenant's client on this host only (a fleet's owner answering a relayed send); a tenant that does not run here
+    /// counts as stopped.
+    /// </summary>
+    /// <exception cref="TenantNotConnectedException">The tenant does not run here or is not connected.</exception>
+    /// <exception cref="Clients.TenantSendException">The backend refused the message.</exception>
+    internal Task<SendMessageResult> SendLocalAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken) =>
+        _supervisors.TryGetValue(tenant, out var supervisor)
+            ? supervisor.SendAsync(message, cancellationToken)
+            : throw new TenantNotConnectedException(tenant, TenantState.Stopped);
 
     /// <summary>Resumes the tenants recorded as running.</summary>
     async Task IHostedService.StartAsync(CancellationToken cancellationToken)

@@ -34,6 +34,12 @@ public static class FleetEventIds
 
     /// <summary>A write of a tenant's state was refused because its lease epoch is stale.</summary>
     public const int WriteRefused = 2115;
+
+    /// <summary>A send relayed to the tenant's owner host got no answer within <see cref="FleetOptions.RelayTimeout"/>.</summary>
+    public const int RelayTimedOut = 2116;
+
+    /// <summary>A send relayed to this host failed unexpectedly (neither a refused send nor a disconnected tenant).</summary>
+    public const int RelayFailed = 2117;
 }
 
 internal static partial class FleetLog
@@ -70,4 +76,11 @@ internal static partial class FleetLog
     [LoggerMessage(EventId = FleetEventIds.WriteRefused, Level = LogLevel.Warning,
         Message = "A state write of tenant {BusinessId} was refused: epoch {Epoch} is no longer this host's lease.")]
     public static partial void WriteRefused(ILogger logger, string businessId, long epoch);
+
+    [LoggerMessage(EventId = FleetEventIds.RelayTimedOut, Level = LogLevel.Warning,
+        Message = "A send to tenant {BusinessId} relayed to instance {InstanceId} got no answer within {Timeout}.")]
+    public static partial void RelayTimedOut(ILogger logger, string businessId, Guid instanceId, TimeSpan timeout);
+
+    [LoggerMessage(EventId = FleetEventIds.RelayFailed, Level = LogLevel.Error, Message = "A send to tenant {BusinessId} relayed to this host failed.")]
+    public static partial void RelayFailed(ILogger logger, string businessId, Exception exception);
 }

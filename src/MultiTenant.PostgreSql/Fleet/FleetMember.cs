@@ -20,7 +20,7 @@ namespace MultiTenant.PostgreSql.Fleet;
 /// deadline passed, before the database could judge its lease expired and let another host acquire it. Writes carry the lease epoch, so
 /// a host that was paused past both is refused by the database.
 /// </remarks>
-internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
+internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 {
     private readonly PostgreSqlTenantStore _store;
     private readonly FleetOptions _options;
@@ -98,6 +98,7 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
         _loops.Add(Task.Run(() => HeartbeatLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => WatchdogLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => RelayLoopAsync(stop), CancellationToken.None));
         FleetLog.Joined(_logger, HostId, InstanceId);
         await NotifyAsync("join", cancellationToken).ConfigureAwait(false);
         Poke();
@@ -787,13 +788,20 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
             try
             {
                 await using var connection = await _store.DataSource.OpenConnectionAsync(stop).ConfigureAwait(false);
-                connection.Notification += (_, _) => Poke();
+                connection.Notification += (_, e) =>
+                {
+                    if (!OnRelayNotification(e.Payload))
+                    {
+                        Poke();
+                    }
+                };
                 await using (var listen = new NpgsqlCommand($"LISTEN \"{Sql.Channel}\"", connection))
                 {
                     await listen.ExecuteNonQueryAsync(stop).ConfigureAwait(false);
                 }
 
                 Poke(); // notifications sent while we were not listening are lost: reconcile once
+                SignalRelay(); // and answer the sends relayed meanwhile
                 while (!stop.IsCancellationRequested)
                 {
                     // Wake up now and then to find a dead connection (WaitAsync alone may wait forever on a silently dropped socket).
@@ -828,6 +836,7 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
         }
 
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_relayWork.Values).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop)

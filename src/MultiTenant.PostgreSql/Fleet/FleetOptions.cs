@@ -60,6 +60,14 @@ public sealed class FleetOptions
     /// <summary>The most leases acquired in one statement. Default 1,000; 1 to 100,000.</summary>
     public int AcquireBatchSize { get; set; } = 1000;
 
+    /// <summary>
+    /// How long a host that does not run a tenant waits for the tenant's owner host to answer a relayed send (any host accepts any send;
+    /// the request and its answer go through the database and its notifications, polled every second as a fallback). When it passes,
+    /// the send fails as a transient <c>TenantSendException</c> with error code <c>relay_timeout</c>; the owner may still have sent it.
+    /// Default 15 s; 1 s to 2 min.
+    /// </summary>
+    public TimeSpan RelayTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>How long after a missed heartbeat a host counts as dead: <see cref="HeartbeatInterval"/> × <see cref="DeadAfterMissedHeartbeats"/>.</summary>
     public TimeSpan DeadAfter => HeartbeatInterval * DeadAfterMissedHeartbeats;
 
@@ -78,6 +86,7 @@ internal sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
         Check(failures, nameof(options.SafetyMargin), options.SafetyMargin, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
         Check(failures, nameof(options.HeartbeatInterval), options.HeartbeatInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
         Check(failures, nameof(options.ReconcileInterval), options.ReconcileInterval, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(5));
+        Check(failures, nameof(options.RelayTimeout), options.RelayTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(2));
         if (options.DeadAfterMissedHeartbeats is < 2 or > 100)
         {
             failures.Add($"{FleetOptions.SectionName}:{nameof(options.DeadAfterMissedHeartbeats)} must be between 2 and 100; it is {options.DeadAfterMissedHeartbeats}.");

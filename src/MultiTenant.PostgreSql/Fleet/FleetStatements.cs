@@ -118,6 +118,52 @@ internal sealed class FleetStatements
                  d AS (DELETE FROM {s}.client_state WHERE business_id = $1 AND EXISTS (SELECT 1 FROM fence) RETURNING 1)
             SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM d)
             """;
+
+        // Relayed sends. $1 business id: whether the tenant is known, its live lease's instance, whether it is desired running, its status.
+        RelayTarget = $"""
+            SELECT (t.business_id IS NOT NULL OR st.business_id IS NOT NULL) AS known,
+                   (SELECT l.instance_id FROM {s}.leases l WHERE l.business_id = $1 AND l.instance_id IS NOT NULL AND l.expires_at > now()) AS owner,
+                   COALESCE(t.desired_running, false) AS desired,
+                   st.state
+            FROM (SELECT 1) AS one
+            LEFT JOIN {s}.tenants t ON t.business_id = $1
+            LEFT JOIN {s}.tenant_status st ON st.business_id = $1
+            """;
+
+        // $1 id, $2 business id, $3 target instance, $4 requester instance, $5 recipient, $6 text.
+        RelayInsert = $"""
+            INSERT INTO {s}.send_relay (id, business_id, target_instance, requester_instance, recipient, text) VALUES ($1, $2, $3, $4, $5, $6)
+            """;
+
+        // $1 instance, $2 max age: claims this instance's pending requests that their requester still waits for.
+        RelayClaim = $"""
+            UPDATE {s}.send_relay AS r SET claimed_at = now()
+            FROM (
+                SELECT id FROM {s}.send_relay
+                WHERE target_instance = $1 AND claimed_at IS NULL AND created_at > now() - $2::interval
+                ORDER BY created_at LIMIT 100
+                FOR UPDATE SKIP LOCKED
+            ) AS c
+            WHERE r.id = c.id
+            RETURNING r.id, r.business_id, r.recipient, r.text, r.requester_instance
+            """;
+
+        // $1 id, $2 message id, $3 error, $4 error kind, $5 error state, $6 transient, $7 error code, $8 retry-after (ms).
+        RelayComplete = $"""
+            UPDATE {s}.send_relay SET message_id = $2, error = $3, error_kind = $4, error_state = $5, error_transient = $6,
+                error_code = $7, retry_after_ms = $8, completed_at = now()
+            WHERE id = $1
+            """;
+
+        RelayRead = $"""
+            SELECT message_id, error, error_kind, error_state, error_transient, error_code, retry_after_ms
+            FROM {s}.send_relay WHERE id = $1 AND completed_at IS NOT NULL
+            """;
+
+        RelayDelete = $"DELETE FROM {s}.send_relay WHERE id = $1";
+
+        // $1 age.
+        RelaySweep = $"DELETE FROM {s}.send_relay WHERE created_at < now() - $1::interval";
     }
 
     /// <summary>The LISTEN/NOTIFY channel of the schema's fleet.</summary>
@@ -158,4 +204,18 @@ internal sealed class FleetStatements
     public string DeleteStateFenced { get; }
 
     public string ClearStateFenced { get; }
+
+    public string RelayTarget { get; }
+
+    public string RelayInsert { get; }
+
+    public string RelayClaim { get; }
+
+    public string RelayComplete { get; }
+
+    public string RelayRead { get; }
+
+    public string RelayDelete { get; }
+
+    public string RelaySweep { get; }
 }

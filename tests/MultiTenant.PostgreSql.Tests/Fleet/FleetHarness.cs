@@ -97,14 +97,17 @@ internal sealed class RecordingClientFactory(OwnershipHistory history, string ho
 
     public ConcurrentDictionary<TenantId, TenantClientContext> Contexts { get; } = new();
 
+    /// <summary>How this host's clients send; by default they answer the message id <c>m</c>.</summary>
+    public Func<TenantId, OutboundMessage, Task<SendMessageResult>>? Send { get; set; }
+
     public ValueTask<ITenantClient> CreateClientAsync(TenantClientContext context, CancellationToken cancellationToken)
     {
         Contexts[context.BusinessId] = context;
         var interval = history.Open(context.BusinessId, host, Member?.GetEpoch(context.BusinessId) ?? -1);
-        return ValueTask.FromResult<ITenantClient>(new RecordingClient(interval));
+        return ValueTask.FromResult<ITenantClient>(new RecordingClient(interval, this, context.BusinessId));
     }
 
-    private sealed class RecordingClient(OwnershipInterval interval) : ITenantClient
+    private sealed class RecordingClient(OwnershipInterval interval, RecordingClientFactory factory, TenantId tenant) : ITenantClient
     {
         public bool IsConnected { get; private set; }
 
@@ -123,7 +126,7 @@ internal sealed class RecordingClientFactory(OwnershipHistory history, string ho
         public ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(IsConnected);
 
         public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken) =>
-            Task.FromResult(new SendMessageResult("m"));
+            factory.Send?.Invoke(tenant, message) ?? Task.FromResult(new SendMessageResult("m"));
 
         public ValueTask DisposeAsync()
         {
@@ -243,6 +246,20 @@ internal sealed class FleetHarness(string connectionString, string schema) : IAs
                 && running.Count == tenants.Count,
             $"all {tenants.Count} tenants run exactly once" + (hosts is null ? string.Empty : " on " + string.Join(',', hosts)),
             timeout);
+
+    /// <summary>A tenant id that rendezvous placement puts on <paramref name="host"/> among <paramref name="hosts"/>.</summary>
+    public static string PickTenantPlacedOn(string host, string[] hosts)
+    {
+        for (int i = 0; ; i++)
+        {
+            string id = "x" + i;
+            var placement = Rendezvous.Assign([TenantId.Parse(id)], hosts.Select(h => new FleetHost(h, null)).ToList());
+            if (placement[TenantId.Parse(id)] == host)
+            {
+                return id;
+            }
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -62,7 +62,7 @@ public sealed class FleetTests(PostgreSqlFixture fixture, ITestOutputHelper outp
     {
         var a = await _fleet.AddHostAsync("a");
         var b = await _fleet.AddHostAsync("b");
-        var tenant = TenantId.Parse(PickTenantPlacedOn("b", ["a", "b"]));
+        var tenant = TenantId.Parse(FleetHarness.PickTenantPlacedOn("b", ["a", "b"]));
         await a.Coordinator.StartAsync(tenant);
         await _fleet.WaitUntilAllRunOnceAsync([tenant], ["b"]);
 
@@ -77,7 +77,7 @@ public sealed class FleetTests(PostgreSqlFixture fixture, ITestOutputHelper outp
     {
         var a = await _fleet.AddHostAsync("a");
         var b = await _fleet.AddHostAsync("b");
-        var tenant = TenantId.Parse(PickTenantPlacedOn("b", ["a", "b"]));
+        var tenant = TenantId.Parse(FleetHarness.PickTenantPlacedOn("b", ["a", "b"]));
 
         var watch = Stopwatch.StartNew();
         await a.Coordinator.StartAsync(tenant);
@@ -252,19 +252,6 @@ public sealed class FleetTests(PostgreSqlFixture fixture, ITestOutputHelper outp
     }
 
     /// <summary>A tenant id that rendezvous hashing places on <paramref name="host"/> among <paramref name="hosts"/>.</summary>
-    private static string PickTenantPlacedOn(string host, string[] hosts)
-    {
-        for (int i = 0; ; i++)
-        {
-            string id = "x" + i;
-            var placement = Rendezvous.Assign([TenantId.Parse(id)], hosts.Select(h => new FleetHost(h, null)).ToList());
-            if (placement[TenantId.Parse(id)] == host)
-            {
-                return id;
-            }
-        }
-    }
-
     private async Task ExecuteAdminAsync(string sql)
     {
         await using var command = fixture.Admin.CreateCommand(sql);

@@ -74,4 +74,16 @@ public sealed class RendezvousTests
         Assert.Contains("RenewInterval", result.FailureMessage, StringComparison.Ordinal);
         Assert.Throws<OptionsValidationException>(() => FleetOptionsValidator.ThrowIfInvalid(new FleetOptions { SafetyMargin = TimeSpan.FromSeconds(20) }));
     }
+
+    [Fact]
+    public void Fleet_options_refuse_a_relay_timeout_outside_one_second_to_two_minutes()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(15), new FleetOptions().RelayTimeout);
+        foreach (var timeout in new[] { TimeSpan.FromMilliseconds(500), TimeSpan.FromMinutes(3) })
+        {
+            var result = new FleetOptionsValidator().Validate(null, new FleetOptions { RelayTimeout = timeout });
+            Assert.True(result.Failed);
+            Assert.Contains("RelayTimeout", result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
 }

@@ -1,0 +1,110 @@
+using MultiTenant.Clients;
+using MultiTenant.PostgreSql.Tests.Infrastructure;
+using Npgsql;
+
+namespace MultiTenant.PostgreSql.Tests.Fleet;
+
+/// <summary>Sends accepted by a host that does not run the tenant reach its owner through the database (SPEC §8: any host accepts any call).</summary>
+[Collection(PostgreSqlCollection.Name)]
+public sealed class FleetSendRelayTests(PostgreSqlFixture fixture) : IAsyncLifetime
+{
+    private FleetHarness _fleet = null!;
+    private string _database = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await fixture.GetDatabaseAsync(nameof(FleetSendRelayTests));
+        _fleet = new FleetHarness(_database, PostgreSqlTestStore.NewSchema());
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _fleet.DisposeAsync();
+        _fleet.History.AssertNoOverlap();
+    }
+
+    [Fact]
+    public async Task A_send_through_a_host_that_does_not_run_the_tenant_returns_the_owner_clients_message_id()
+    {
+        var (a, b, tenant) = await StartOnBAsync();
+        b.Factory.Send = (t, m) => Task.FromResult(new SendMessageResult($"b/{t}/{m.To}/{m.Text}"));
+
+        var result = await a.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15550001111", "hello")).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal($"b/{tenant}/15550001111/hello", result.MessageId);
+        Assert.Equal(0, await CountRelayRowsAsync());
+    }
+
+    [Fact]
+    public async Task A_send_refused_by_the_owner_fails_on_the_requesting_host_with_the_same_send_error()
+    {
+        var (a, b, tenant) = await StartOnBAsync();
+        b.Factory.Send = (_, _) => throw new TenantSendException("Throttled by WhatsApp.", isTransient: true, errorCode: "131056", retryAfter: TimeSpan.FromSeconds(7));
+
+        var error = await Assert.ThrowsAsync<TenantSendException>(
+            () => a.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15550001111", "hello")).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal("Throttled by WhatsApp.", error.Message);
+        Assert.True(error.IsTransient);
+        Assert.Equal("131056", error.ErrorCode);
+        Assert.Equal(TimeSpan.FromSeconds(7), error.RetryAfter);
+        Assert.Equal(0, await CountRelayRowsAsync());
+
+        b.Factory.Send = (_, _) => throw new TenantSendException("Policy refusal.", isTransient: false);
+        var permanent = await Assert.ThrowsAsync<TenantSendException>(
+            () => a.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15550001111", "hello")).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(permanent.IsTransient);
+        Assert.Null(permanent.ErrorCode);
+        Assert.Null(permanent.RetryAfter);
+    }
+
+    [Fact]
+    public async Task A_send_to_a_stopped_tenant_is_not_connected_and_to_an_unknown_tenant_not_found_on_any_host()
+    {
+        var (a, b, tenant) = await StartOnBAsync();
+        await a.Coordinator.StopAsync(tenant);
+        await Eventually.UntilAsync(() => !_fleet.History.Running().ContainsKey(tenant), "the owner stopped the tenant");
+
+        foreach (var host in new[] { a, b })
+        {
+            var error = await Assert.ThrowsAsync<TenantNotConnectedException>(
+                () => host.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15550001111", "hello")).WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal(TenantState.Stopped, error.State);
+            await Assert.ThrowsAsync<TenantNotFoundException>(
+                () => host.Coordinator.SendMessageAsync(TenantId.Parse("never-started"), new OutboundMessage("15550001111", "hello")));
+        }
+    }
+
+    [Fact]
+    public async Task A_send_relayed_to_an_owner_whose_tenant_is_not_connected_fails_as_not_connected()
+    {
+        var (a, b, tenant) = await StartOnBAsync();
+        // The owner's send finds the tenant not connected (as its supervisor does between a disconnect and the reconnect).
+        b.Factory.Send = (t, _) => throw new TenantNotConnectedException(t, TenantState.Disconnected);
+
+        var error = await Assert.ThrowsAsync<TenantNotConnectedException>(
+            () => a.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15550001111", "hello")).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(tenant, error.Tenant);
+        Assert.Equal(TenantState.Disconnected, error.State);
+        Assert.Equal(0, await CountRelayRowsAsync());
+    }
+
+    private async Task<(FleetTestHost A, FleetTestHost B, TenantId Tenant)> StartOnBAsync()
+    {
+        var a = await _fleet.AddHostAsync("a");
+        var b = await _fleet.AddHostAsync("b");
+        var tenant = TenantId.Parse(FleetHarness.PickTenantPlacedOn("b", ["a", "b"]));
+        await a.Coordinator.StartAsync(tenant);
+        await _fleet.WaitUntilAllRunOnceAsync([tenant], ["b"]);
+        await Eventually.UntilAsync(async () => (await b.Coordinator.GetStatusAsync(tenant))?.State == TenantState.Connected, "the tenant is connected on b");
+        return (a, b, tenant);
+    }
+
+    private async Task<long> CountRelayRowsAsync()
+    {
+        await using var connection = new NpgsqlConnection(_database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"SELECT count(*) FROM \"{_fleet.Schema}\".send_relay", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
