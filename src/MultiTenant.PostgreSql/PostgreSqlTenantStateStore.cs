@@ -76,22 +76,7 @@ internal sealed class PostgreSqlTenantStateStore(PostgreSqlTenantStore owner, Te
         return command.RecordsAffected;
     }
 
-    /// <summary>
-    /// A batch of two statements run in one implicit transaction: the tenant scope, then <paramref name="sql"/> (whose <c>$1</c> is bound
-    /// to the tenant here; the caller adds <c>$2</c>…).
-    /// </summary>
-    private NpgsqlBatch CreateScopedBatch(string sql, out NpgsqlBatchCommand command)
-    {
-        var batch = owner.DataSource.CreateBatch();
-        batch.Timeout = owner.CommandTimeoutSeconds;
-        var scope = new NpgsqlBatchCommand(owner.Sql.SetTenantScope);
-        scope.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-        batch.BatchCommands.Add(scope);
-        command = new NpgsqlBatchCommand(sql);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-        batch.BatchCommands.Add(command);
-        return batch;
-    }
+    private NpgsqlBatch CreateScopedBatch(string sql, out NpgsqlBatchCommand command) => owner.CreateTenantScopedBatch(tenant, sql, out command);
 
     private static void Validate(string @namespace, string key)
     {

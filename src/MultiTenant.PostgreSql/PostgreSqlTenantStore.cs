@@ -82,6 +82,24 @@ public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore,
     internal NpgsqlDataSource DataSource => _dataSource;
 
     /// <summary>
+    /// A batch of two statements run in one implicit transaction: the tenant scope for row-level security, then <paramref name="sql"/>
+    /// (whose <c>$1</c> is bound to <paramref name="tenant"/> here; the caller adds <c>$2</c>…). Every client-state statement goes
+    /// through it, so the business id never comes from a caller's key or namespace.
+    /// </summary>
+    internal NpgsqlBatch CreateTenantScopedBatch(TenantId tenant, string sql, out NpgsqlBatchCommand command)
+    {
+        var batch = _dataSource.CreateBatch();
+        batch.Timeout = CommandTimeoutSeconds;
+        var scope = new NpgsqlBatchCommand(Sql.SetTenantScope);
+        scope.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
+        batch.BatchCommands.Add(scope);
+        command = new NpgsqlBatchCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
+        batch.BatchCommands.Add(command);
+        return batch;
+    }
+
+    /// <summary>
     /// Creates the schema and applies the missing migrations (numbered SQL files embedded in this assembly) in one transaction under
     /// an advisory lock, recording each in <c>schema_migrations</c>; turns row-level security on when the options ask for it.
     /// Idempotent, and safe when several hosts run it at once. Each migration statement may take up to 5 minutes.

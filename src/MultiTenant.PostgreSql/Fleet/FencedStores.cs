@@ -89,19 +89,7 @@ internal sealed class FencedTenantStateStore(PostgreSqlTenantStore store, FleetM
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = epoch });
     }
 
-    /// <summary>The tenant scope for row-level security, then <paramref name="sql"/> with <c>$1</c> bound to the tenant.</summary>
-    private NpgsqlBatch CreateScopedBatch(string sql, out NpgsqlBatchCommand command)
-    {
-        var batch = store.DataSource.CreateBatch();
-        batch.Timeout = store.CommandTimeoutSeconds;
-        var scope = new NpgsqlBatchCommand(store.Sql.SetTenantScope);
-        scope.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-        batch.BatchCommands.Add(scope);
-        command = new NpgsqlBatchCommand(sql);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-        batch.BatchCommands.Add(command);
-        return batch;
-    }
+    private NpgsqlBatch CreateScopedBatch(string sql, out NpgsqlBatchCommand command) => store.CreateTenantScopedBatch(tenant, sql, out command);
 }
 
 /// <summary>
