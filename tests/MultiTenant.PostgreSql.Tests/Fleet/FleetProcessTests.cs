@@ -1,0 +1,341 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Reflection;
+using System.Text.Json.Serialization;
+using MultiTenant.PostgreSql.Tests.Infrastructure;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace MultiTenant.PostgreSql.Tests.Fleet;
+
+/// <summary>
+/// The fleet as real processes (issue 4; the fast essence of tools/fleet-measure.sh): the sample's dll run as three processes on one
+/// database with short lease timings, one killed with SIGKILL and one stopped with SIGTERM, the survivors ending up with every tenant,
+/// and the clients' audit files (Simulator:AuditFile) showing that no tenant ever ran on two processes at once.
+/// </summary>
+[Collection(PostgreSqlCollection.Name)]
+public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int TenantCount = 60;
+    private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(30);
+
+    private readonly List<SampleProcess> _hosts = [];
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly string _directory = Directory.CreateTempSubdirectory("mt-fleet-process-").FullName;
+    private string _database = null!;
+
+    public async Task InitializeAsync() => _database = await fixture.GetDatabaseAsync(nameof(FleetProcessTests));
+
+    public async Task DisposeAsync()
+    {
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
+            output.WriteLine($"{host.Id} (pid {host.Pid}) output, last lines:{Environment.NewLine}{host.OutputTail()}");
+        }
+
+        _http.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Survivors_of_a_kill_and_a_sigterm_own_every_tenant_and_none_ran_twice_at_once()
+    {
+        var a = await StartHostAsync("a");
+        var others = await Task.WhenAll(StartHostAsync("b"), StartHostAsync("c"));
+        var hosts = new[] { a, others[0], others[1] };
+
+        var tenants = Enumerable.Range(1, TenantCount).Select(i => "proc" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        await Task.WhenAll(tenants.Select(async tenant =>
+        {
+            using var response = await _http.PostAsJsonAsync(a.Url("/api/tenants"), new { business_id = tenant });
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }));
+
+        var placed = await WaitUntilAllConnectedAsync(a, hosts, requireEveryHost: true, "every tenant connected, spread over the three hosts");
+        output.WriteLine("placed: " + Describe(placed));
+
+        // kill -9 of the host that owns the most tenants.
+        var killed = hosts.OrderByDescending(h => placed.Count(s => s.Host == h.Id)).First();
+        var survivors = hosts.Where(h => h != killed).ToArray();
+        long killedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        long killedAt = Stopwatch.GetTimestamp();
+        killed.Kill();
+        var afterKill = await WaitUntilAllConnectedAsync(survivors[0], survivors, requireEveryHost: false, $"every tenant connected on the survivors of {killed.Id}");
+        TimeSpan failover = Stopwatch.GetElapsedTime(killedAt);
+        output.WriteLine($"kill -9 of {killed.Id} (owning {placed.Count(s => s.Host == killed.Id)}): every tenant connected on the survivors after {failover.TotalMilliseconds:F0} ms; {Describe(afterKill)}");
+
+        // SIGTERM of the survivor that owns the most; the last one must end up with everything, and the stopped one exit cleanly.
+        var terminated = survivors.OrderByDescending(h => afterKill.Count(s => s.Host == h.Id)).First();
+        var last = survivors.Single(h => h != terminated);
+        int handedOver = afterKill.Count(s => s.Host == terminated.Id);
+        long terminatedAt = Stopwatch.GetTimestamp();
+        await terminated.TerminateAsync();
+        await WaitUntilAllConnectedAsync(last, [last], requireEveryHost: false, $"every tenant connected on {last.Id} after SIGTERM of {terminated.Id}");
+        TimeSpan handoff = Stopwatch.GetElapsedTime(terminatedAt);
+        int exitCode = await terminated.WaitForExitAsync(WaitLimit);
+        TimeSpan exited = Stopwatch.GetElapsedTime(terminatedAt);
+        output.WriteLine($"SIGTERM of {terminated.Id} (owning {handedOver}): all {TenantCount} on {last.Id} after {handoff.TotalMilliseconds:F0} ms; exited {exitCode} after {exited.TotalMilliseconds:F0} ms");
+        Assert.Equal(0, exitCode);
+
+        var intervals = ReadAudit(hosts, killed, killedAtMs);
+        Assert.Equal(tenants.Order(StringComparer.Ordinal), intervals.Keys.Order(StringComparer.Ordinal));
+        var overlaps = FindOverlaps(intervals);
+        output.WriteLine($"ownership intervals: {intervals.Values.Sum(list => list.Count)}, overlaps: {overlaps.Count}");
+        Assert.True(overlaps.Count == 0, "Tenants ran on two processes at once:" + Environment.NewLine + string.Join(Environment.NewLine, overlaps));
+
+        // The stopped host closed every client it had; only the last host still runs (open intervals), and it runs them all.
+        Assert.All(intervals.Values, list => Assert.Equal(last.Id, Assert.Single(list, i => i.End == long.MaxValue).Host));
+    }
+
+    private async Task<SampleProcess> StartHostAsync(string name)
+    {
+        string dll = typeof(FleetProcessTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(attribute => attribute.Key == "MultiTenant.Sample.Dll").Value!;
+        Assert.True(File.Exists(dll), $"The sample is not built at {dll} (the test project builds it through its project reference).");
+
+        string id = "proc-" + name;
+        var connection = new NpgsqlConnectionStringBuilder(_database) { ApplicationName = id, MaxPoolSize = 10 };
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { dll },
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            Environment =
+            {
+                ["DATABASE_URL"] = connection.ConnectionString,
+                ["HOST_ID"] = id,
+                ["HTTP_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
+                ["ASPNETCORE_ENVIRONMENT"] = "Production",
+                ["Logging__LogLevel__Default"] = "Warning",
+                ["Simulator__ConnectDelayMin"] = "00:00:00",
+                ["Simulator__ConnectDelayMax"] = "00:00:00.050",
+                ["Simulator__AuditFile"] = Path.Combine(_directory, $"audit-{id}.log"),
+                // Short leases for speed (valid: renew ≤ (TTL − margin) / 2); dead after 3 missed heartbeats = 1.5 s.
+                ["WhatsAppTenants__Fleet__LeaseTtl"] = "00:00:03",
+                ["WhatsAppTenants__Fleet__RenewInterval"] = "00:00:00.500",
+                ["WhatsAppTenants__Fleet__SafetyMargin"] = "00:00:01",
+                ["WhatsAppTenants__Fleet__HeartbeatInterval"] = "00:00:00.500",
+                ["WhatsAppTenants__Fleet__ReconcileInterval"] = "00:00:00.250",
+            },
+        };
+        var host = new SampleProcess(id, int.Parse(start.Environment["HTTP_PORT"]!, CultureInfo.InvariantCulture), start.Environment["Simulator__AuditFile"]!, start);
+        _hosts.Add(host);
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                Assert.False(host.HasExited, $"{id} exited at start:{Environment.NewLine}{host.OutputTail()}");
+                try
+                {
+                    using var response = await _http.GetAsync(host.Url("/livez"));
+                    return response.IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            },
+            $"{id} answers /livez",
+            WaitLimit);
+        return host;
+    }
+
+    /// <summary>Polls <c>GET /api/tenants</c> until every tenant is connected on one of <paramref name="owners"/>.</summary>
+    private async Task<TenantStatusBody[]> WaitUntilAllConnectedAsync(SampleProcess via, SampleProcess[] owners, bool requireEveryHost, string description)
+    {
+        var ids = owners.Select(h => h.Id).ToHashSet(StringComparer.Ordinal);
+        return await Eventually.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    return await _http.GetFromJsonAsync<TenantStatusBody[]>(via.Url("/api/tenants")) ?? [];
+                }
+                catch (HttpRequestException)
+                {
+                    return [];
+                }
+            },
+            statuses => statuses.Length == TenantCount
+                && statuses.All(s => s.Status == "connected" && s.Host is not null && ids.Contains(s.Host))
+                && (!requireEveryHost || ids.All(id => statuses.Any(s => s.Host == id))),
+            description,
+            WaitLimit);
+    }
+
+    /// <summary>
+    /// Every client's ownership interval (open to close, Unix ms) per tenant from the processes' audit files. An interval still open in
+    /// the killed process ends at the kill; one still open elsewhere is running now (it ends at <see cref="long.MaxValue"/>).
+    /// </summary>
+    private static Dictionary<string, List<Ownership>> ReadAudit(SampleProcess[] hosts, SampleProcess killed, long killedAtMs)
+    {
+        var intervals = new Dictionary<string, List<Ownership>>(StringComparer.Ordinal);
+        foreach (var host in hosts)
+        {
+            var open = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (string line in File.Exists(host.AuditFile) ? File.ReadAllLines(host.AuditFile) : [])
+            {
+                string[] parts = line.Split(' ');
+                if (parts.Length != 4)
+                {
+                    continue; // the killed process may have died mid-line
+                }
+
+                Assert.Equal(host.Id, parts[2]);
+                long at = long.Parse(parts[3], CultureInfo.InvariantCulture);
+                if (parts[0] == "open")
+                {
+                    Assert.True(open.TryAdd(parts[1], at), $"{parts[1]} opened twice on {host.Id} without a close");
+                }
+                else
+                {
+                    Assert.True(open.Remove(parts[1], out long opened), $"{parts[1]} closed on {host.Id} without an open");
+                    Add(parts[1], new Ownership(host.Id, opened, at));
+                }
+            }
+
+            foreach (var (tenant, opened) in open)
+            {
+                Add(tenant, new Ownership(host.Id, opened, host == killed ? killedAtMs : long.MaxValue));
+            }
+        }
+
+        return intervals;
+
+        void Add(string tenant, Ownership ownership)
+        {
+            if (!intervals.TryGetValue(tenant, out var list))
+            {
+                intervals[tenant] = list = [];
+            }
+
+            list.Add(ownership);
+        }
+    }
+
+    private static List<string> FindOverlaps(Dictionary<string, List<Ownership>> intervals)
+    {
+        var overlaps = new List<string>();
+        foreach (var (tenant, list) in intervals)
+        {
+            Ownership? latest = null;
+            foreach (var ownership in list.OrderBy(o => o.Start))
+            {
+                if (latest is { } previous && previous.End > ownership.Start)
+                {
+                    overlaps.Add($"{tenant}: {previous} and {ownership}");
+                }
+
+                if (latest is null || ownership.End > latest.Value.End)
+                {
+                    latest = ownership;
+                }
+            }
+        }
+
+        return overlaps;
+    }
+
+    private static string Describe(TenantStatusBody[] statuses) =>
+        string.Join(", ", statuses.GroupBy(s => s.Host).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}={g.Count()}"));
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private readonly record struct Ownership(string Host, long Start, long End);
+
+    private sealed record TenantStatusBody(
+        [property: JsonPropertyName("business_id")] string BusinessId,
+        [property: JsonPropertyName("status")] string Status,
+        [property: JsonPropertyName("host")] string? Host);
+
+    /// <summary>One sample process, its output kept (bounded) for diagnostics; killed with its process tree when disposed.</summary>
+    private sealed class SampleProcess : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly ConcurrentQueue<string> _output = new();
+
+        public SampleProcess(string id, int port, string auditFile, ProcessStartInfo start)
+        {
+            Id = id;
+            Port = port;
+            AuditFile = auditFile;
+            _process = new Process { StartInfo = start };
+            _process.OutputDataReceived += (_, e) => Keep(e.Data);
+            _process.ErrorDataReceived += (_, e) => Keep(e.Data);
+            _process.Start();
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+            Pid = _process.Id;
+        }
+
+        public string Id { get; }
+
+        public int Port { get; }
+
+        public int Pid { get; }
+
+        public string AuditFile { get; }
+
+        public bool HasExited => _process.HasExited;
+
+        public Uri Url(string path) => new($"http://127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}{path}");
+
+        /// <summary>SIGKILL, like kill -9.</summary>
+        public void Kill()
+        {
+            _process.Kill(entireProcessTree: true);
+            Assert.True(_process.WaitForExit(TimeSpan.FromSeconds(10)), $"{Id} did not die from SIGKILL");
+        }
+
+        /// <summary>SIGTERM (.NET has no API for it, so through kill(1)).</summary>
+        public async Task TerminateAsync()
+        {
+            using var kill = Process.Start("kill", ["-TERM", Pid.ToString(CultureInfo.InvariantCulture)]);
+            await kill.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(0, kill.ExitCode);
+        }
+
+        public async Task<int> WaitForExitAsync(TimeSpan limit)
+        {
+            await _process.WaitForExitAsync().WaitAsync(limit);
+            return _process.ExitCode;
+        }
+
+        public string OutputTail() => string.Join(Environment.NewLine, _output);
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            _process.Dispose();
+        }
+
+        private void Keep(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            _output.Enqueue(line);
+            while (_output.Count > 40 && _output.TryDequeue(out _))
+            {
+            }
+        }
+    }
+}
