@@ -104,36 +104,10 @@ internal sealed class RecordingClientFactory(OwnershipHistory history, string ho
     {
         Contexts[context.BusinessId] = context;
         var interval = history.Open(context.BusinessId, host, Member?.GetEpoch(context.BusinessId) ?? -1);
-        return ValueTask.FromResult<ITenantClient>(new RecordingClient(interval, this, context.BusinessId));
-    }
-
-    private sealed class RecordingClient(OwnershipInterval interval, RecordingClientFactory factory, TenantId tenant) : ITenantClient
-    {
-        public bool IsConnected { get; private set; }
-
-        public Task ConnectAsync(CancellationToken cancellationToken)
-        {
-            IsConnected = true;
-            return Task.CompletedTask;
-        }
-
-        public Task DisconnectAsync(CancellationToken cancellationToken)
-        {
-            IsConnected = false;
-            return Task.CompletedTask;
-        }
-
-        public ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(IsConnected);
-
-        public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken) =>
-            factory.Send?.Invoke(tenant, message) ?? Task.FromResult(new SendMessageResult("m"));
-
-        public ValueTask DisposeAsync()
-        {
-            IsConnected = false;
-            interval.Close();
-            return ValueTask.CompletedTask;
-        }
+        var tenant = context.BusinessId;
+        return ValueTask.FromResult<ITenantClient>(new InstantClient(
+            send: message => Send?.Invoke(tenant, message) ?? Task.FromResult(new SendMessageResult("m")),
+            onDispose: interval.Close));
     }
 }
 

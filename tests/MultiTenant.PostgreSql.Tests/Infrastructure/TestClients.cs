@@ -17,30 +17,6 @@ public sealed class InstantClientFactory : ITenantClientFactory
         _created.AddOrUpdate(context.BusinessId, 1, static (_, n) => n + 1);
         return ValueTask.FromResult<ITenantClient>(new InstantClient());
     }
-
-    private sealed class InstantClient : ITenantClient
-    {
-        public bool IsConnected { get; private set; }
-
-        public Task ConnectAsync(CancellationToken cancellationToken)
-        {
-            IsConnected = true;
-            return Task.CompletedTask;
-        }
-
-        public Task DisconnectAsync(CancellationToken cancellationToken)
-        {
-            IsConnected = false;
-            return Task.CompletedTask;
-        }
-
-        public ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(IsConnected);
-
-        public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken) =>
-            Task.FromResult(new SendMessageResult(Guid.NewGuid().ToString("N")));
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
 }
 
 /// <summary>
@@ -56,7 +32,8 @@ public sealed class ControlledClientFactory : ITenantClientFactory
     public ValueTask<ITenantClient> CreateClientAsync(TenantClientContext context, CancellationToken cancellationToken)
     {
         _contexts[context.BusinessId] = context;
-        return ValueTask.FromResult<ITenantClient>(new ControlledClient(this));
+        return ValueTask.FromResult<ITenantClient>(new InstantClient(
+            beforeConnect: (attempt, token) => attempt > 1 && _holdReconnects ? _reconnects.Task.WaitAsync(token) : Task.CompletedTask));
     }
 
     /// <summary>Makes later reconnect attempts wait, then reports a lost connection of <paramref name="tenant"/>.</summary>
@@ -79,34 +56,47 @@ public sealed class ControlledClientFactory : ITenantClientFactory
         source.SetResult();
         return source;
     }
+}
 
-    private sealed class ControlledClient(ControlledClientFactory owner) : ITenantClient
+/// <summary>
+/// The tests' client: connects at once (after <c>beforeConnect</c>, given the attempt number, when set), sends through <c>send</c>
+/// (default: a new id each time), and calls <c>onDispose</c> when disposed.
+/// </summary>
+public sealed class InstantClient(
+    Func<OutboundMessage, Task<SendMessageResult>>? send = null,
+    Func<int, CancellationToken, Task>? beforeConnect = null,
+    Action? onDispose = null) : ITenantClient
+{
+    private int _connects;
+
+    public bool IsConnected { get; private set; }
+
+    public async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        private int _connects;
-
-        public bool IsConnected { get; private set; }
-
-        public async Task ConnectAsync(CancellationToken cancellationToken)
+        int attempt = Interlocked.Increment(ref _connects);
+        if (beforeConnect is not null)
         {
-            if (Interlocked.Increment(ref _connects) > 1 && owner._holdReconnects)
-            {
-                await owner._reconnects.Task.WaitAsync(cancellationToken);
-            }
-
-            IsConnected = true;
+            await beforeConnect(attempt, cancellationToken);
         }
 
-        public Task DisconnectAsync(CancellationToken cancellationToken)
-        {
-            IsConnected = false;
-            return Task.CompletedTask;
-        }
+        IsConnected = true;
+    }
 
-        public ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(IsConnected);
+    public Task DisconnectAsync(CancellationToken cancellationToken)
+    {
+        IsConnected = false;
+        return Task.CompletedTask;
+    }
 
-        public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken) =>
-            Task.FromResult(new SendMessageResult("m1"));
+    public ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(IsConnected);
 
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken) =>
+        send?.Invoke(message) ?? Task.FromResult(new SendMessageResult(Guid.NewGuid().ToString("N")));
+
+    public ValueTask DisposeAsync()
+    {
+        IsConnected = false;
+        onDispose?.Invoke();
+        return ValueTask.CompletedTask;
     }
 }
