@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using MultiTenant.AspNetCore.Http;
+using MultiTenant.Hosting;
 using OpenTelemetry.Metrics;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -24,8 +24,15 @@ public static class TenantMetricsEndpointRouteBuilderExtensions
     /// meter provider with the Prometheus exporter) was not added.</exception>
     public static IEndpointConventionBuilder MapTenantMetrics(this IEndpointRouteBuilder endpoints, string path = DefaultPath)
     {
-        RequiredServices.ThrowIfTenantsMissing(endpoints, nameof(MapTenantMetrics));
+        ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (endpoints.ServiceProvider.GetService<IServiceProviderIsService>()?.IsService(typeof(ITenantCoordinator)) != true)
+        {
+            throw new InvalidOperationException(
+                "MapTenantMetrics() needs the tenant coordinator, whose meter it exports. Call builder.Services.AddWhatsAppTenants() " +
+                "when configuring services, before building the application.");
+        }
+
         const string howTo =
             "Call builder.Services.AddWhatsAppTenants().AddPrometheusMetrics() (or services.AddOpenTelemetry().WithMetrics(b => " +
             "b.AddMeter(TenantMetrics.MeterName).AddPrometheusExporter())) when configuring services.";
