@@ -20,7 +20,10 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
     /// registers itself is used instead, and a warning is logged at start). The schema is migrated when the host starts, before tenants
     /// are resumed; an unreachable server fails start-up with a <see cref="PostgreSqlStoreStartupException"/>. Replaces the embedded
     /// store whatever the order of the calls. Options bind from the <c>WhatsAppTenants:PostgreSql</c> section, then
-    /// <paramref name="configure"/> runs; they are validated when the host starts.
+    /// <paramref name="configure"/> runs; they are validated when the host starts. The key ring of secrets at rest is stored in the
+    /// database too (table <c>secret_key_ring</c>), so a key-encryption key must be configured
+    /// (<c>WhatsAppTenants:Secrets:KeyEncryptionKey</c>): without one start-up fails with a
+    /// <see cref="MultiTenant.Secrets.TenantSecretsConfigurationException"/>.
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddWhatsAppTenants()</c>.</param>
     /// <param name="databaseUrlOrConnectionString">A <c>postgres://</c> or <c>postgresql://</c> URI, or an Npgsql connection string.</param>
@@ -85,6 +88,14 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
             services.AddSingleton<ITenantStatusStore>(static sp => sp.GetRequiredService<PostgreSqlTenantStore>());
             services.AddSingleton<ITenantStateStoreProvider>(static sp => sp.GetRequiredService<PostgreSqlTenantStore>());
             services.AddSingleton<ITenantStoreHealth>(static sp => sp.GetRequiredService<PostgreSqlTenantStore>());
+
+            // Secrets at rest: the key ring in the database, shared by every host (a key-encryption key is then required at start).
+            builder.UseSecretKeyRepository(static sp =>
+            {
+                var store = sp.GetRequiredService<PostgreSqlTenantStore>();
+                return new PostgreSqlSecretKeyRepository(
+                    sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IOptions<PostgreSqlStoreOptions>>().Value.Schema, store.CommandTimeoutSeconds);
+            });
 
             services.AddSingleton<IHostedService>(static sp => new PostgreSqlStoreInitializer(
                 sp.GetRequiredService<PostgreSqlTenantStore>(),

@@ -28,6 +28,7 @@ internal sealed class CloudApiClient : ITenantClient
     private readonly CloudApiOptions _options;
     private readonly CloudApiTenantDirectory _directory;
     private readonly CloudApiMetrics _metrics;
+    private readonly CredentialStorage _storage;
     private readonly SendLimiter _limiter;
     private readonly CancellationTokenSource _lifetime = new();
     private CloudApiCredentials _credentials;
@@ -44,9 +45,11 @@ internal sealed class CloudApiClient : ITenantClient
         GraphApiClient graph,
         CloudApiOptions options,
         CloudApiTenantDirectory directory,
-        CloudApiMetrics metrics)
+        CloudApiMetrics metrics,
+        CredentialStorage storage)
     {
         _context = context;
+        _storage = storage;
         _credentials = credentials;
         _graph = graph;
         _options = options;
@@ -374,7 +377,7 @@ internal sealed class CloudApiClient : ITenantClient
     {
         try
         {
-            return (await CredentialStorage.ReadAsync(_context.State, cancellationToken).ConfigureAwait(false))?.Credentials;
+            return (await _storage.ReadAsync(_context.State, cancellationToken).ConfigureAwait(false))?.Credentials;
         }
         catch (InvalidDataException ex)
         {

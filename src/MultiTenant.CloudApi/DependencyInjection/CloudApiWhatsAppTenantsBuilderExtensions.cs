@@ -67,6 +67,7 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
         services.TryAddSingleton<CloudApiTenantDirectory>();
         services.TryAddSingleton(static sp => new CloudApiMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton<GraphApiClient>();
+        services.TryAddSingleton<CredentialStorage>();
         services.TryAddSingleton<ICloudApiCredentialStore, CloudApiCredentialStore>();
         services.TryAddSingleton<WebhookProcessor>();
         services.TryAddSingleton<WebhookEndpoint>();

@@ -42,8 +42,8 @@ internal sealed class KeyEncryptionKeys
             previous.Add(Decode(key));
         }
 
-        return options.KeyEncryptionKey is { } configured
-            ? new KeyEncryptionKeys(Decode(configured), previous, ephemeral: false)
+        return !string.IsNullOrWhiteSpace(options.KeyEncryptionKey)
+            ? new KeyEncryptionKeys(Decode(options.KeyEncryptionKey), previous, ephemeral: false)
             : new KeyEncryptionKeys(RandomNumberGenerator.GetBytes(KeySize), previous, ephemeral: true);
     }
 

@@ -26,7 +26,8 @@ public sealed class TenantSecretsOptions
     /// secret manager, never from the database. Every key of the key ring is encrypted with it (AES-256-GCM) before it is stored, and
     /// every host of a fleet must have it. No default. Required when the key ring is stored in a database (<c>UsePostgreSql()</c>):
     /// start-up fails with a <see cref="TenantSecretsConfigurationException"/> without it. Without a database (the embedded store) it is
-    /// optional: the key ring and a random KEK then live in process memory only, like the embedded store's data.
+    /// optional: the key ring and a random KEK then live in process memory only, like the embedded store's data. An empty value counts
+    /// as not set.
     /// </summary>
     public string? KeyEncryptionKey { get; set; }
 
@@ -50,7 +51,7 @@ internal sealed class TenantSecretsOptionsValidator : IValidateOptions<TenantSec
     public ValidateOptionsResult Validate(string? name, TenantSecretsOptions options)
     {
         var failures = new List<string>();
-        if (options.KeyEncryptionKey is not null && KeyEncryptionKeys.Describe(options.KeyEncryptionKey) is { } problem)
+        if (!string.IsNullOrWhiteSpace(options.KeyEncryptionKey) && KeyEncryptionKeys.Describe(options.KeyEncryptionKey) is { } problem)
         {
             failures.Add($"{TenantSecretsOptions.SectionName}:{nameof(TenantSecretsOptions.KeyEncryptionKey)} {problem}");
         }
