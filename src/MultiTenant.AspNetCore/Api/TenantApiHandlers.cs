@@ -174,6 +174,14 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             await RejectAsync(context, nameof(SendMessageAsync), new RequestError(StatusCodes.Status409Conflict, ex.Message)).ConfigureAwait(false);
             return;
         }
+        catch (TenantUnavailableException ex)
+        {
+            // Nothing was sent: a retry is safe.
+            long seconds = Math.Max(1, (long)Math.Ceiling((ex.RetryAfter ?? TimeSpan.FromSeconds(1)).TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, ex.Message, "tenant_unavailable").ConfigureAwait(false);
+            return;
+        }
         catch (TenantSendException ex)
         {
             Log.SendRefused(logger, tenant.Value, ex.IsTransient, ex.ErrorCode);

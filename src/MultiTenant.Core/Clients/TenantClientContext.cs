@@ -15,8 +15,10 @@ public sealed class TenantClientContext
         ITenantStateStore state,
         ILogger logger,
         TimeProvider timeProvider,
-        ITenantConnectionSink connection)
+        ITenantConnectionSink connection,
+        long ownershipEpoch)
     {
+        OwnershipEpoch = ownershipEpoch;
         BusinessId = businessId;
         Events = events;
         State = state;
@@ -36,6 +38,14 @@ public sealed class TenantClientContext
 
     /// <summary>A logger whose scope carries the business id.</summary>
     public ILogger Logger { get; }
+
+    /// <summary>
+    /// The epoch under which this run owns the tenant: <see cref="Hosting.TenantOwnership.SingleHostEpoch"/> (0) on a single host, the
+    /// lease's fencing epoch in a fleet. A later owner always has a higher epoch, so a client can fence side effects outside the
+    /// library's database (a remote API that accepts a monotonic token, its own storage) with it. Writes through <see cref="State"/> are
+    /// fenced by it already.
+    /// </summary>
+    public long OwnershipEpoch { get; }
 
     /// <summary>The clock to use for every timer, delay and timestamp.</summary>
     public TimeProvider TimeProvider { get; }

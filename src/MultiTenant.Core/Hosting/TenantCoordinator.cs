@@ -16,17 +16,18 @@ namespace MultiTenant.Hosting;
 /// when the host starts, and stops them all (draining their event queues) when the host stops.
 /// </summary>
 /// <remarks>Modelled on Polly's <c>ResiliencePipelineRegistry&lt;TKey&gt;</c>: a concurrent map of per-key workers.</remarks>
-public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsyncDisposable
+public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, IHostedService, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<TenantId, TenantSupervisor> _supervisors = new();
-    private readonly ITenantRegistry _registry;
     private readonly ITenantStatusStore _statusStore;
     private readonly ITenantStoreHealth? _storeHealth;
     private readonly IServiceProvider _services;
     private readonly IHostApplicationLifetime? _lifetime;
     private readonly CancellationTokenSource _abort = new();
     private readonly StatusWriter _statusWriter;
-    private readonly ITenantPlacement? _placement;
+    private readonly ITenantPlacement _placement;
+    private readonly ITenantStateStoreProvider _stateStores;
+    private readonly ITenantRunStateStoreProvider? _runStateStores;
     private readonly int[] _counts = new int[5];
     private ITenantClientFactory? _clientFactory;
     private CancellationTokenRegistration _stoppingRegistration;
@@ -50,10 +51,10 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handlers);
         Options = options.Value;
-        _registry = registry ?? throw new ArgumentNullException(nameof(registry));
+        ArgumentNullException.ThrowIfNull(registry);
         _statusStore = statusStore ?? throw new ArgumentNullException(nameof(statusStore));
-        ArgumentNullException.ThrowIfNull(stateStores);
-        StateStores = (ITenantStateStoreProvider?)services?.GetService(typeof(ITenantRunStateStoreProvider)) ?? stateStores;
+        _stateStores = stateStores ?? throw new ArgumentNullException(nameof(stateStores));
+        _runStateStores = services?.GetService(typeof(ITenantRunStateStoreProvider)) as ITenantRunStateStoreProvider;
         Metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
         _services = services ?? throw new ArgumentNullException(nameof(services));
         Handlers = handlers.ToArray();
@@ -63,7 +64,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         _storeHealth = storeHealth;
         ConnectLimiter = new SemaphoreSlim(Options.MaxConcurrentConnects, Options.MaxConcurrentConnects);
         _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger);
-        _placement = services.GetService(typeof(ITenantPlacement)) as ITenantPlacement;
+        _placement = services.GetService(typeof(ITenantPlacement)) as ITenantPlacement ?? new SingleHostPlacement(this, registry, statusStore, options);
         Metrics.RegisterObservers(() => Counts, SumQueueDepth, () => _storeHealth?.PoolStatistics);
     }
 
@@ -88,9 +89,6 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
 
     internal TenantMetrics Metrics { get; }
 
-    /// <summary>The stores handed to running clients (fenced by lease in fleet mode).</summary>
-    internal ITenantStateStoreProvider StateStores { get; }
-
     internal ITenantEventHandler[] Handlers { get; }
 
     internal SemaphoreSlim ConnectLimiter { get; }
@@ -110,77 +108,24 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     internal Action<TenantStatus>? StatusObserver { get; set; }
 
     /// <inheritdoc />
-    public async ValueTask<TenantStatus> StartAsync(TenantId tenant, CancellationToken cancellationToken = default)
+    public ValueTask<TenantStatus> StartAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
         ThrowIfDefault(tenant);
-        if (_stopping)
-        {
-            throw new TenantCoordinatorStoppingException();
-        }
-
-        if (_placement is not null)
-        {
-            return await _placement.RequestStartAsync(tenant, cancellationToken).ConfigureAwait(false);
-        }
-
-        var supervisor = GetOrCreateSupervisor(tenant, stored: null);
-        if (!supervisor.TryStart())
-        {
-            throw new TenantAlreadyRunningException(tenant, supervisor.Status.Host);
-        }
-
-        if (_stopping)
-        {
-            // Shutdown began after the check above and may have gone through the supervisors before this one started: undo the start,
-            // or it would run past the shutdown with its client never stopped.
-            await supervisor.StopAsync().ConfigureAwait(false);
-            throw new TenantCoordinatorStoppingException();
-        }
-
-        try
-        {
-            await _registry.SetDesiredStateAsync(tenant, running: true, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            // The start is not recorded, so it must not run either: a restart would not bring it back.
-            await supervisor.StopAsync().ConfigureAwait(false);
-            throw;
-        }
-
-        return supervisor.Status;
+        return _stopping ? throw new TenantCoordinatorStoppingException() : _placement.RequestStartAsync(tenant, cancellationToken);
     }
 
     /// <inheritdoc />
-    public async ValueTask<TenantStatus> StopAsync(TenantId tenant, CancellationToken cancellationToken = default)
+    public ValueTask<TenantStatus> StopAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
         ThrowIfDefault(tenant);
-        if (_placement is not null)
-        {
-            return await _placement.RequestStopAsync(tenant, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (!_supervisors.TryGetValue(tenant, out var supervisor))
-        {
-            var stored = await _statusStore.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
-            if (stored is null)
-            {
-                throw new TenantNotFoundException(tenant);
-            }
-
-            supervisor = GetOrCreateSupervisor(tenant, stored);
-        }
-
-        await _registry.SetDesiredStateAsync(tenant, running: false, cancellationToken).ConfigureAwait(false);
-        await supervisor.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        return supervisor.Status;
+        return _placement.RequestStopAsync(tenant, cancellationToken);
     }
 
     /// <inheritdoc />
     public async ValueTask<TenantStatus?> GetStatusAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
         ThrowIfDefault(tenant);
-        if (_supervisors.TryGetValue(tenant, out var supervisor) && IsFreshLocally(supervisor.Status))
+        if (_supervisors.TryGetValue(tenant, out var supervisor) && _placement.IsPlacedHere(tenant))
         {
             return supervisor.Status;
         }
@@ -198,13 +143,12 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
             merged[status.BusinessId] = status;
         }
 
-        // This host's own view is the freshest for the tenants it runs.
+        // This host's own view is the freshest for the tenants placed here.
         foreach (var (tenant, supervisor) in _supervisors)
         {
-            var status = supervisor.Status;
-            if (IsFreshLocally(status))
+            if (_placement.IsPlacedHere(tenant))
             {
-                merged[tenant] = status;
+                merged[tenant] = supervisor.Status;
             }
         }
 
@@ -218,24 +162,33 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
     {
         ThrowIfDefault(tenant);
         ArgumentNullException.ThrowIfNull(message);
-        if (_supervisors.TryGetValue(tenant, out var supervisor))
-        {
-            return supervisor.SendAsync(message, cancellationToken);
-        }
-
-        // In a fleet the tenant may run on another host: the placement relays the send to its owner.
-        return _placement is not null
-            ? _placement.RelaySendAsync(tenant, message, cancellationToken)
-            : throw new TenantNotFoundException(tenant);
+        return _placement.RouteSendAsync(tenant, message, cancellationToken);
     }
 
-    /// <summary>
-    /// Sends through the tenant's client on this host only (a fleet's owner answering a relayed send); a tenant that does not run here
-    /// counts as stopped.
-    /// </summary>
-    /// <exception cref="TenantNotConnectedException">The tenant does not run here or is not connected.</exception>
-    /// <exception cref="Clients.TenantSendException">The backend refused the message.</exception>
-    internal Task<SendMessageResult> SendLocalAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken) =>
+    /// <inheritdoc />
+    bool ITenantHost.Activate(TenantId tenant, long ownershipEpoch)
+    {
+        ThrowIfDefault(tenant);
+        return !_stopping && GetOrCreateSupervisor(tenant).TryStart(ownershipEpoch);
+    }
+
+    /// <inheritdoc />
+    async Task<TenantStatus?> ITenantHost.DeactivateAsync(TenantId tenant, TenantDeactivationReason reason)
+    {
+        if (!_supervisors.TryGetValue(tenant, out var supervisor))
+        {
+            return null;
+        }
+
+        await supervisor.StopAsync(ownershipLost: reason == TenantDeactivationReason.OwnershipLost).ConfigureAwait(false);
+        return supervisor.Status;
+    }
+
+    /// <inheritdoc />
+    TenantStatus? ITenantHost.GetLocalStatus(TenantId tenant) => _supervisors.TryGetValue(tenant, out var s) ? s.Status : null;
+
+    /// <inheritdoc />
+    Task<SendMessageResult> ITenantHost.SendLocalAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken) =>
         _supervisors.TryGetValue(tenant, out var supervisor)
             ? supervisor.SendAsync(message, cancellationToken)
             : throw new TenantNotConnectedException(tenant, TenantState.Stopped);
@@ -251,39 +204,12 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
 
         _statusWriter.Start();
         Log.CoordinatorStarted(Logger, HostId);
-        if (_placement is not null)
-        {
-            // A fleet decides which tenants run here (placement, leases); it resumes the registry's tenants across the hosts.
-            await _placement.StartAsync(this, cancellationToken).ConfigureAwait(false);
-            return;
-        }
 
-        if (!Options.ResumeTenantsOnStart)
+        // The placement decides which tenants run here: on a single host the registry's, in a fleet those whose leases it holds.
+        await _placement.StartAsync(this, cancellationToken).ConfigureAwait(false);
+        if (!_supervisors.IsEmpty)
         {
-            return;
-        }
-
-        var desired = await _registry.ListDesiredRunningAsync(cancellationToken).ConfigureAwait(false);
-        if (desired.Count > 0)
-        {
-            Log.TenantsResumed(Logger, desired.Count);
-        }
-
-        if (desired.Count == 0)
-        {
-            return;
-        }
-
-        // One read of the stored statuses (keeps started_at history), not one round trip per tenant.
-        var stored = new Dictionary<TenantId, TenantStatus>();
-        foreach (var status in await _statusStore.ListAsync(cancellationToken).ConfigureAwait(false))
-        {
-            stored[status.BusinessId] = status;
-        }
-
-        foreach (var tenant in desired)
-        {
-            GetOrCreateSupervisor(tenant, stored.GetValueOrDefault(tenant)).TryStart();
+            Log.TenantsResumed(Logger, _supervisors.Count);
         }
     }
 
@@ -315,11 +241,9 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         }
 
         await _statusWriter.StopAsync().ConfigureAwait(false);
-        if (_placement is not null)
-        {
-            // After the statuses are written (while the leases still fence them): release the leases so other hosts take over at once.
-            await _placement.StopAsync(cancellationToken).ConfigureAwait(false);
-        }
+
+        // After the statuses are written (in a fleet, while the leases still fence them): a fleet hands the tenants over at once.
+        await _placement.StopAsync(cancellationToken).ConfigureAwait(false);
 
         Log.CoordinatorStopped(Logger);
     }
@@ -358,44 +282,18 @@ public sealed class TenantCoordinator : ITenantCoordinator, IHostedService, IAsy
         StatusObserver?.Invoke(next);
     }
 
-    /// <summary>
-    /// Fleet mode: runs <paramref name="tenant"/> on this host without touching the registry (the placement holds its lease).
-    /// Returns <see langword="false"/> when it already runs here or the host is stopping.
-    /// </summary>
-    internal bool ActivateLocal(TenantId tenant) => !_stopping && GetOrCreateSupervisor(tenant, stored: null).TryStart();
-
-    /// <summary>
-    /// Fleet mode: stops <paramref name="tenant"/> on this host without touching the registry (lease lost, handed over, or stopped
-    /// through another host). Returns its final local status, or <see langword="null"/> when it never ran here.
-    /// </summary>
-    internal async Task<TenantStatus?> DeactivateLocalAsync(TenantId tenant)
-    {
-        if (!_supervisors.TryGetValue(tenant, out var supervisor))
-        {
-            return null;
-        }
-
-        await supervisor.StopAsync().ConfigureAwait(false);
-        return supervisor.Status;
-    }
-
-    /// <summary>Fleet mode: this host's view of <paramref name="tenant"/>, or <see langword="null"/> when it never ran here.</summary>
-    internal TenantStatus? GetLocalStatus(TenantId tenant) => _supervisors.TryGetValue(tenant, out var s) ? s.Status : null;
-
     internal void CountInitialState(TenantState state) => Interlocked.Increment(ref _counts[(int)state]);
 
     internal TenantSupervisor? FindSupervisor(TenantId tenant) => _supervisors.TryGetValue(tenant, out var s) ? s : null;
 
-    /// <summary>
-    /// Whether this host's own status of a tenant is the freshest one: always on a single host; in a fleet only while the tenant runs
-    /// (or is in error) here, since a tenant stopped here may run on another host, whose status the store holds.
-    /// </summary>
-    private bool IsFreshLocally(TenantStatus status) => _placement is null || status.State != TenantState.Stopped;
+    /// <summary>The state store of one run: fenced by its ownership epoch when a run store provider is registered (a fleet).</summary>
+    internal ITenantStateStore GetRunStateStore(TenantId tenant, long ownershipEpoch) =>
+        _runStateStores?.GetRunStore(tenant, ownershipEpoch) ?? _stateStores.GetStore(tenant);
 
-    private TenantSupervisor GetOrCreateSupervisor(TenantId tenant, TenantStatus? stored)
+    private TenantSupervisor GetOrCreateSupervisor(TenantId tenant)
     {
         // GetOrAdd may build a supervisor on several threads and keep one: only the kept one counts its initial state.
-        var supervisor = _supervisors.GetOrAdd(tenant, static (t, arg) => new TenantSupervisor(arg.Self, t, arg.Stored), (Self: this, Stored: stored));
+        var supervisor = _supervisors.GetOrAdd(tenant, static (t, self) => new TenantSupervisor(self, t, null), this);
         supervisor.CountInitialState();
         return supervisor;
     }

@@ -57,6 +57,13 @@ public sealed class TenantCoordinatorOptions
 
     /// <summary>Whether tenants recorded as running in the registry are started when the host starts. Default true.</summary>
     public bool ResumeTenantsOnStart { get; set; } = true;
+
+    /// <summary>
+    /// When a tenant's ownership is lost (a fleet lease expired or was taken over), how long its event handlers may go on after its
+    /// client was disconnected before their cancellation token is cancelled. The stop of that tenant never waits on another tenant and
+    /// never blocks the renewal of other leases. Default 5 s; 0 to 5 min.
+    /// </summary>
+    public TimeSpan OwnershipLostDrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 [OptionsValidator]
@@ -75,6 +82,7 @@ internal sealed class TenantCoordinatorOptionsCrossValidator : IValidateOptions<
         Check(failures, nameof(options.ReconnectMaxDelay), options.ReconnectMaxDelay, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
         Check(failures, nameof(options.StableConnectionPeriod), options.StableConnectionPeriod, TimeSpan.Zero, TimeSpan.FromHours(1));
         Check(failures, nameof(options.ConnectTimeout), options.ConnectTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
+        Check(failures, nameof(options.OwnershipLostDrainTimeout), options.OwnershipLostDrainTimeout, TimeSpan.Zero, TimeSpan.FromMinutes(5));
         if (failures.Count > 0)
         {
             return ValidateOptionsResult.Fail(failures);

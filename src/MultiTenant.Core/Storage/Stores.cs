@@ -59,11 +59,16 @@ public interface ITenantStateStoreProvider
 
 /// <summary>
 /// The state stores handed to running clients, when they differ from <see cref="ITenantStateStoreProvider"/>: in fleet mode a client's
-/// store is fenced by the lease epoch of its run, while <see cref="ITenantStateStoreProvider"/> stays the administrative access used
-/// outside a run (for example to set a tenant's credentials before it is started).
+/// store is fenced by the ownership epoch of its run, while <see cref="ITenantStateStoreProvider"/> stays the administrative access used
+/// outside a run (for example to set a tenant's credentials before it is started). Optional: without one, runs get
+/// <see cref="ITenantStateStoreProvider.GetStore"/>.
 /// </summary>
-internal interface ITenantRunStateStoreProvider : ITenantStateStoreProvider
+public interface ITenantRunStateStoreProvider
 {
+    /// <summary>The store of one run of <paramref name="tenant"/>, whose writes are fenced by <paramref name="ownershipEpoch"/>.</summary>
+    /// <param name="tenant">The tenant.</param>
+    /// <param name="ownershipEpoch">The epoch under which the run owns the tenant (<see cref="Hosting.ITenantHost.Activate"/>).</param>
+    ITenantStateStore GetRunStore(TenantId tenant, long ownershipEpoch);
 }
 
 /// <summary>Health of the storage backend, reported as the <c>database</c> health component.</summary>
@@ -97,8 +102,15 @@ public sealed class InvalidStateKeyException : ArgumentException
     {
     }
 
-    /// <summary>Validates a namespace or key: 1–255 characters, no control characters.</summary>
-    internal static void ThrowIfInvalid(string value, string paramName)
+    /// <summary>
+    /// Validates a namespace or key: 1–255 characters, no control characters. Every <see cref="ITenantStateStore"/> implementation
+    /// applies it, so the stores accept the same keys.
+    /// </summary>
+    /// <param name="value">The namespace or key.</param>
+    /// <param name="paramName">What it is (<c>namespace</c> or <c>key</c>), used in the message.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="value"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidStateKeyException"><paramref name="value"/> breaks the rules.</exception>
+    public static void ThrowIfInvalid(string value, string paramName)
     {
         ArgumentNullException.ThrowIfNull(value, paramName);
         if (value.Length is 0 or > 255)

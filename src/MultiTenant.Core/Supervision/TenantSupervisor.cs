@@ -27,6 +27,7 @@ internal sealed class TenantSupervisor
     private bool _running;
     private bool _initialStateCounted;
     private CancellationTokenSource? _runCts;
+    private CancellationTokenSource? _runAbort;
     private Task _runTask = Task.CompletedTask;
 
     private ITenantClient? _client;
@@ -76,8 +77,9 @@ internal sealed class TenantSupervisor
     }
 
     /// <summary>Starts a run unless one is active. A tenant in <see cref="TenantState.Error"/> can be started again.</summary>
+    /// <param name="ownershipEpoch">The epoch under which the run owns the tenant (given to the client and to its state store).</param>
     /// <returns><see langword="false"/> when the tenant is already running.</returns>
-    public bool TryStart()
+    public bool TryStart(long ownershipEpoch)
     {
         lock (_gate)
         {
@@ -90,30 +92,45 @@ internal sealed class TenantSupervisor
             long generation = ++_generation;
             var cts = new CancellationTokenSource();
             _runCts = cts;
+
+            // The run's handlers are cancelled when the host's shutdown timeout runs out, or a bounded time after ownership was lost.
+            var abort = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _owner.TimeProvider);
+            _runAbort = abort;
             var previous = _runTask;
             var now = _owner.TimeProvider.GetUtcNow();
             PublishLocked(_status with { State = TenantState.Starting, StartedAt = now, UpdatedAt = now, Error = null, Host = _owner.Options.HostId });
-            _runTask = Task.Run(() => RunAsync(previous, generation, cts));
+            _runTask = Task.Run(() => RunAsync(previous, generation, cts, abort, ownershipEpoch));
             return true;
         }
     }
 
     /// <summary>
     /// Stops the current run: cancels a connect or a backoff, disconnects the client, drains the event queue. Completes when the
-    /// tenant is stopped. The tenant's status becomes <see cref="TenantState.Stopped"/>.
+    /// tenant is stopped. The tenant's status becomes <see cref="TenantState.Stopped"/>, or <see cref="TenantState.Error"/> with the
+    /// ownership-lost reason when <paramref name="ownershipLost"/>; then handlers still running after
+    /// <see cref="TenantCoordinatorOptions.OwnershipLostDrainTimeout"/> are cancelled.
     /// </summary>
-    public async Task StopAsync()
+    public async Task StopAsync(bool ownershipLost = false)
     {
         CancellationTokenSource? cts;
+        CancellationTokenSource? abort;
         Task run;
         long generation;
+        bool wasRunning;
         lock (_gate)
         {
             cts = _runCts;
+            abort = _runAbort;
             run = _runTask;
             generation = _generation;
+            wasRunning = _running;
             _runCts = null;
             _running = false;
+            if (ownershipLost && wasRunning)
+            {
+                // Seen at once by readers: this host no longer acts for the tenant, even while its run winds down.
+                PublishLocked(_status with { State = TenantState.Error, Error = OwnershipLostError, UpdatedAt = _owner.TimeProvider.GetUtcNow() });
+            }
         }
 
         if (cts is not null)
@@ -121,12 +138,24 @@ internal sealed class TenantSupervisor
             await cts.CancelAsync().ConfigureAwait(false);
         }
 
+        if (ownershipLost && abort is not null)
+        {
+            try
+            {
+                abort.CancelAfter(_owner.Options.OwnershipLostDrainTimeout);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The run ended meanwhile.
+            }
+        }
+
         await run.ConfigureAwait(false);
 
         lock (_gate)
         {
             // A start that raced in after this stop owns the status now.
-            if (_generation == generation && !_running && _status.State != TenantState.Stopped)
+            if (_generation == generation && !_running && _status.State != TenantState.Stopped && !ownershipLost)
             {
                 PublishLocked(_status with { State = TenantState.Stopped, UpdatedAt = _owner.TimeProvider.GetUtcNow() });
             }
@@ -134,6 +163,9 @@ internal sealed class TenantSupervisor
 
         cts?.Dispose();
     }
+
+    /// <summary>The error a tenant reports when this host lost its ownership (<see cref="TenantFatalReason.OwnershipLost"/>).</summary>
+    internal const string OwnershipLostError = "ownership lost: another host owns the tenant now, or this host could not renew its lease in time";
 
     public async Task<SendMessageResult> SendAsync(OutboundMessage message, CancellationToken cancellationToken)
     {
@@ -157,7 +189,40 @@ internal sealed class TenantSupervisor
         }
     }
 
-    private async Task RunAsync(Task previous, long generation, CancellationTokenSource runCts)
+    private async Task RunAsync(Task previous, long generation, CancellationTokenSource runCts, CancellationTokenSource abort, long ownershipEpoch)
+    {
+        using var abortOnShutdown = _owner.AbortToken.UnsafeRegister(static s => CancelQuietly((CancellationTokenSource)s!), abort);
+        try
+        {
+            await RunCoreAsync(previous, generation, runCts, abort.Token, ownershipEpoch).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (ReferenceEquals(_runAbort, abort))
+                {
+                    _runAbort = null;
+                }
+
+                abort.Dispose();
+            }
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run ended meanwhile.
+        }
+    }
+
+    private async Task RunCoreAsync(Task previous, long generation, CancellationTokenSource runCts, CancellationToken abortToken, long ownershipEpoch)
     {
         // Never two clients of one tenant: wait for the previous run (a stop, or a run that ended in error) to finish its cleanup.
         await previous.ConfigureAwait(false);
@@ -167,12 +232,12 @@ internal sealed class TenantSupervisor
         var stop = runCts.Token;
         using var scope = _logger.BeginScope(new TenantLogScope(_tenant));
         var queue = new TenantEventQueue(
-            _tenant, options.EventQueueCapacity, options.EventQueueFullMode, _owner.Handlers, _owner.Metrics, _logger, time, _owner.AbortToken);
+            _tenant, options.EventQueueCapacity, options.EventQueueFullMode, _owner.Handlers, _owner.Metrics, _logger, time, abortToken);
         queue.Start();
         Volatile.Write(ref _queue, queue);
         // Reports go to this run only: a client of an earlier run that reports late cannot disturb this one.
         var reports = new RunReports();
-        var context = new TenantClientContext(_tenant, queue, _owner.StateStores.GetStore(_tenant), _logger, time, reports);
+        var context = new TenantClientContext(_tenant, queue, _owner.GetRunStateStore(_tenant, ownershipEpoch), _logger, time, reports, ownershipEpoch);
         ITenantClient? client = null;
         int failures = 0;
         var fatal = reports.Fatal;

@@ -74,3 +74,20 @@ public sealed class TenantCoordinatorStoppingException : InvalidOperationExcepti
     {
     }
 }
+
+/// <summary>
+/// The tenant's host could not be reached in time and the operation was <em>not</em> carried out (for example a relayed send that the
+/// owner host never took): it is safe to retry. The HTTP layer answers <c>503 Service Unavailable</c> with <c>Retry-After</c>.
+/// </summary>
+public sealed class TenantUnavailableException : TenantException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="tenant">The tenant concerned.</param>
+    /// <param name="retryAfter">When a retry may succeed, when known.</param>
+    public TenantUnavailableException(TenantId tenant, TimeSpan? retryAfter = null)
+        : base(tenant, $"The host running tenant '{tenant}' did not take the request in time; nothing was done, and the request may be retried.") =>
+        RetryAfter = retryAfter;
+
+    /// <summary>When a retry may succeed, when known.</summary>
+    public TimeSpan? RetryAfter { get; }
+}

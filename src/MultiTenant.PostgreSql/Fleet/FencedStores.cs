@@ -10,8 +10,8 @@ namespace MultiTenant.PostgreSql.Fleet;
 /// </summary>
 internal sealed class FencedStateStoreProvider(PostgreSqlTenantStore store, FleetMember member) : ITenantRunStateStoreProvider
 {
-    public ITenantStateStore GetStore(TenantId tenant) =>
-        new FencedTenantStateStore(store, member, tenant, member.GetEpoch(tenant) ?? -1);
+    public ITenantStateStore GetRunStore(TenantId tenant, long ownershipEpoch) =>
+        new FencedTenantStateStore(store, member, tenant, ownershipEpoch);
 }
 
 /// <summary>One tenant's client state under one lease epoch. See <see cref="FencedStateStoreProvider"/>.</summary>

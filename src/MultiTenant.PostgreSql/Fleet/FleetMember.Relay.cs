@@ -31,9 +31,17 @@ internal sealed partial class FleetMember
     private readonly ConcurrentDictionary<Guid, Task> _relayWork = new();
     private readonly SemaphoreSlim _relaySignal = new(0, 1);
 
-    public async Task<SendMessageResult> RelaySendAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public Task<SendMessageResult> RouteSendAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
+        return _host is { } host && _owned.ContainsKey(tenant)
+            ? host.SendLocalAsync(tenant, message, cancellationToken)
+            : RelaySendAsync(tenant, message, cancellationToken);
+    }
+
+    private async Task<SendMessageResult> RelaySendAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken)
+    {
         Guid? owner;
         bool desired;
         TenantState? stored;
@@ -59,9 +67,9 @@ internal sealed partial class FleetMember
             throw new TenantNotConnectedException(tenant, state);
         }
 
-        if (owner == InstanceId && _coordinator is { } coordinator)
+        if (owner == InstanceId && _host is { } host)
         {
-            return await coordinator.SendLocalAsync(tenant, message, cancellationToken).ConfigureAwait(false);
+            return await host.SendLocalAsync(tenant, message, cancellationToken).ConfigureAwait(false);
         }
 
         var id = Guid.NewGuid();
@@ -93,8 +101,20 @@ internal sealed partial class FleetMember
                 if (remaining <= TimeSpan.Zero)
                 {
                     FleetLog.RelayTimedOut(_logger, tenant.Value, owner.Value, _options.RelayTimeout);
+                    if (await WithdrawRelayRequestAsync(id, cancellationToken).ConfigureAwait(false))
+                    {
+                        // Never claimed, and withdrawn: it cannot be sent any more, so a retry is safe.
+                        inserted = false;
+                        throw new TenantUnavailableException(tenant, RelayPollInterval);
+                    }
+
+                    if (await ReadRelayAnswerAsync(tenant, id, cancellationToken).ConfigureAwait(false) is { } late)
+                    {
+                        return late;
+                    }
+
                     throw new TenantSendException(
-                        "The host running the tenant did not answer in time; the message may or may not have been sent.", isTransient: true, errorCode: "relay_timeout");
+                        "The host running the tenant took the message but did not answer in time; it may or may not have been sent.", isTransient: true, errorCode: "relay_timeout");
                 }
 
                 try
@@ -156,6 +176,14 @@ internal sealed partial class FleetMember
         string? code = reader.IsDBNull(5) ? null : reader.GetString(5);
         TimeSpan? retryAfter = reader.IsDBNull(6) ? null : TimeSpan.FromMilliseconds(reader.GetInt64(6));
         throw new TenantSendException(string.IsNullOrEmpty(error) ? "The backend refused the message." : error, transient, code, retryAfter);
+    }
+
+    /// <summary>Deletes a relayed send the owner has not claimed; returns whether it did (then the send can never happen).</summary>
+    private async Task<bool> WithdrawRelayRequestAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = _store.CreateCommand(Sql.RelayWithdraw);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null;
     }
 
     private async Task DeleteRelayRowAsync(Guid id)
@@ -238,7 +266,7 @@ internal sealed partial class FleetMember
                 }
             }
 
-            if (_superseded || _coordinator is not { } coordinator)
+            if (_superseded || _host is not { } coordinator)
             {
                 continue;
             }
@@ -266,7 +294,7 @@ internal sealed partial class FleetMember
     }
 
     /// <summary>Claims the pending sends relayed to this instance and answers each one as it completes.</summary>
-    internal async Task ClaimRelayedSendsAsync(TenantCoordinator coordinator, CancellationToken stop)
+    internal async Task ClaimRelayedSendsAsync(ITenantHost coordinator, CancellationToken stop)
     {
         var claimed = new List<(Guid Id, string Tenant, OutboundMessage Message, Guid Requester)>();
         await using (var command = _store.CreateCommand(Sql.RelayClaim))
@@ -299,7 +327,7 @@ internal sealed partial class FleetMember
         }
     }
 
-    private async Task AnswerRelayedSendAsync(TenantCoordinator coordinator, Guid id, string businessId, OutboundMessage message, Guid requester, CancellationToken stop)
+    private async Task AnswerRelayedSendAsync(ITenantHost coordinator, Guid id, string businessId, OutboundMessage message, Guid requester, CancellationToken stop)
     {
         await Task.Yield();
         string? messageId = null, error = null, kind = null, state = null, code = null;

@@ -30,6 +30,9 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private readonly ConcurrentDictionary<TenantId, OwnedLease> _owned = new();
     private readonly Lock _ownedGate = new();
 
+    // Stops of tenants whose lease was lost, still winding down (awaited when the member stops, never by the loops).
+    private readonly ConcurrentDictionary<Task, byte> _losing = new();
+
     // Serialises this host's lease-changing statements (acquire, renew, release), so they never lock its rows in different orders.
     private readonly SemaphoreSlim _leaseLock = new(1, 1);
 
@@ -38,7 +41,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly long _deadlineTicks;
-    private TenantCoordinator? _coordinator;
+    private ITenantHost? _host;
     private CancellationTokenRegistration _stoppingRegistration;
     private Task _leaveMembership = Task.CompletedTask;
     private volatile bool _leaving;
@@ -65,7 +68,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     /// <summary>This host instance's identity in the leases table (a restarted host is a new instance).</summary>
     public Guid InstanceId { get; } = Guid.NewGuid();
 
-    public string HostId => _coordinator?.HostId ?? string.Empty;
+    public string HostId => _host?.HostId ?? string.Empty;
 
     public FleetStatements Sql { get; }
 
@@ -83,9 +86,12 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     /// <summary>The epoch of this host's lease of <paramref name="tenant"/>, or <see langword="null"/> when it holds none.</summary>
     public long? GetEpoch(TenantId tenant) => _owned.TryGetValue(tenant, out var lease) ? lease.Epoch : null;
 
-    public async Task StartAsync(TenantCoordinator coordinator, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public bool IsPlacedHere(TenantId tenant) => _owned.ContainsKey(tenant);
+
+    public async Task StartAsync(ITenantHost host, CancellationToken cancellationToken)
     {
-        _coordinator = coordinator;
+        _host = host;
         await RegisterAsync(cancellationToken).ConfigureAwait(false);
         if (_lifetime is not null)
         {
@@ -179,7 +185,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             var finals = new List<(TenantStatus, long)>();
             foreach (var (tenant, lease) in _owned)
             {
-                if (_coordinator?.GetLocalStatus(tenant) is { } status)
+                if (_host?.GetLocalStatus(tenant) is { } status)
                 {
                     finals.Add((status, lease.Epoch));
                 }
@@ -230,7 +236,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         FleetLog.WriteRefused(_logger, tenant.Value, epoch);
         if (_owned.TryGetValue(tenant, out var lease) && lease.Epoch == epoch)
         {
-            _ = LoseAsync([tenant], "a write was refused");
+            Lose([tenant], "a write was refused");
         }
     }
 
@@ -246,7 +252,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     /// <summary>Runs one reconcile now (tests; the loop runs it on notifications and every <see cref="FleetOptions.ReconcileInterval"/>).</summary>
     internal async Task ReconcileAsync(CancellationToken cancellationToken)
     {
-        var coordinator = _coordinator;
+        var coordinator = _host;
         if (coordinator is null || _leaving || _superseded || CoordinationPaused || coordinator.IsStopping)
         {
             return;
@@ -337,7 +343,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         }
     }
 
-    private void ResumeIfNeeded(TenantCoordinator coordinator, TenantId tenant, OwnedLease lease, long generation)
+    private void ResumeIfNeeded(ITenantHost coordinator, TenantId tenant, OwnedLease lease, long generation)
     {
         var local = coordinator.GetLocalStatus(tenant);
         bool restart = local is null || local.State == TenantState.Stopped
@@ -352,12 +358,12 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             if (_owned.TryGetValue(tenant, out var current) && ReferenceEquals(current, lease) && _time.GetTimestamp() < lease.Deadline)
             {
                 lease.Generation = generation;
-                coordinator.ActivateLocal(tenant);
+                coordinator.Activate(tenant, lease.Epoch);
             }
         }
     }
 
-    private async Task AcquireAsync(TenantCoordinator coordinator, List<TenantId> tenants, Dictionary<TenantId, long> generations, CancellationToken cancellationToken)
+    private async Task AcquireAsync(ITenantHost coordinator, List<TenantId> tenants, Dictionary<TenantId, long> generations, CancellationToken cancellationToken)
     {
         var ids = new string[tenants.Count];
         for (int i = 0; i < ids.Length; i++)
@@ -400,7 +406,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
                 {
                     var lease = new OwnedLease(epoch, generations.GetValueOrDefault(tenant), deadline);
                     _owned[tenant] = lease;
-                    coordinator.ActivateLocal(tenant);
+                    coordinator.Activate(tenant, lease.Epoch);
                 }
             }
         }
@@ -416,12 +422,12 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     }
 
     /// <summary>Stops the tenants here, then (one round trip) writes their final statuses under their leases, releases and notifies.</summary>
-    private async Task StopAndReleaseAsync(TenantCoordinator coordinator, List<TenantId> tenants, CancellationToken cancellationToken)
+    private async Task StopAndReleaseAsync(ITenantHost coordinator, List<TenantId> tenants, CancellationToken cancellationToken)
     {
         var stops = new Task<TenantStatus?>[tenants.Count];
         for (int i = 0; i < tenants.Count; i++)
         {
-            stops[i] = coordinator.DeactivateLocalAsync(tenants[i]);
+            stops[i] = coordinator.DeactivateAsync(tenants[i], TenantDeactivationReason.Released);
         }
 
         var finals = await Task.WhenAll(stops).ConfigureAwait(false);
@@ -477,8 +483,13 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         }
     }
 
-    /// <summary>Forgets the leases of <paramref name="tenants"/> (they are no longer this host's) and stops the tenants here.</summary>
-    private async Task LoseAsync(IReadOnlyList<TenantId> tenants, string reason)
+    /// <summary>
+    /// Forgets the leases of <paramref name="tenants"/> (they are no longer this host's) and stops the tenants here in the background:
+    /// the caller (the renew loop, the watchdog) never waits for a tenant's drain, so one slow handler cannot delay the renewal of the
+    /// other leases. Each stop is bounded (<see cref="TenantCoordinatorOptions.OwnershipLostDrainTimeout"/>, the disconnect by the
+    /// connect timeout); the tenant reports the ownership-lost error at once and is never activated again under the lost lease.
+    /// </summary>
+    private void Lose(IReadOnlyList<TenantId> tenants, string reason)
     {
         var lost = new List<TenantId>(tenants.Count);
         lock (_ownedGate)
@@ -492,19 +503,22 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             }
         }
 
-        if (lost.Count == 0 || _coordinator is not { } coordinator)
+        if (lost.Count == 0 || _host is not { } host)
         {
             return;
         }
 
-        var stops = new Task[lost.Count];
-        for (int i = 0; i < lost.Count; i++)
+        foreach (var tenant in lost)
         {
-            FleetLog.LeaseLost(_logger, lost[i].Value, reason);
-            stops[i] = coordinator.DeactivateLocalAsync(lost[i]);
+            FleetLog.LeaseLost(_logger, tenant.Value, reason);
+            var stop = host.DeactivateAsync(tenant, TenantDeactivationReason.OwnershipLost);
+            if (!stop.IsCompleted)
+            {
+                _losing[stop] = 0;
+                _ = stop.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, byte>)s!).TryRemove(t, out _), _losing, CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
         }
-
-        await Task.WhenAll(stops).ConfigureAwait(false);
     }
 
     private async Task RegisterAsync(CancellationToken cancellationToken)
@@ -674,7 +688,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
         if (lost.Count > 0)
         {
-            await LoseAsync(lost, "not renewed: expired or taken over").ConfigureAwait(false);
+            Lose(lost, "not renewed: expired or taken over");
             Poke();
         }
 
@@ -702,7 +716,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
                     // Another instance registered with this host id after we were counted dead: it is the host now.
                     _superseded = true;
                     FleetLog.Superseded(_logger, HostId);
-                    await LoseAsync(_owned.Keys.ToList(), "superseded by another instance").ConfigureAwait(false);
+                    Lose(_owned.Keys.ToList(), "superseded by another instance");
                 }
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
@@ -739,7 +753,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
             if (expired.Count > 0)
             {
-                await LoseAsync(expired.ToArray(), "no renewal before the safety deadline").ConfigureAwait(false);
+                Lose(expired.ToArray(), "no renewal before the safety deadline");
             }
         }
     }
@@ -837,6 +851,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await Task.WhenAll(_relayWork.Values).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_losing.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop)

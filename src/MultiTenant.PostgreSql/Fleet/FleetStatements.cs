@@ -10,7 +10,7 @@ internal sealed class FleetStatements
     public FleetStatements(string schema)
     {
         string s = PostgreSqlMigrator.QuoteIdentifier(schema);
-        Channel = "multitenant_fleet_" + schema;
+        Channel = ChannelName(schema);
 
         // $1 host, $2 instance, $3 capacity, $4 dead-after: takes the row over from a previous incarnation only once it is dead.
         Register = $"""
@@ -162,12 +162,34 @@ internal sealed class FleetStatements
 
         RelayDelete = $"DELETE FROM {s}.send_relay WHERE id = $1";
 
+        // $1 id: withdraws a request the owner has not claimed (then it can never be sent); no row when it was claimed.
+        RelayWithdraw = $"DELETE FROM {s}.send_relay WHERE id = $1 AND claimed_at IS NULL RETURNING 1";
+
         // $1 age.
         RelaySweep = $"DELETE FROM {s}.send_relay WHERE created_at < now() - $1::interval";
     }
 
     /// <summary>The LISTEN/NOTIFY channel of the schema's fleet.</summary>
     public string Channel { get; }
+
+    /// <summary>
+    /// The channel of <paramref name="schema"/>'s fleet: <c>multitenant_fleet_&lt;schema&gt;</c> while that fits PostgreSQL's identifier
+    /// limit (63 bytes; a longer name would be truncated silently, and two long schemas could share one channel), otherwise
+    /// <c>multitenant_fleet_</c> followed by the first 32 hex digits of the SHA-256 of the schema name (50 bytes).
+    /// </summary>
+    internal static string ChannelName(string schema)
+    {
+        const string prefix = "multitenant_fleet_";
+        const int maxIdentifierBytes = 63;
+        string plain = prefix + schema;
+        if (System.Text.Encoding.UTF8.GetByteCount(plain) <= maxIdentifierBytes)
+        {
+            return plain;
+        }
+
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(schema));
+        return prefix + Convert.ToHexStringLower(hash.AsSpan(0, 16));
+    }
 
     public string Register { get; }
 
@@ -216,6 +238,8 @@ internal sealed class FleetStatements
     public string RelayRead { get; }
 
     public string RelayDelete { get; }
+
+    public string RelayWithdraw { get; }
 
     public string RelaySweep { get; }
 }
