@@ -6,7 +6,8 @@ namespace MultiTenant.Deployment.Tests.Infrastructure;
 
 /// <summary>
 /// YAML files as node trees (YamlDotNet's representation model), merge keys (<c>&lt;&lt;: *anchor</c>, as compose files use them)
-/// resolved, and small typed accessors that fail the test with the path of a missing node.
+/// resolved as YAML 1.1 defines them (a key of the mapping itself wins over a merged one; YamlDotNet's MergingParser instead repeats
+/// the key, which its loader rejects), and small typed accessors that fail the test with the path of a missing node.
 /// </summary>
 public static class Yaml
 {
@@ -15,10 +16,51 @@ public static class Yaml
     {
         using var reader = new StringReader(Repository.Read(relativePath));
         var stream = new YamlStream();
-        stream.Load(new MergingParser(new Parser(reader)));
+        stream.Load(new Parser(reader));
         return stream.Documents
-            .Select(document => Assert.IsAssignableFrom<YamlMappingNode>(document.RootNode))
+            .Select(document => Assert.IsAssignableFrom<YamlMappingNode>(ResolveMerges(document.RootNode)))
             .ToArray();
+    }
+
+    /// <summary>A copy of the tree with every <c>&lt;&lt;</c> key replaced by the keys it merges that the mapping lacks.</summary>
+    private static YamlNode ResolveMerges(YamlNode node)
+    {
+        switch (node)
+        {
+            case YamlMappingNode mapping:
+                var resolved = new YamlMappingNode();
+                foreach (var (key, value) in mapping.Children)
+                {
+                    if (key is YamlScalarNode { Value: "<<" })
+                    {
+                        continue;
+                    }
+
+                    resolved.Add(key, ResolveMerges(value));
+                }
+
+                if (mapping.Children.TryGetValue(new YamlScalarNode("<<"), out var merged))
+                {
+                    var sources = merged is YamlSequenceNode sequence ? sequence.Children.ToArray() : [merged];
+                    foreach (var source in sources)
+                    {
+                        var from = Assert.IsAssignableFrom<YamlMappingNode>(ResolveMerges(source));
+                        foreach (var (key, value) in from.Children)
+                        {
+                            if (!resolved.Children.ContainsKey(key))
+                            {
+                                resolved.Add(key, value);
+                            }
+                        }
+                    }
+                }
+
+                return resolved;
+            case YamlSequenceNode sequence:
+                return new YamlSequenceNode(sequence.Children.Select(ResolveMerges));
+            default:
+                return node;
+        }
     }
 
     public static YamlMappingNode LoadDocument(string relativePath) => Assert.Single(LoadDocuments(relativePath));
