@@ -49,6 +49,23 @@ public static partial class PromQl
         return series;
     }
 
+    /// <summary>The label names of an expression's grouping clauses (<c>by (instance, le)</c>, <c>on (...)</c>, ...).</summary>
+    public static HashSet<string> GroupingLabels(string expression)
+    {
+        var labels = new HashSet<string>(StringComparer.Ordinal);
+        string text = StringLiteral().Replace(GrafanaVariable().Replace(expression, "1"), "\"\"");
+        foreach (Match clause in Grouping().Matches(text))
+        {
+            string list = clause.Value[(clause.Value.IndexOf('(', StringComparison.Ordinal) + 1)..^1];
+            foreach (string label in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                labels.Add(label);
+            }
+        }
+
+        return labels;
+    }
+
     private static bool FollowedByParenthesis(string text, int index)
     {
         while (index < text.Length && char.IsWhiteSpace(text[index]))

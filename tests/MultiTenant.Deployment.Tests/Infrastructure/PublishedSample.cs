@@ -101,7 +101,7 @@ public sealed class PublishedSample : IAsyncLifetime
                     {
                         string to = Path.Combine(target, Path.GetRelativePath(path, file));
                         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(to)!);
-                        File.Copy(file, to);
+                        File.Copy(file, to, overwrite: true); // a later COPY replaces what an earlier one brought, as in an image layer
                         copied++;
                     }
                 }
@@ -115,7 +115,7 @@ public sealed class PublishedSample : IAsyncLifetime
                 bool intoFolder = destination.EndsWith('/') || parts.Count > 2;
                 string to = intoFolder ? Path.Combine(target, Path.GetFileName(relative)) : target;
                 System.IO.Directory.CreateDirectory(Path.GetDirectoryName(to)!);
-                File.Copy(path, to);
+                File.Copy(path, to, overwrite: true);
             }
         }
     }
