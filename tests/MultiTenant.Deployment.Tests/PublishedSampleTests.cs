@@ -4,7 +4,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using MultiTenant.Deployment.Tests.Infrastructure;
+using MultiTenant.PostgreSql;
 using MultiTenant.PostgreSql.Tests.Infrastructure;
+using Npgsql;
 using Xunit.Abstractions;
 
 namespace MultiTenant.Deployment.Tests;
@@ -86,6 +88,8 @@ public sealed class PublishedSampleTests(PublishedSample sample, PostgreSqlFixtu
             Assert.Equal(k8s.FirstPodName, body.RootElement.GetProperty("host").GetString());
         }
 
+        Assert.Equal((k8s.FirstPodName, true), await LeaseAsync(url, "deploy1"));
+
         // SIGTERM after the preStop delay: the host must be gone (exit 0) within what is left of the grace period.
         int grace = k8s.StatefulSet.Int("spec.template.spec.terminationGracePeriodSeconds");
         int preStop = k8s.Container.Int("lifecycle.preStop.sleep.seconds");
@@ -98,7 +102,22 @@ public sealed class PublishedSampleTests(PublishedSample sample, PostgreSqlFixtu
         Assert.Equal(0, _host.ExitCode);
         Assert.True(stopping < left);
 
+        // It handed the tenant over: the lease is released (SPEC §9), not left to expire.
+        Assert.False((await LeaseAsync(url, "deploy1")).Held, "The host exited without releasing its lease.");
+
         // With the host gone the HEALTHCHECK fails (the check can tell).
         Assert.NotEqual(0, await Container.HealthCheckAsync(sample, environment));
+    }
+
+    /// <summary>The tenant's lease row: its owner and whether it is held (an instance set and not expired by the database clock).</summary>
+    private static async Task<(string? Owner, bool Held)> LeaseAsync(string connectionString, string businessId)
+    {
+        await using var source = NpgsqlDataSource.Create(connectionString);
+        await using var command = source.CreateCommand(
+            $"SELECT owner, instance_id IS NOT NULL AND expires_at > now() FROM {PostgreSqlStoreOptions.DefaultSchema}.leases WHERE business_id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = businessId });
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync(), $"{businessId} has no lease row.");
+        return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetBoolean(1));
     }
 }
