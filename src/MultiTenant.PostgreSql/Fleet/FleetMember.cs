@@ -47,6 +47,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private volatile bool _leaving;
     private volatile bool _superseded;
     private int _stopped;
+    private long _renewals;
 
     public FleetMember(
         PostgreSqlTenantStore store,
@@ -82,6 +83,9 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
     /// <summary>Test hook: the watchdog is skipped too (a host paused as a whole, whose clients keep their in-flight work).</summary>
     internal bool WatchdogPaused { get; set; }
+
+    /// <summary>How many renewals succeeded so far (tests wait for the next one).</summary>
+    internal long Renewals => Interlocked.Read(ref _renewals);
 
     /// <summary>The epoch of this host's lease of <paramref name="tenant"/>, or <see langword="null"/> when it holds none.</summary>
     public long? GetEpoch(TenantId tenant) => _owned.TryGetValue(tenant, out var lease) ? lease.Epoch : null;
@@ -692,6 +696,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             Poke();
         }
 
+        Interlocked.Increment(ref _renewals);
         return true;
     }
 
