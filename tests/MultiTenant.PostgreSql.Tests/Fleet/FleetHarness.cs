@@ -171,10 +171,10 @@ internal sealed class FleetHarness(string connectionString, string schema) : IAs
 
     public async Task<FleetTestHost> AddHostAsync(
         string id, string? connectionString = null, Action<FleetOptions>? configure = null, Action<IServiceCollection>? services = null,
-        Action<TenantCoordinatorOptions>? coordinator = null)
+        Action<TenantCoordinatorOptions>? coordinator = null, int maxPoolSize = 10)
     {
         var factory = new RecordingClientFactory(History, id);
-        var cs = new NpgsqlConnectionStringBuilder(connectionString ?? ConnectionString) { ApplicationName = "fleet-" + id, MaxPoolSize = 10 }.ConnectionString;
+        var cs = new NpgsqlConnectionStringBuilder(connectionString ?? ConnectionString) { ApplicationName = "fleet-" + id, MaxPoolSize = maxPoolSize }.ConnectionString;
         var host = TestHosts.Build(
             collection =>
             {
