@@ -56,6 +56,7 @@ public static class WhatsAppTenantsServiceCollectionExtensions
             sp.GetRequiredService<IOptions<TenantCoordinatorOptions>>().Value.MaxTenantMetricLabels));
         services.TryAddSingleton<TenantCoordinator>();
         services.TryAddSingleton<ITenantCoordinator>(static sp => sp.GetRequiredService<TenantCoordinator>());
+        services.TryAddSingleton<ITenantOwnershipReader>(static sp => sp.GetRequiredService<TenantCoordinator>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<TenantCoordinator>());
 
         services.AddHealthChecks()
