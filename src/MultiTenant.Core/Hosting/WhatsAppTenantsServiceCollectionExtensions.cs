@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using MultiTenant.Diagnostics;
 using MultiTenant.Hosting;
+using MultiTenant.Inbox;
 using MultiTenant.Storage;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -52,6 +53,10 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         services.TryAddSingleton<ITenantStateStoreProvider>(static sp => sp.GetRequiredService<InMemoryTenantStore>());
         services.TryAddSingleton<ITenantStoreHealth>(static sp => sp.GetRequiredService<InMemoryTenantStore>());
 
+        // The embedded inbox and address index (in memory, not durable); UsePostgreSql() replaces them.
+        services.TryAddSingleton<ITenantAddressIndex, InMemoryTenantAddressIndex>();
+        services.TryAddSingleton<ITenantInbox>(static sp => new InMemoryTenantInbox(sp.GetService<TimeProvider>()));
+
         services.TryAddSingleton(static sp => new TenantMetrics(
             sp.GetService<IMeterFactory>(),
             sp.GetRequiredService<IOptions<TenantCoordinatorOptions>>().Value.MaxTenantMetricLabels));
@@ -59,6 +64,7 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         TenantSecretsWhatsAppTenantsBuilderExtensions.AddTenantSecrets(services);
         services.TryAddSingleton<TenantCoordinator>();
         services.TryAddSingleton<ITenantCoordinator>(static sp => sp.GetRequiredService<TenantCoordinator>());
+        services.TryAddSingleton<ITenantOwnershipReader>(static sp => sp.GetRequiredService<TenantCoordinator>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<TenantCoordinator>());
 
         services.AddHealthChecks()

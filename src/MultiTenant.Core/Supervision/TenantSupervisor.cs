@@ -25,6 +25,7 @@ internal sealed class TenantSupervisor
     private TenantStatus _status;
     private long _generation;
     private bool _running;
+    private long _ownershipEpoch;
     private bool _initialStateCounted;
     private CancellationTokenSource? _runCts;
     private CancellationTokenSource? _runAbort;
@@ -89,6 +90,7 @@ internal sealed class TenantSupervisor
             }
 
             _running = true;
+            _ownershipEpoch = ownershipEpoch;
             long generation = ++_generation;
             var cts = new CancellationTokenSource();
             _runCts = cts;
@@ -101,6 +103,16 @@ internal sealed class TenantSupervisor
             PublishLocked(_status with { State = TenantState.Starting, StartedAt = now, UpdatedAt = now, Error = null, Host = _owner.Options.HostId });
             _runTask = Task.Run(() => RunAsync(previous, generation, cts, abort, ownershipEpoch));
             return true;
+        }
+    }
+
+    /// <summary>The ownership epoch of the current run; <see langword="false"/> when the tenant is not running here.</summary>
+    public bool TryGetOwnershipEpoch(out long epoch)
+    {
+        lock (_gate)
+        {
+            epoch = _ownershipEpoch;
+            return _running;
         }
     }
 

@@ -23,6 +23,10 @@ namespace MultiTenant.PostgreSql.Fleet;
 internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 {
     private readonly PostgreSqlTenantStore _store;
+
+    // Coordination traffic (renewals, heartbeats, acquisitions, releases, reconciles, LISTEN) has a pool of its own, so that API load
+    // (relayed sends, health probes, status reads) filling the store's pool can never make a renewal wait for a connection.
+    private readonly NpgsqlDataSource _coordination;
     private readonly FleetOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -47,15 +51,18 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private volatile bool _leaving;
     private volatile bool _superseded;
     private int _stopped;
+    private long _renewals;
 
     public FleetMember(
         PostgreSqlTenantStore store,
+        NpgsqlDataSource coordination,
         FleetOptions options,
         TimeProvider? timeProvider = null,
         ILogger<FleetMember>? logger = null,
         IHostApplicationLifetime? lifetime = null)
     {
         _store = store;
+        _coordination = coordination;
         FleetOptionsValidator.ThrowIfInvalid(options);
         _options = options.Clone();
         _time = timeProvider ?? TimeProvider.System;
@@ -82,6 +89,9 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
     /// <summary>Test hook: the watchdog is skipped too (a host paused as a whole, whose clients keep their in-flight work).</summary>
     internal bool WatchdogPaused { get; set; }
+
+    /// <summary>How many renewals succeeded so far (tests wait for the next one).</summary>
+    internal long Renewals => Interlocked.Read(ref _renewals);
 
     /// <summary>The epoch of this host's lease of <paramref name="tenant"/>, or <see langword="null"/> when it holds none.</summary>
     public long? GetEpoch(TenantId tenant) => _owned.TryGetValue(tenant, out var lease) ? lease.Epoch : null;
@@ -191,7 +201,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
                 }
             }
 
-            await using var batch = _store.DataSource.CreateBatch();
+            await using var batch = _coordination.CreateBatch();
             batch.Timeout = _store.CommandTimeoutSeconds;
             if (finals.Count > 0)
             {
@@ -262,7 +272,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         var generations = new Dictionary<TenantId, long>();
         var held = new HashSet<TenantId>();
         var hosts = new List<FleetHost>();
-        await using (var batch = _store.DataSource.CreateBatch())
+        await using (var batch = _coordination.CreateBatch())
         {
             batch.Timeout = _store.CommandTimeoutSeconds;
             batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.ReadDesired));
@@ -377,7 +387,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         try
         {
             long start = _time.GetTimestamp();
-            await using (var batch = _store.DataSource.CreateBatch())
+            await using (var batch = _coordination.CreateBatch())
             {
                 batch.Timeout = _store.CommandTimeoutSeconds;
                 var ensure = new NpgsqlBatchCommand(Sql.EnsureLeaseRows);
@@ -454,7 +464,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             }
 
             ids.Sort(StringComparer.Ordinal);
-            await using var batch = _store.DataSource.CreateBatch();
+            await using var batch = _coordination.CreateBatch();
             batch.Timeout = _store.CommandTimeoutSeconds;
             if (statuses.Count > 0)
             {
@@ -529,7 +539,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         bool warned = false;
         while (true)
         {
-            await using (var command = _store.CreateCommand(Sql.Register))
+            await using (var command = CreateCoordinationCommand(Sql.Register))
             {
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = HostId });
                 command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
@@ -573,7 +583,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     {
         try
         {
-            await using var batch = _store.DataSource.CreateBatch();
+            await using var batch = _coordination.CreateBatch();
             batch.Timeout = _store.CommandTimeoutSeconds;
             var leave = new NpgsqlBatchCommand(Sql.Leave);
             leave.Parameters.Add(new NpgsqlParameter<string> { TypedValue = HostId });
@@ -611,9 +621,21 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     internal async Task<bool> RenewAsync(CancellationToken stop)
     {
         var returned = new Dictionary<TenantId, long>();
+
+        // The deadline bounds the whole attempt: the wait for the lease lock, for a connection, and the statement. A renewal that takes
+        // longer than the safety margin is useless (the watchdog measures from its start), so it gives up then.
+        long start = _time.GetTimestamp();
+        using var deadline = new CancellationTokenSource(_options.SafetyMargin, _time);
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stop, deadline.Token);
+        var token = attempt.Token;
         try
         {
-            await _leaseLock.WaitAsync(stop).ConfigureAwait(false);
+            await _leaseLock.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            FleetLog.RenewTimedOut(_logger, _owned.Count, _options.SafetyMargin);
+            return false;
         }
         catch (OperationCanceledException)
         {
@@ -624,15 +646,14 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         var lost = new List<TenantId>();
         try
         {
-            long start = _time.GetTimestamp();
-            await using (var command = _store.CreateCommand(Sql.Renew))
+            await using var connection = await _coordination.OpenConnectionAsync(token).ConfigureAwait(false);
+            await using (var command = new NpgsqlCommand(Sql.Renew, connection))
             {
-                // A renewal that takes longer than the margin is useless: give up before it could extend a lease we would not honour.
                 command.CommandTimeout = Math.Max(1, (int)Math.Ceiling(_options.SafetyMargin.TotalSeconds));
                 command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
                 command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = _options.LeaseTtl });
-                await using var reader = await command.ExecuteReaderAsync(stop).ConfigureAwait(false);
-                while (await reader.ReadAsync(stop).ConfigureAwait(false))
+                await using var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
+                while (await reader.ReadAsync(token).ConfigureAwait(false))
                 {
                     if (TenantId.TryParse(reader.GetString(0), out var tenant))
                     {
@@ -641,14 +662,14 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
                 }
             }
 
-            long deadline = start + _deadlineTicks;
+            long renewedUntil = start + _deadlineTicks;
             lock (_ownedGate)
             {
                 foreach (var (tenant, lease) in _owned)
                 {
                     if (returned.Remove(tenant, out long epoch) && epoch == lease.Epoch)
                     {
-                        lease.Deadline = Math.Max(lease.Deadline, deadline);
+                        lease.Deadline = Math.Max(lease.Deadline, renewedUntil);
                     }
                     else
                     {
@@ -666,7 +687,8 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             if (orphans.Count > 0)
             {
                 orphans.Sort(StringComparer.Ordinal);
-                await using var release = _store.CreateCommand(Sql.Release);
+                await using var release = new NpgsqlCommand(Sql.Release, connection);
+                release.CommandTimeout = _store.CommandTimeoutSeconds;
                 release.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
                 release.Parameters.Add(TextArray(orphans.ToArray()));
                 await release.ExecuteNonQueryAsync(stop).ConfigureAwait(false);
@@ -692,6 +714,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             Poke();
         }
 
+        Interlocked.Increment(ref _renewals);
         return true;
     }
 
@@ -706,7 +729,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
             try
             {
-                await using var command = _store.CreateCommand(Sql.Heartbeat);
+                await using var command = CreateCoordinationCommand(Sql.Heartbeat);
                 command.CommandTimeout = Math.Max(1, (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds * 2));
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = HostId });
                 command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
@@ -801,7 +824,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         {
             try
             {
-                await using var connection = await _store.DataSource.OpenConnectionAsync(stop).ConfigureAwait(false);
+                await using var connection = await _coordination.OpenConnectionAsync(stop).ConfigureAwait(false);
                 connection.Notification += (_, e) =>
                 {
                     if (!OnRelayNotification(e.Payload))
@@ -884,7 +907,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
     private async Task NotifyAsync(string payload, CancellationToken cancellationToken)
     {
-        await using var batch = _store.DataSource.CreateBatch();
+        await using var batch = _coordination.CreateBatch();
         batch.BatchCommands.Add(NotifyCommand(payload));
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -895,6 +918,13 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Sql.Channel });
         notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = payload });
         return notify;
+    }
+
+    private NpgsqlCommand CreateCoordinationCommand(string sql)
+    {
+        var command = _coordination.CreateCommand(sql);
+        command.CommandTimeout = _store.CommandTimeoutSeconds;
+        return command;
     }
 
     private NpgsqlParameter CapacityParameter() =>

@@ -5,7 +5,7 @@ using Npgsql;
 namespace MultiTenant.PostgreSql;
 
 /// <summary>
-/// The Data Protection key ring of secrets at rest in the <c>secret_key_ring</c> table (migration 4), so every host of a fleet shares
+/// The Data Protection key ring of secrets at rest in the <c>secret_key_ring</c> table (migration 5), so every host of a fleet shares
 /// one key ring. Registered by <c>UsePostgreSql()</c> through <c>UseSecretKeyRepository()</c>. The elements it receives already have
 /// their master keys encrypted with the configured key-encryption key; it stores them as they are and never updates or deletes a row.
 /// </summary>
