@@ -256,7 +256,8 @@ public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore,
         return command;
     }
 
-    private TenantStatus? ReadStatus(NpgsqlDataReader reader)
+    /// <summary>Reads one status row (business id, state, started at, updated at, error, host); skips an unreadable one (logged).</summary>
+    internal TenantStatus? ReadStatus(NpgsqlDataReader reader)
     {
         if (!TenantId.TryParse(reader.GetString(0), out var tenant))
         {

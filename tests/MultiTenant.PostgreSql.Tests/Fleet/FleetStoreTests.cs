@@ -74,4 +74,38 @@ public sealed class FleetStoreTests(PostgreSqlFixture fixture) : IAsyncLifetime
         Assert.Equal("start", await received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
         await _fleet.WaitUntilAllRunOnceAsync(tenants);
     }
+
+    [Fact]
+    public async Task Tenants_of_a_host_that_stopped_heartbeating_are_listed_disconnected_owner_host_lost_until_a_host_runs_them_again()
+    {
+        _fleet = new FleetHarness(_database, PostgreSqlTestStore.NewSchema());
+        var a = await _fleet.AddHostAsync("a");
+        var b = await _fleet.AddHostAsync("b", configure: o => o.Capacity = 0); // a viewer: it never claims a tenant
+        var tenants = await _fleet.StartTenantsAsync(10);
+        await _fleet.WaitUntilAllRunOnceAsync(tenants, ["a"]);
+        await Eventually.UntilAsync(
+            async () => await b.Coordinator.ListStatusesAsync(),
+            l => l.Count == 10 && l.All(s => s.State == TenantState.Connected),
+            "b lists the 10 tenants connected");
+
+        // a freezes as a whole (no heartbeat, no renewal; its clients go on): within the dead-after time (0.9 s) b lists them lost.
+        a.Member.CoordinationPaused = true;
+        a.Member.WatchdogPaused = true;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var lost = await Eventually.UntilAsync(
+            async () => await b.Coordinator.ListStatusesAsync(),
+            l => l.Count == 10 && l.All(s => s.State == TenantState.Disconnected),
+            "b lists the 10 tenants disconnected", TimeSpan.FromSeconds(10));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"listed lost after {watch.Elapsed}");
+        Assert.All(lost, s => Assert.StartsWith("owner host lost", s.Error, StringComparison.Ordinal));
+        Assert.Equal(TenantState.Disconnected, (await b.Coordinator.GetStatusAsync(tenants[0]))!.State);
+
+        // a thaws: it loses the expired leases, claims them again, and the tenants are listed connected again.
+        a.Member.WatchdogPaused = false;
+        a.Member.CoordinationPaused = false;
+        await Eventually.UntilAsync(
+            async () => await b.Coordinator.ListStatusesAsync(),
+            l => l.Count == 10 && l.All(s => s.State == TenantState.Connected && s.Error is null),
+            "b lists the 10 tenants connected again");
+    }
 }
