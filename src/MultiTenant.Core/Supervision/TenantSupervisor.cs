@@ -508,13 +508,14 @@ internal sealed class TenantSupervisor
     }
 
     /// <summary>
-    /// The status error of a failed connect: a short reason of our own, never the exception's text (which may carry anything a client or
-    /// a driver put there); the exception itself is logged with event id <see cref="MultiTenantEventIds.ConnectFailed"/>.
+    /// The status error of a failed connect. The text of the library's own exceptions (types of the <c>MultiTenant</c> namespaces, whose
+    /// messages are written to be shown, such as a Cloud API error code) is kept; any other exception (a socket, a driver, a bug) is
+    /// described by its type only, never by its text, which goes to the log with event id <see cref="MultiTenantEventIds.ConnectFailed"/>.
     /// </summary>
     private static string DescribeConnectFailure(Exception ex) =>
-        ex is ConnectTimeoutException
-            ? ex.Message
-            : string.Create(CultureInfo.InvariantCulture, $"connect failed ({ex.GetType().Name}); see the log, event id {MultiTenantEventIds.ConnectFailed}");
+        ex is ConnectTimeoutException ? ex.Message
+        : ex.GetType().Namespace is { } ns && (ns == "MultiTenant" || ns.StartsWith("MultiTenant.", StringComparison.Ordinal)) ? "connect failed: " + ex.Message
+        : string.Create(CultureInfo.InvariantCulture, $"connect failed ({ex.GetType().Name}); see the log, event id {MultiTenantEventIds.ConnectFailed}");
 
     /// <summary>The supervisor's own connect timeout: its message is ours, so it may appear in a status.</summary>
     private sealed class ConnectTimeoutException(string message) : TimeoutException(message);
