@@ -281,6 +281,9 @@ public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore,
             reader.IsDBNull(5) ? null : reader.GetString(5));
     }
 
+    /// <summary>Text made storable in PostgreSQL (see <see cref="StatusRows.StorableText"/>, the one implementation).</summary>
+    internal static string? StorableText(string? text) => StatusRows.StorableText(text);
+
     private static void ThrowIfDefault(TenantId tenant)
     {
         if (tenant.IsDefault)
