@@ -19,7 +19,9 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     // Long enough for a 10,000-character id to reach the API and get a 400 problem, instead of Kestrel's bare 414.
     kestrel.Limits.MaxRequestLineSize = 32 * 1024;
 });
-builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
+// 30 s unless the standard host setting shutdownTimeoutSeconds says otherwise (environment DOTNET_SHUTDOWNTIMEOUTSECONDS); the
+// deployment files set it, and keep their grace periods longer (README, "Deploy").
+builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(builder.Configuration.GetValue("shutdownTimeoutSeconds", 30)));
 
 builder.Services.AddOptions<SimulatorOptions>()
     .BindConfiguration(SimulatorOptions.SectionName)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MultiTenant.Hosting;
+using MultiTenant.Inbox;
 using MultiTenant.PostgreSql;
 using MultiTenant.Storage;
 using Npgsql;
@@ -14,7 +15,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class PostgreSqlWhatsAppTenantsBuilderExtensions
 {
     /// <summary>
-    /// Stores the registry, the statuses and the per-tenant client state in PostgreSQL, connecting with a <c>DATABASE_URL</c>
+    /// Stores the registry, the statuses, the per-tenant client state, the inbox and the address index in PostgreSQL, connecting with a <c>DATABASE_URL</c>
     /// (<c>postgres://user:password@host:port/database?sslmode=require&amp;pool_max_conns=20</c>, see <see cref="DatabaseUrl"/>) or an
     /// Npgsql connection string. Registers one <see cref="NpgsqlDataSource"/> built from it (with <c>TryAdd</c>: a data source the host
     /// registers itself is used instead, and a warning is logged at start). The schema is migrated when the host starts, before tenants
@@ -85,6 +86,13 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
             services.AddSingleton<ITenantStatusStore>(static sp => sp.GetRequiredService<PostgreSqlTenantStore>());
             services.AddSingleton<ITenantStateStoreProvider>(static sp => sp.GetRequiredService<PostgreSqlTenantStore>());
             services.AddSingleton<ITenantStoreHealth>(static sp => sp.GetRequiredService<PostgreSqlTenantStore>());
+
+            // The durable inbox and address index, in the store's schema.
+            services.RemoveAll<ITenantAddressIndex>();
+            services.RemoveAll<ITenantInbox>();
+            services.AddSingleton<ITenantAddressIndex>(static sp => new PostgreSqlTenantAddressIndex(sp.GetRequiredService<PostgreSqlTenantStore>()));
+            services.AddSingleton<ITenantInbox>(static sp => new PostgreSqlTenantInbox(
+                sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>(), sp.GetService<ILogger<PostgreSqlTenantInbox>>()));
 
             services.AddSingleton<IHostedService>(static sp => new PostgreSqlStoreInitializer(
                 sp.GetRequiredService<PostgreSqlTenantStore>(),

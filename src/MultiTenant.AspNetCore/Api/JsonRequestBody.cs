@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
 namespace MultiTenant.AspNetCore.Api;
@@ -50,77 +48,6 @@ internal static class JsonRequestBody
         }
 
         return null;
-    }
-
-    /// <summary>
-    /// Reads the whole body, refusing more than <paramref name="limit"/> bytes. On success the caller owns the returned buffer
-    /// (rented from <see cref="ArrayPool{T}.Shared"/>; return it), whose first <c>Length</c> bytes are the body.
-    /// </summary>
-    public static async ValueTask<(RequestError? Error, byte[]? Buffer, int Length)> ReadAsync(HttpContext context, int limit)
-    {
-        var request = context.Request;
-        if (request.ContentLength > limit)
-        {
-            return (TooLarge(limit), null, 0);
-        }
-
-        // Let the server enforce the same limit where it can (Kestrel); the loop below enforces it in every case.
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature
-            && (sizeFeature.MaxRequestBodySize is null || sizeFeature.MaxRequestBodySize > limit + 1L))
-        {
-            sizeFeature.MaxRequestBodySize = limit + 1L;
-        }
-
-        int initial = request.ContentLength is { } declared ? (int)declared + 1 : Math.Min(limit + 1, 4096);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initial, 16));
-        int length = 0;
-        try
-        {
-            while (true)
-            {
-                if (length == buffer.Length)
-                {
-                    if (length > limit)
-                    {
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        return (TooLarge(limit), null, 0);
-                    }
-
-                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, limit + 1L));
-                    buffer.AsSpan(0, length).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-
-                int read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                length += read;
-                if (length > limit)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    return (TooLarge(limit), null, 0);
-                }
-            }
-        }
-        catch (BadHttpRequestException ex)
-        {
-            // The server's own limit or a malformed (for example truncated chunked) body.
-            ArrayPool<byte>.Shared.Return(buffer);
-            return ex.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? (TooLarge(limit), null, 0)
-                : (new RequestError(StatusCodes.Status400BadRequest, "The request body could not be read."), null, 0);
-        }
-        catch
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-            throw;
-        }
-
-        return (null, buffer, length);
     }
 
     /// <summary>

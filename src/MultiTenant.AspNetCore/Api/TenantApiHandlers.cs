@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -303,19 +302,19 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             return contentTypeError;
         }
 
-        var (error, buffer, length) = await JsonRequestBody.ReadAsync(context, options.MaxRequestBodySize).ConfigureAwait(false);
-        if (error is not null)
-        {
-            return error;
-        }
-
+        BoundedRequestBody body;
         try
         {
-            return JsonRequestBody.ParseStringObject(buffer.AsSpan(0, length), members, values, example);
+            body = await BoundedRequestBody.ReadAsync(context, options.MaxRequestBodySize).ConfigureAwait(false);
         }
-        finally
+        catch (BadHttpRequestException ex)
         {
-            ArrayPool<byte>.Shared.Return(buffer!);
+            return new RequestError(ex.StatusCode, ex.Message);
+        }
+
+        using (body)
+        {
+            return JsonRequestBody.ParseStringObject(body.Span, members, values, example);
         }
     }
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
+using MultiTenant.AspNetCore.Http;
 using MultiTenant.CloudApi.Diagnostics;
 
 namespace MultiTenant.CloudApi.Endpoints;
@@ -31,21 +32,19 @@ internal static class CredentialsEndpoints
             return;
         }
 
-        RequestBody? body;
-        bool tooLarge;
+        BoundedRequestBody body;
         try
         {
-            (body, tooLarge) = await RequestBody.ReadAsync(context, MaxBodySize).ConfigureAwait(false);
+            body = await BoundedRequestBody.ReadAsync(context, MaxBodySize).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await ProblemAsync(context, StatusCodes.Status413PayloadTooLarge, $"The request body must be at most {MaxBodySize} bytes.").ConfigureAwait(false);
+            return;
         }
         catch (BadHttpRequestException)
         {
             await ProblemAsync(context, StatusCodes.Status400BadRequest, "The request body could not be read.").ConfigureAwait(false);
-            return;
-        }
-
-        if (tooLarge || body is null)
-        {
-            await ProblemAsync(context, StatusCodes.Status413PayloadTooLarge, $"The request body must be at most {MaxBodySize} bytes.").ConfigureAwait(false);
             return;
         }
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MultiTenant.AspNetCore.Http;
 using MultiTenant.CloudApi.Diagnostics;
 using MultiTenant.CloudApi.Webhooks;
 
@@ -69,21 +70,19 @@ internal sealed class WebhookEndpoint
     /// </summary>
     public async Task ReceiveAsync(HttpContext context)
     {
-        RequestBody? body;
-        bool tooLarge;
+        BoundedRequestBody body;
         try
         {
-            (body, tooLarge) = await RequestBody.ReadAsync(context, _maxBodySize).ConfigureAwait(false);
+            body = await BoundedRequestBody.ReadAsync(context, _maxBodySize).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            Refuse(context, StatusCodes.Status413PayloadTooLarge, "too_large", "the body exceeds " + _maxBodySize.ToString(CultureInfo.InvariantCulture) + " bytes");
+            return;
         }
         catch (BadHttpRequestException)
         {
             Refuse(context, StatusCodes.Status400BadRequest, "bad_request", "the body could not be read");
-            return;
-        }
-
-        if (tooLarge || body is null)
-        {
-            Refuse(context, StatusCodes.Status413PayloadTooLarge, "too_large", "the body exceeds " + _maxBodySize.ToString(CultureInfo.InvariantCulture) + " bytes");
             return;
         }
 

@@ -8,8 +8,10 @@ namespace MultiTenant;
 /// <remarks>
 /// A business id is 1–64 characters of <c>a-z A-Z 0-9 . _ -</c> and starts with a letter or a digit.
 /// Ids are case-sensitive and are never normalised: <c>Tenant1</c> and <c>tenant1</c> are two tenants.
+/// It implements <see cref="ISpanParsable{TSelf}"/>, so ASP.NET Core binds a route value such as <c>{business_id}</c> to it directly
+/// (an invalid id then fails binding with 400); the format provider is ignored.
 /// </remarks>
-public readonly struct TenantId : IEquatable<TenantId>, IComparable<TenantId>
+public readonly struct TenantId : IEquatable<TenantId>, IComparable<TenantId>, ISpanParsable<TenantId>
 {
     /// <summary>The maximum length of a business id (64).</summary>
     public const int MaxLength = 64;
@@ -53,13 +55,49 @@ public readonly struct TenantId : IEquatable<TenantId>, IComparable<TenantId>
         return false;
     }
 
+    /// <summary>Validates <paramref name="s"/> and wraps it (<see cref="IParsable{TSelf}"/>); <paramref name="provider"/> is ignored.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="s"/> is null.</exception>
+    /// <exception cref="InvalidTenantIdException"><paramref name="s"/> is not a valid business id.</exception>
+    public static TenantId Parse(string s, IFormatProvider? provider) => Parse(s);
+
+    /// <summary>Validates <paramref name="s"/> without throwing (<see cref="IParsable{TSelf}"/>); <paramref name="provider"/> is ignored.</summary>
+    /// <returns><see langword="true"/> when the id is valid.</returns>
+    public static bool TryParse([NotNullWhen(true)] string? s, IFormatProvider? provider, out TenantId result) => TryParse(s, out result);
+
+    /// <summary>Validates <paramref name="s"/> and wraps a copy of it (<see cref="ISpanParsable{TSelf}"/>); <paramref name="provider"/> is ignored.</summary>
+    /// <exception cref="InvalidTenantIdException"><paramref name="s"/> is not a valid business id.</exception>
+    public static TenantId Parse(ReadOnlySpan<char> s, IFormatProvider? provider) => Parse(s.ToString());
+
+    /// <summary>
+    /// Validates <paramref name="s"/> without throwing (<see cref="ISpanParsable{TSelf}"/>), allocating the id's string only when it is
+    /// valid; <paramref name="provider"/> is ignored.
+    /// </summary>
+    /// <returns><see langword="true"/> when the id is valid.</returns>
+    public static bool TryParse(ReadOnlySpan<char> s, IFormatProvider? provider, out TenantId result)
+    {
+        if (Validate(s) is null)
+        {
+            result = new TenantId(s.ToString());
+            return true;
+        }
+
+        result = default;
+        return false;
+    }
+
     /// <summary>
     /// Returns why <paramref name="businessId"/> is not a valid business id, or <see langword="null"/> when it is.
     /// The message never repeats the id itself, so it is safe to return to a caller.
     /// </summary>
-    public static string? Validate(string? businessId)
+    public static string? Validate(string? businessId) => businessId is null ? "The business id must not be empty." : Validate(businessId.AsSpan());
+
+    /// <summary>
+    /// Returns why <paramref name="businessId"/> is not a valid business id, or <see langword="null"/> when it is.
+    /// The message never repeats the id itself, so it is safe to return to a caller.
+    /// </summary>
+    public static string? Validate(ReadOnlySpan<char> businessId)
     {
-        if (string.IsNullOrEmpty(businessId))
+        if (businessId.IsEmpty)
         {
             return "The business id must not be empty.";
         }

@@ -163,4 +163,34 @@ public sealed class TenantIdTests
             Assert.Equal(allowedInside, TenantId.TryParse("a" + ch + "b", out _));
         }
     }
+
+    [Theory]
+    [MemberData(nameof(ValidIds))]
+    public void Valid_ids_parse_through_ISpanParsable(string id)
+    {
+        Assert.Equal(id, ParseGeneric<TenantId>(id).Value);
+        Assert.True(TryParseSpanGeneric<TenantId>(("<" + id + ">").AsSpan(1, id.Length), out var fromSpan));
+        Assert.Equal(id, fromSpan.Value);
+        Assert.Equal(id, TenantId.Parse(id.AsSpan(), provider: null).Value);
+        Assert.True(TenantId.TryParse(id, provider: null, out var fromString));
+        Assert.Equal(id, fromString.Value);
+    }
+
+    [Theory]
+    [MemberData(nameof(InvalidIds))]
+    public void Invalid_ids_fail_through_ISpanParsable_with_the_same_reason(string id, string why)
+    {
+        Assert.False(TryParseSpanGeneric<TenantId>(id.AsSpan(), out var parsed), why);
+        Assert.True(parsed.IsDefault);
+        Assert.False(TenantId.TryParse(id, provider: null, out _));
+        var ex = Assert.Throws<InvalidTenantIdException>(() => TenantId.Parse(id.AsSpan(), provider: null));
+        Assert.Equal(TenantId.Validate(id), ex.Reason);
+        Assert.Equal(TenantId.Validate(id), TenantId.Validate(id.AsSpan()));
+    }
+
+    private static T ParseGeneric<T>(string s)
+        where T : IParsable<T> => T.Parse(s, provider: null);
+
+    private static bool TryParseSpanGeneric<T>(ReadOnlySpan<char> s, out T result)
+        where T : ISpanParsable<T> => T.TryParse(s, provider: null, out result!);
 }
