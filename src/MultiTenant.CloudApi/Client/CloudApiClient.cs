@@ -17,10 +17,11 @@ namespace MultiTenant.CloudApi.Client;
 /// Graph errors are handled by Graph's <c>error.code</c>, not the HTTP status: 190 (token invalid) and permission errors stop the
 /// tenant with an error (no retry); 4, 80007, 130429, 5xx and network faults are transient (the coordinator backs off, sends get a
 /// retry time); 131056 holds back only that recipient; 131048 and 368 are policy refusals.
+/// <para>Split by responsibility: lifecycle and credentials here, sending in <c>CloudApiClient.Send.cs</c>, the health probe and the
+/// classification of Graph errors in <c>CloudApiClient.Health.cs</c>.</para>
 /// </remarks>
-internal sealed class CloudApiClient : ITenantClient
+internal sealed partial class CloudApiClient : ITenantClient
 {
-    private const int MaxTextLength = 4096;
     private static readonly TimeSpan ThroughputPause = TimeSpan.FromSeconds(1);
 
     private readonly TenantClientContext _context;
@@ -109,47 +110,6 @@ internal sealed class CloudApiClient : ITenantClient
         return await ProbeAsync(cancellationToken).ConfigureAwait(false) is null;
     }
 
-    public async Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(message);
-        if (!_connected)
-        {
-            throw new TenantSendException("The Cloud API client is not connected.", isTransient: true);
-        }
-
-        string to = NormalizeRecipient(message.To)
-            ?? throw new TenantSendException("The recipient must be a phone number in international format (digits, optionally with a leading '+').", isTransient: false, errorCode: "invalid_recipient");
-        if (string.IsNullOrEmpty(message.Text) || message.Text.Length > MaxTextLength)
-        {
-            throw new TenantSendException($"The text must be 1 to {MaxTextLength} characters long.", isTransient: false, errorCode: "invalid_text");
-        }
-
-        await WaitForTurnAsync(to, cancellationToken).ConfigureAwait(false);
-        bool refreshed = false;
-        while (true)
-        {
-            var credentials = Credentials;
-            try
-            {
-                string id = await _graph.SendTextAsync(credentials, to, message.Text, cancellationToken).ConfigureAwait(false);
-                return new SendMessageResult(id);
-            }
-            catch (GraphApiException ex)
-            {
-                var error = ex.Error;
-                _metrics.GraphError("send", error.Tag);
-                Log.GraphCallFailed(_context.Logger, Tenant.Value, "send", error.Message);
-                if (error.Kind == GraphErrorKind.TokenInvalid && !refreshed && await ReloadIfChangedAsync(credentials, cancellationToken).ConfigureAwait(false))
-                {
-                    refreshed = true;
-                    continue;
-                }
-
-                throw ToSendException(error, to, ex);
-            }
-        }
-    }
-
     /// <summary>Switches to new credentials (set through <see cref="ICloudApiCredentialStore"/> on this host, or read at connect).</summary>
     public void UseCredentials(CloudApiCredentials credentials)
     {
@@ -192,164 +152,6 @@ internal sealed class CloudApiClient : ITenantClient
         await _lifetime.CancelAsync().ConfigureAwait(false);
         await _sweep.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _lifetime.Dispose();
-    }
-
-    /// <summary>
-    /// Probes the number. Returns <see langword="null"/> when it can send, or why not (health_status BLOCKED).
-    /// </summary>
-    /// <exception cref="TenantFatalException">Graph rejected the token or its permissions, or the number does not exist.</exception>
-    /// <exception cref="CloudApiException">A transient failure (throttling, server error, network).</exception>
-    private async Task<string?> ProbeAsync(CancellationToken cancellationToken)
-    {
-        bool refreshed = false;
-        while (true)
-        {
-            var credentials = Credentials;
-            PhoneNumberHealthResponse health;
-            try
-            {
-                health = await _graph.GetHealthAsync(credentials, cancellationToken).ConfigureAwait(false);
-            }
-            catch (GraphApiException ex)
-            {
-                var error = ex.Error;
-                _metrics.GraphError("probe", error.Tag);
-                if (error.Kind == GraphErrorKind.TokenInvalid && !refreshed && await ReloadIfChangedAsync(credentials, cancellationToken).ConfigureAwait(false))
-                {
-                    refreshed = true;
-                    continue;
-                }
-
-                if (ToFatal(error, credentials) is { } fatal)
-                {
-                    Log.CredentialsRejected(_context.Logger, Tenant.Value, error.Message);
-                    throw new TenantFatalException(fatal.Reason, fatal.Message, error.ToException(ex));
-                }
-
-                Log.GraphCallFailed(_context.Logger, Tenant.Value, "health probe", error.Message);
-                throw error.ToException(ex);
-            }
-
-            return Evaluate(health, credentials);
-        }
-    }
-
-    private string? Evaluate(PhoneNumberHealthResponse health, CloudApiCredentials credentials)
-    {
-        string? state = health.HealthStatus?.CanSendMessage;
-        string? previous = _lastHealth;
-        _lastHealth = state;
-        if (string.Equals(state, "BLOCKED", StringComparison.OrdinalIgnoreCase))
-        {
-            return "WhatsApp reports that phone number id " + credentials.PhoneNumberId + " cannot send messages (health_status BLOCKED" + DescribeEntities(health) + ").";
-        }
-
-        if (string.Equals(state, "LIMITED", StringComparison.OrdinalIgnoreCase) && !string.Equals(previous, state, StringComparison.OrdinalIgnoreCase))
-        {
-            Log.MessagingLimited(_context.Logger, Tenant.Value, credentials.PhoneNumberId, DescribeEntities(health).TrimStart(':', ' '));
-        }
-
-        // AVAILABLE, LIMITED (sends work, with limits) or absent (an older API version): the number can send.
-        return null;
-    }
-
-    private static string DescribeEntities(PhoneNumberHealthResponse health)
-    {
-        var entities = health.HealthStatus?.Entities;
-        if (entities is null)
-        {
-            return string.Empty;
-        }
-
-        // The entity that explains the most: the first one that cannot send and says why, else the first one that cannot send.
-        HealthEntity? chosen = null;
-        foreach (var entity in entities)
-        {
-            if (entity?.CanSendMessage is { } can && !string.Equals(can, "AVAILABLE", StringComparison.OrdinalIgnoreCase))
-            {
-                if (entity.Errors is [_, ..])
-                {
-                    chosen = entity;
-                    break;
-                }
-
-                chosen ??= entity;
-            }
-        }
-
-        if (chosen is not null)
-        {
-            var first = chosen.Errors is [{ } e, ..] ? e : null;
-            string description = first?.ErrorDescription is { Length: > 0 } d ? d.Length > 200 ? d[..200] : d : "no details";
-            string code = first?.ErrorCode is { } c ? c.ToString(CultureInfo.InvariantCulture) + " " : string.Empty;
-            return $": {chosen.EntityType ?? "entity"} {chosen.CanSendMessage}, {code}{description}";
-        }
-
-        return string.Empty;
-    }
-
-    private (TenantFatalReason Reason, string Message)? ToFatal(GraphError error, CloudApiCredentials credentials) => error.Kind switch
-    {
-        GraphErrorKind.TokenInvalid => (TenantFatalReason.CredentialsRevoked,
-            $"The Cloud API access token was rejected as invalid, expired or revoked ({error.Message}). Set new credentials, then start the tenant again."),
-        GraphErrorKind.PermissionDenied => (TenantFatalReason.CredentialsRevoked,
-            $"The Cloud API access token lacks a permission the client needs ({error.Message}). Grant whatsapp_business_messaging and whatsapp_business_management, then start the tenant again."),
-        GraphErrorKind.NumberNotFound => (TenantFatalReason.Other,
-            $"The phone number id {credentials.PhoneNumberId} does not exist or the token cannot access it ({error.Message}). Fix the credentials, then start the tenant again."),
-        _ => null,
-    };
-
-    private TenantSendException ToSendException(GraphError error, string to, Exception inner)
-    {
-        string code = error.Tag;
-        switch (error.Kind)
-        {
-            case GraphErrorKind.TokenInvalid or GraphErrorKind.PermissionDenied or GraphErrorKind.NumberNotFound:
-                var fatal = ToFatal(error, Credentials)!.Value;
-                Log.CredentialsRejected(_context.Logger, Tenant.Value, error.Message);
-                _context.ReportFatal(fatal.Reason, fatal.Message);
-                return new TenantSendException(fatal.Message, isTransient: false, code, innerException: inner);
-            case GraphErrorKind.Throttled:
-                _limiter.PauseAll(_options.ThrottlePause);
-                return new TenantSendException($"WhatsApp is throttling this tenant ({error.Message}); its sends are paused.", isTransient: true, code, _options.ThrottlePause, inner);
-            case GraphErrorKind.ThroughputThrottled:
-                _limiter.PauseAll(ThroughputPause);
-                return new TenantSendException($"The number's message throughput limit was reached ({error.Message}).", isTransient: true, code, ThroughputPause, inner);
-            case GraphErrorKind.RecipientThrottled:
-                _limiter.HoldRecipient(to, _options.RecipientThrottleDelay);
-                return new TenantSendException($"Too many messages to this recipient in a short time ({error.Message}); sends to it are held back.", isTransient: true, code, _options.RecipientThrottleDelay, inner);
-            case GraphErrorKind.Policy:
-                return new TenantSendException($"WhatsApp refused the message for a policy reason ({error.Message}). Retrying will not help until the account's standing recovers.", isTransient: false, code, innerException: inner);
-            case GraphErrorKind.ServerTransient or GraphErrorKind.Network:
-                return new TenantSendException($"The Cloud API failed to take the message ({error.Message}).", isTransient: true, code, innerException: inner);
-            default:
-                return new TenantSendException($"The Cloud API refused the message ({error.Message}).", isTransient: false, code, innerException: inner);
-        }
-    }
-
-    private async Task WaitForTurnAsync(string to, CancellationToken cancellationToken)
-    {
-        var wait = _limiter.ReserveRecipient(to, out var retryAfter);
-        if (wait is null)
-        {
-            throw new TenantSendException("Sends to this recipient are held back (per-recipient spacing or WhatsApp's pair rate limit).", isTransient: true, "recipient_rate_limited", retryAfter);
-        }
-
-        if (wait.Value > TimeSpan.Zero)
-        {
-            await Task.Delay(wait.Value, _context.TimeProvider, cancellationToken).ConfigureAwait(false);
-        }
-
-        wait = _limiter.ReserveRateSlot(out retryAfter);
-        if (wait is null)
-        {
-            throw new TenantSendException("The tenant's send rate limit is exhausted.", isTransient: true, "rate_limited", retryAfter);
-        }
-
-        if (wait.Value > TimeSpan.Zero)
-        {
-            await Task.Delay(wait.Value, _context.TimeProvider, cancellationToken).ConfigureAwait(false);
-        }
     }
 
     /// <summary>After a 190, reads the store: when another host (or an API call) stored a different token, use it and retry once.</summary>
@@ -426,41 +228,5 @@ internal sealed class CloudApiClient : ITenantClient
         {
             Volatile.Write(ref _sweeping, 0);
         }
-    }
-
-    /// <summary>Digits of a phone number: "+15551234567", "15551234567" or a JID "15551234567@s.whatsapp.net". Null when invalid.</summary>
-    internal static string? NormalizeRecipient(string? to)
-    {
-        if (string.IsNullOrWhiteSpace(to))
-        {
-            return null;
-        }
-
-        var span = to.AsSpan().Trim();
-        int at = span.IndexOf('@');
-        if (at >= 0)
-        {
-            span = span[..at];
-        }
-
-        if (span.StartsWith("+"))
-        {
-            span = span[1..];
-        }
-
-        if (span.Length is < 5 or > 20)
-        {
-            return null;
-        }
-
-        foreach (char c in span)
-        {
-            if (!char.IsAsciiDigit(c))
-            {
-                return null;
-            }
-        }
-
-        return span.Length == to.Length ? to : span.ToString();
     }
 }

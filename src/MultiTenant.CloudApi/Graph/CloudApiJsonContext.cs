@@ -12,7 +12,6 @@ namespace MultiTenant.CloudApi;
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     NumberHandling = JsonNumberHandling.AllowReadingFromString,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(SendTextRequest))]
 [JsonSerializable(typeof(SendMessageResponse))]
 [JsonSerializable(typeof(GraphErrorEnvelope))]
 [JsonSerializable(typeof(PhoneNumberHealthResponse))]

@@ -1,15 +1,17 @@
+using System.Buffers;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Options;
+using MultiTenant.Clients;
 
 namespace MultiTenant.CloudApi.Graph;
 
 /// <summary>
 /// The two Graph API calls the client needs, over the named <see cref="HttpClient"/> <see cref="CloudApiOptions.HttpClientName"/>:
-/// the phone number's health probe and sending a text message. Failures come back as <see cref="GraphApiException"/> carrying a
+/// the phone number's health probe and sending a message. Failures come back as <see cref="GraphApiException"/> carrying a
 /// classified <see cref="GraphError"/>. Shared by all tenants; thread-safe.
 /// </summary>
 internal sealed class GraphApiClient
@@ -43,14 +45,26 @@ internal sealed class GraphApiClient
         return await SendAsync(request, credentials, CloudApiJsonContext.Default.PhoneNumberHealthResponse, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary><c>POST /{version}/{phone-number-id}/messages</c> with a text message; returns the message id (<c>wamid…</c>).</summary>
+    /// <summary>
+    /// <c>POST /{version}/{phone-number-id}/messages</c>: <c>{"messaging_product":"whatsapp","recipient_type":"individual",…}</c> followed by
+    /// the message object of <see cref="OutboundMessageJson"/>; returns the message id (<c>wamid…</c>).
+    /// </summary>
     /// <exception cref="GraphApiException">Graph refused the message, or the call failed.</exception>
-    public async Task<string> SendTextAsync(CloudApiCredentials credentials, string to, string text, CancellationToken cancellationToken)
+    public async Task<string> SendMessageAsync(CloudApiCredentials credentials, OutboundMessage message, CancellationToken cancellationToken)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(new SendTextRequest(to, text), CloudApiJsonContext.Default.SendTextRequest);
+        var body = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(body))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("messaging_product", "whatsapp");
+            writer.WriteString("recipient_type", "individual");
+            OutboundMessageJson.WriteProperties(writer, message);
+            writer.WriteEndObject();
+        }
+
         using var request = new HttpRequestMessage(HttpMethod.Post, _root + credentials.PhoneNumberId + "/messages")
         {
-            Content = new ByteArrayContent(body) { Headers = { ContentType = JsonMediaType } },
+            Content = new ReadOnlyMemoryContent(body.WrittenMemory) { Headers = { ContentType = JsonMediaType } },
         };
         var response = await SendAsync(request, credentials, CloudApiJsonContext.Default.SendMessageResponse, cancellationToken).ConfigureAwait(false);
         var id = response.Messages is [{ Id: { Length: > 0 } messageId }, ..] ? messageId : null;

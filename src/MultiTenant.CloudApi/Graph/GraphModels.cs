@@ -2,30 +2,6 @@ namespace MultiTenant.CloudApi.Graph;
 
 // The Graph API documents the package exchanges, as Meta documents them (snake_case through CloudApiJsonContext).
 
-/// <summary>
-/// <c>POST /{version}/{phone-number-id}/messages</c> for a text message:
-/// <c>{"messaging_product":"whatsapp","recipient_type":"individual","to":"…","type":"text","text":{"preview_url":false,"body":"…"}}</c>.
-/// </summary>
-internal sealed class SendTextRequest(string to, string body)
-{
-    public string MessagingProduct => "whatsapp";
-
-    public string RecipientType => "individual";
-
-    public string To { get; } = to;
-
-    public string Type => "text";
-
-    public SendTextBody Text { get; } = new(body);
-}
-
-internal sealed class SendTextBody(string body)
-{
-    public bool PreviewUrl => false;
-
-    public string Body { get; } = body;
-}
-
 /// <summary><c>{"messaging_product":"whatsapp","contacts":[{"input":"…","wa_id":"…"}],"messages":[{"id":"wamid…"}]}</c></summary>
 internal sealed class SendMessageResponse
 {

@@ -30,7 +30,8 @@ public interface ITenantClient : IAsyncDisposable
     /// <exception cref="TenantFatalException">The probe found a fatal condition (for example revoked credentials).</exception>
     ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken);
 
-    /// <summary>Sends a text message and returns its id.</summary>
+    /// <summary>Sends a message (any <see cref="MessageContent"/> kind the backend supports) and returns its id.</summary>
+    /// <exception cref="InvalidMessageException">The message breaks one of the backend's limits; nothing was sent.</exception>
     /// <exception cref="TenantSendException">The backend refused the message.</exception>
     Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken);
 }
@@ -45,11 +46,6 @@ public interface ITenantClientFactory
     /// <exception cref="TenantFatalException">The tenant cannot run (for example it has no paired device); it is not retried.</exception>
     ValueTask<ITenantClient> CreateClientAsync(TenantClientContext context, CancellationToken cancellationToken);
 }
-
-/// <summary>A text message to send.</summary>
-/// <param name="To">The recipient (a phone number in international format without '+', or a JID).</param>
-/// <param name="Text">The text.</param>
-public sealed record OutboundMessage(string To, string Text);
 
 /// <summary>The result of a send.</summary>
 /// <param name="MessageId">The id the backend gave the message.</param>
