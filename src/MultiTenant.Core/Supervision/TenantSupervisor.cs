@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using MultiTenant.Clients;
 using MultiTenant.Diagnostics;
@@ -364,7 +365,7 @@ internal sealed class TenantSupervisor
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stop.IsCancellationRequested)
             {
-                throw new TimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
+                throw new ConnectTimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
             }
         }
         finally
@@ -506,8 +507,18 @@ internal sealed class TenantSupervisor
         _owner.OnStatusChanged(previous, next);
     }
 
+    /// <summary>
+    /// The status error of a failed connect. The text of the library's own exceptions (types of the <c>MultiTenant</c> namespaces, whose
+    /// messages are written to be shown, such as a Cloud API error code) is kept; any other exception (a socket, a driver, a bug) is
+    /// described by its type only, never by its text, which goes to the log with event id <see cref="MultiTenantEventIds.ConnectFailed"/>.
+    /// </summary>
     private static string DescribeConnectFailure(Exception ex) =>
-        ex is TimeoutException ? ex.Message : "connect failed: " + ex.Message;
+        ex is ConnectTimeoutException ? ex.Message
+        : ex.GetType().Namespace is { } ns && (ns == "MultiTenant" || ns.StartsWith("MultiTenant.", StringComparison.Ordinal)) ? "connect failed: " + ex.Message
+        : string.Create(CultureInfo.InvariantCulture, $"connect failed ({ex.GetType().Name}); see the log, event id {MultiTenantEventIds.ConnectFailed}");
+
+    /// <summary>The supervisor's own connect timeout: its message is ours, so it may appear in a status.</summary>
+    private sealed class ConnectTimeoutException(string message) : TimeoutException(message);
 
     private readonly record struct ConnectionLoss(string Reason, TenantFatalReason? Fatal);
 
