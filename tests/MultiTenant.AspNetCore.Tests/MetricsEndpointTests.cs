@@ -53,6 +53,26 @@ public sealed class MetricsEndpointTests
     }
 
     [Fact]
+    public async Task A_started_tenant_has_its_message_and_error_series_at_zero_before_any_traffic_within_the_label_cap()
+    {
+        await using var app = await TestApp.StartAsync(b => b.Services.Configure<Hosting.TenantCoordinatorOptions>(o => o.MaxTenantMetricLabels = 1));
+        await app.StartConnectedAsync("quiet1");
+        await app.StartConnectedAsync("quiet2"); // beyond the cap of 1: no labelled series of its own
+
+        using var response = await app.Http.GetAsync("/metrics");
+        string scrape = await response.Content.ReadAsStringAsync();
+
+        AssertSample(scrape, "whatsmeow_tenant_messages_total", "business_id=\"quiet1\",direction=\"in\"", "0");
+        AssertSample(scrape, "whatsmeow_tenant_messages_total", "business_id=\"quiet1\",direction=\"out\"", "0");
+        foreach (var kind in new[] { "connect", "fatal", "handler", "send" })
+        {
+            AssertSample(scrape, "whatsmeow_tenant_errors_total", $"business_id=\"quiet1\",kind=\"{kind}\"", "0");
+        }
+
+        Assert.DoesNotContain("business_id=\"quiet2\"", scrape, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_scrape_shows_the_spec_names_with_their_values()
     {
         await using var app = await StartBusyAppAsync();

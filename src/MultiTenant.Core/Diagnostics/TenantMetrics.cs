@@ -93,6 +93,36 @@ public sealed class TenantMetrics : IDisposable
     }
 
     /// <summary>
+    /// Seeds the per-tenant counters of a started tenant at 0 (<c>whatsmeow_tenant_messages_total</c> for both directions and
+    /// <c>whatsmeow_tenant_errors_total</c> for every kind), so its series exist before any traffic, as Prometheus practice wants for
+    /// known series. Only for tenants with their own label (within <c>MaxTenantMetricLabels</c>): the <c>_other</c> series appear with
+    /// the first event of such a tenant. Adding 0 changes no total.
+    /// </summary>
+    internal void SeedTenant(KeyValuePair<string, object?> tenantTag)
+    {
+        if (ReferenceEquals(tenantTag.Value, OtherTenantsLabel) || OtherTenantsLabel.Equals(tenantTag.Value))
+        {
+            return;
+        }
+
+        foreach (var direction in SeededDirections)
+        {
+            Messages.Add(0, tenantTag, direction);
+        }
+
+        foreach (var kind in SeededErrorKinds)
+        {
+            Errors.Add(0, tenantTag, kind);
+        }
+    }
+
+    private static readonly KeyValuePair<string, object?>[] SeededDirections =
+        [new("direction", "in"), new("direction", "out")];
+
+    private static readonly KeyValuePair<string, object?>[] SeededErrorKinds =
+        [new("kind", "connect"), new("kind", "fatal"), new("kind", "handler"), new("kind", "send")];
+
+    /// <summary>
     /// The <c>business_id</c> tag of a tenant: its id for the first <c>MaxTenantMetricLabels</c> tenants seen, then <c>_other</c>.
     /// Computed once per tenant, so recording allocates nothing.
     /// </summary>

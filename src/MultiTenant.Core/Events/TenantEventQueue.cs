@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using MultiTenant.Diagnostics;
 
@@ -9,11 +8,10 @@ namespace MultiTenant.Events;
 /// </summary>
 internal sealed class TenantEventQueue : ITenantEventWriter
 {
-    // Bounded so that a tenant whose handlers fall behind cannot grow memory without limit. When full, the default FullMode.Wait makes
+    // Bounded so that a tenant whose handlers fall behind cannot grow memory without limit. When full, the default Wait mode makes
     // the client's WriteAsync wait (backpressure reaches the protocol, nothing is lost); the opt-in DropOldest/DropNewest policies drop
-    // and count instead. SingleReader = true: one loop per tenant keeps order, and several readers with FullMode.Wait hit
-    // dotnet/runtime#132094 (lost items) on .NET 10.
-    private readonly Channel<QueuedEvent> _channel;
+    // and count instead. One reader (this queue's loop) keeps the tenant's order; SingleReaderQueue says why it is not a Channel<T>.
+    private readonly SingleReaderQueue<QueuedEvent> _queue;
     private readonly TenantId _tenant;
     private readonly ITenantEventHandler[] _handlers;
     private readonly TenantMetrics _metrics;
@@ -42,25 +40,11 @@ internal sealed class TenantEventQueue : ITenantEventWriter
         _timeProvider = timeProvider;
         _abortToken = abortToken;
         _policyName = fullMode.ToString();
-        var options = new BoundedChannelOptions(capacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            AllowSynchronousContinuations = false,
-            FullMode = fullMode switch
-            {
-                EventQueueFullMode.DropOldest => BoundedChannelFullMode.DropOldest,
-                EventQueueFullMode.DropNewest => BoundedChannelFullMode.DropWrite,
-                _ => BoundedChannelFullMode.Wait,
-            },
-        };
-        _channel = fullMode == EventQueueFullMode.Wait
-            ? Channel.CreateBounded<QueuedEvent>(options)
-            : Channel.CreateBounded<QueuedEvent>(options, OnDropped);
+        _queue = new SingleReaderQueue<QueuedEvent>(capacity, fullMode, fullMode == EventQueueFullMode.Wait ? null : OnDropped);
     }
 
     /// <summary>Events waiting.</summary>
-    public int Count => _channel.Reader.Count;
+    public int Count => _queue.Count;
 
     /// <summary>Completes when the queue was completed and every queued event was handled.</summary>
     public Task Completion => _completion;
@@ -72,7 +56,7 @@ internal sealed class TenantEventQueue : ITenantEventWriter
     public ValueTask WriteAsync(TenantEvent tenantEvent, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tenantEvent);
-        return _channel.Writer.WriteAsync(new QueuedEvent(tenantEvent, null), cancellationToken);
+        return _queue.WriteAsync(new QueuedEvent(tenantEvent, null), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -80,18 +64,18 @@ internal sealed class TenantEventQueue : ITenantEventWriter
     {
         ArgumentNullException.ThrowIfNull(tenantEvent);
         var delivered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await _channel.Writer.WriteAsync(new QueuedEvent(tenantEvent, delivered), cancellationToken).ConfigureAwait(false);
+        await _queue.WriteAsync(new QueuedEvent(tenantEvent, delivered), cancellationToken).ConfigureAwait(false);
         await delivered.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Accepts no more events; the loop handles what is queued, then ends.</summary>
-    public void Complete() => _channel.Writer.TryComplete();
+    public void Complete() => _queue.Complete();
 
     private async Task ReadLoopAsync()
     {
-        var reader = _channel.Reader;
+        var reader = _queue;
         var handlers = _handlers;
-        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             // When handler durations are measured, they are timed back to back while the loop drains: a handler's start is the end of
             // the handler before it (of this event or the previous one), so each handler costs one clock read instead of two. A clock

@@ -102,6 +102,7 @@ internal sealed class TenantSupervisor
             var previous = _runTask;
             var now = _owner.TimeProvider.GetUtcNow();
             PublishLocked(_status with { State = TenantState.Starting, StartedAt = now, UpdatedAt = now, Error = null, Host = _owner.Options.HostId });
+            _owner.Metrics.SeedTenant(_tenantTag); // issue 13: a started tenant's counters exist at 0 before any traffic
             _runTask = Task.Run(() => RunAsync(previous, generation, cts, abort, ownershipEpoch));
             return true;
         }

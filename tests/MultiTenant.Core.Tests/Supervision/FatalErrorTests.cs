@@ -30,7 +30,7 @@ public sealed class FatalErrorTests
         var faulted = Assert.IsType<TenantFaultedEvent>(Assert.Single(handler.Events(t)));
         Assert.Equal(TenantFatalReason.NotPaired, faulted.Reason);
         Assert.Equal("no paired device", faulted.Error);
-        var error = Assert.Single(errors.GetMeasurementSnapshot());
+        var error = Assert.Single(errors.GetMeasurementSnapshot(), static m => m.Value != 0);
         Assert.Equal("fatal", error.Tags["kind"]);
         Assert.Equal("tenant1", error.Tags["business_id"]);
         Assert.Contains(h.Logs.GetSnapshot(), r => r.Id.Id == MultiTenantEventIds.TenantFaulted);
