@@ -5,6 +5,10 @@
 // Environment: HTTP_PORT (default 8080), DATABASE_URL (unset: the embedded in-process store; set: PostgreSQL, in fleet mode unless
 // WhatsAppTenants__Fleet__Enabled=false), HOST_ID (default: machine name; must differ between the processes of a fleet),
 // Simulator__MessagesPerSecond and the other Simulator__* settings (see Simulation/SimulatorOptions.cs).
+// Secrets at rest (README, "Secrets at rest"): with DATABASE_URL set, WhatsAppTenants__Secrets__KeyEncryptionKey is required (base64 of
+// 32 random bytes, `openssl rand -base64 32`, the same on every host, never in the database; start-up fails saying so without it);
+// WhatsAppTenants__Secrets__PreviousKeyEncryptionKeys__0 keeps an old one readable after a rotation. Without a database nothing is
+// needed: the key ring lives in memory with the embedded store.
 using System.Globalization;
 using MultiTenant.AspNetCore;
 using MultiTenant.Sample;

@@ -28,6 +28,9 @@ public static class PostgreSqlEventIds
 
     /// <summary>The host registered its own NpgsqlDataSource, so the connection string given to UsePostgreSql is not used.</summary>
     public const int HostDataSourceUsed = 2030;
+
+    /// <summary>The LISTEN connection of the inbox or the outbox failed; it reconnects (consumers poll meanwhile).</summary>
+    public const int NotificationListenerFailed = 2040;
 }
 
 /// <summary>All log messages of MultiTenant.PostgreSql. Never logs connection strings or passwords.</summary>
@@ -61,4 +64,8 @@ internal static partial class Log
     [LoggerMessage(PostgreSqlEventIds.HostDataSourceUsed, LogLevel.Warning,
         "An NpgsqlDataSource registered by the host is used by the PostgreSQL store; the connection string given to UsePostgreSql(...) is not used")]
     public static partial void HostDataSourceUsed(ILogger logger);
+
+    [LoggerMessage(PostgreSqlEventIds.NotificationListenerFailed, LogLevel.Warning,
+        "The PostgreSQL notification listener of channel {Channel} failed; it reconnects, and consumers poll meanwhile")]
+    public static partial void NotificationListenerFailed(ILogger logger, string channel, Exception exception);
 }

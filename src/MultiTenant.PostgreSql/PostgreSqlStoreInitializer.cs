@@ -97,6 +97,31 @@ internal sealed class OwnedDataSource(NpgsqlConnectionStringBuilder settings)
         return builder.Build();
     }
 
+    /// <summary>
+    /// A second data source on the same server and credentials with a pool of its own (at most <paramref name="maxPoolSize"/>
+    /// connections), named after the first with a <c>-fleet</c> suffix, for the fleet's coordination traffic.
+    /// </summary>
+    public NpgsqlDataSource CreateCoordination(IServiceProvider services, int maxPoolSize)
+    {
+        var coordination = new NpgsqlConnectionStringBuilder(settings.ConnectionString)
+        {
+            MaxPoolSize = maxPoolSize,
+            MinPoolSize = 0,
+            Pooling = true,
+            ApplicationName = (string.IsNullOrEmpty(settings.ApplicationName) ? "multitenant" : settings.ApplicationName) + "-fleet",
+        };
+        var builder = new NpgsqlDataSourceBuilder(coordination.ConnectionString);
+        if (services.GetService(typeof(ILoggerFactory)) is ILoggerFactory loggerFactory)
+        {
+            builder.UseLoggerFactory(loggerFactory);
+        }
+
+        builder.Name = (services.GetService(typeof(IOptions<PostgreSqlStoreOptions>)) as IOptions<PostgreSqlStoreOptions>)?.Value.DataSourceName is { } name
+            ? name + "-fleet"
+            : "multitenant-fleet";
+        return builder.Build();
+    }
+
     /// <summary>Removes the password from a message, should a server or driver ever echo it.</summary>
     public string Scrub(string message) =>
         string.IsNullOrEmpty(settings.Password) ? message : message.Replace(settings.Password, "***", StringComparison.Ordinal);

@@ -161,32 +161,8 @@ public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore,
             latest[status.BusinessId] = status;
         }
 
-        int count = latest.Count;
-        var ids = new string[count];
-        var states = new string[count];
-        var startedAt = new DateTimeOffset?[count];
-        var updatedAt = new DateTimeOffset[count];
-        var errors = new string?[count];
-        var hosts = new string?[count];
-        int i = 0;
-        foreach (var status in latest.Values)
-        {
-            ids[i] = status.BusinessId.Value;
-            states[i] = status.State.ToWireName();
-            startedAt[i] = status.StartedAt?.ToUniversalTime();
-            updatedAt[i] = status.UpdatedAt.ToUniversalTime();
-            errors[i] = StorableText(status.Error);
-            hosts[i] = StorableText(status.Host);
-            i++;
-        }
-
         await using var command = CreateCommand(Sql.UpsertStatuses);
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = states, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?[]> { TypedValue = startedAt, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = updatedAt, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = errors, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = hosts, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        StatusRows.AddArrays(command.Parameters, [.. latest.Values]);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -280,7 +256,8 @@ public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore,
         return command;
     }
 
-    private TenantStatus? ReadStatus(NpgsqlDataReader reader)
+    /// <summary>Reads one status row (business id, state, started at, updated at, error, host); skips an unreadable one (logged).</summary>
+    internal TenantStatus? ReadStatus(NpgsqlDataReader reader)
     {
         if (!TenantId.TryParse(reader.GetString(0), out var tenant))
         {
@@ -288,15 +265,7 @@ public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore,
             return null;
         }
 
-        var state = reader.GetString(1) switch
-        {
-            "stopped" => TenantState.Stopped,
-            "starting" => TenantState.Starting,
-            "connected" => TenantState.Connected,
-            "disconnected" => TenantState.Disconnected,
-            "error" => TenantState.Error,
-            _ => (TenantState?)null,
-        };
+        var state = StatusRows.ParseState(reader.GetString(1));
         if (state is null)
         {
             Log.UnreadableRowSkipped(_logger, "tenant_status");
@@ -312,36 +281,8 @@ public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore,
             reader.IsDBNull(5) ? null : reader.GetString(5));
     }
 
-    /// <summary>
-    /// PostgreSQL text cannot hold U+0000, and UTF-8 cannot hold a lone surrogate: such characters (from a client's error text) are
-    /// replaced by U+FFFD, so that one odd message can never make a whole status batch fail again and again.
-    /// </summary>
-    internal static string? StorableText(string? text)
-    {
-        if (text is null)
-        {
-            return null;
-        }
-
-        char[]? copy = null;
-        for (int i = 0; i < text.Length; i++)
-        {
-            char c = text[i];
-            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-            {
-                i++;
-                continue;
-            }
-
-            if (c == '\0' || char.IsSurrogate(c))
-            {
-                copy ??= text.ToCharArray();
-                copy[i] = '\uFFFD';
-            }
-        }
-
-        return copy is null ? text : new string(copy);
-    }
+    /// <summary>Text made storable in PostgreSQL (see <see cref="StatusRows.StorableText"/>, the one implementation).</summary>
+    internal static string? StorableText(string? text) => StatusRows.StorableText(text);
 
     private static void ThrowIfDefault(TenantId tenant)
     {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MultiTenant.Hosting;
+using MultiTenant.Inbox;
 using MultiTenant.PostgreSql;
 using MultiTenant.Storage;
 using Npgsql;
@@ -14,13 +15,16 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class PostgreSqlWhatsAppTenantsBuilderExtensions
 {
     /// <summary>
-    /// Stores the registry, the statuses and the per-tenant client state in PostgreSQL, connecting with a <c>DATABASE_URL</c>
+    /// Stores the registry, the statuses, the per-tenant client state, the inbox and the address index in PostgreSQL, connecting with a <c>DATABASE_URL</c>
     /// (<c>postgres://user:password@host:port/database?sslmode=require&amp;pool_max_conns=20</c>, see <see cref="DatabaseUrl"/>) or an
     /// Npgsql connection string. Registers one <see cref="NpgsqlDataSource"/> built from it (with <c>TryAdd</c>: a data source the host
     /// registers itself is used instead, and a warning is logged at start). The schema is migrated when the host starts, before tenants
     /// are resumed; an unreachable server fails start-up with a <see cref="PostgreSqlStoreStartupException"/>. Replaces the embedded
     /// store whatever the order of the calls. Options bind from the <c>WhatsAppTenants:PostgreSql</c> section, then
-    /// <paramref name="configure"/> runs; they are validated when the host starts.
+    /// <paramref name="configure"/> runs; they are validated when the host starts. The key ring of secrets at rest is stored in the
+    /// database too (table <c>secret_key_ring</c>), so a key-encryption key must be configured
+    /// (<c>WhatsAppTenants:Secrets:KeyEncryptionKey</c>): without one start-up fails with a
+    /// <see cref="MultiTenant.Secrets.TenantSecretsConfigurationException"/>.
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddWhatsAppTenants()</c>.</param>
     /// <param name="databaseUrlOrConnectionString">A <c>postgres://</c> or <c>postgresql://</c> URI, or an Npgsql connection string.</param>
@@ -85,6 +89,21 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
             services.AddSingleton<ITenantStatusStore>(static sp => sp.GetRequiredService<PostgreSqlTenantStore>());
             services.AddSingleton<ITenantStateStoreProvider>(static sp => sp.GetRequiredService<PostgreSqlTenantStore>());
             services.AddSingleton<ITenantStoreHealth>(static sp => sp.GetRequiredService<PostgreSqlTenantStore>());
+
+            // The durable inbox and address index, in the store's schema.
+            services.RemoveAll<ITenantAddressIndex>();
+            services.RemoveAll<ITenantInbox>();
+            services.AddSingleton<ITenantAddressIndex>(static sp => new PostgreSqlTenantAddressIndex(sp.GetRequiredService<PostgreSqlTenantStore>()));
+            services.AddSingleton<ITenantInbox>(static sp => new PostgreSqlTenantInbox(
+                sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>(), sp.GetService<ILogger<PostgreSqlTenantInbox>>()));
+
+            // Secrets at rest: the key ring in the database, shared by every host (a key-encryption key is then required at start).
+            builder.UseSecretKeyRepository(static sp =>
+            {
+                var store = sp.GetRequiredService<PostgreSqlTenantStore>();
+                return new PostgreSqlSecretKeyRepository(
+                    sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IOptions<PostgreSqlStoreOptions>>().Value.Schema, store.CommandTimeoutSeconds);
+            });
 
             services.AddSingleton<IHostedService>(static sp => new PostgreSqlStoreInitializer(
                 sp.GetRequiredService<PostgreSqlTenantStore>(),

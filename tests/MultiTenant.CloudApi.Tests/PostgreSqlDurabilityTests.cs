@@ -29,7 +29,7 @@ public sealed class PostgreSqlDurabilityTests(PostgreSqlFixture postgres) : IAsy
         var tenant = TenantId.Parse("tenant-a");
         string delivery = Envelope(Change(Phone, messages: [TextMessage("16505551234", "wamid.DURABLE", 1739321024, "before the restart")]));
 
-        await using (var first = await CloudApiTestHost.StartAsync(_graph, tenants: t => t.UsePostgreSql(database)))
+        await using (var first = await CloudApiTestHost.StartAsync(_graph, tenants: t => t.UsePostgreSql(database).ConfigureSecrets(o => o.KeyEncryptionKey = SecretScan.KeyEncryptionKey)))
         {
             using var put = await first.Http.PutAsync(
                 "/api/tenants/tenant-a/cloud-api/credentials",
@@ -42,7 +42,7 @@ public sealed class PostgreSqlDurabilityTests(PostgreSqlFixture postgres) : IAsy
         }
 
         // A new process on the same database: the tenant resumes with the stored credentials, and Meta's redelivery is dropped.
-        await using var second = await CloudApiTestHost.StartAsync(_graph, tenants: t => t.UsePostgreSql(database));
+        await using var second = await CloudApiTestHost.StartAsync(_graph, tenants: t => t.UsePostgreSql(database).ConfigureSecrets(o => o.KeyEncryptionKey = SecretScan.KeyEncryptionKey));
         await second.Events.WaitForAsync<TenantConnectedEvent>(tenant);
         using var redelivered = await PostAsync(second, delivery);
         using var fresh = await PostAsync(second, Envelope(Change(Phone, messages: [TextMessage("16505551234", "wamid.AFTER", 1739321090, "after the restart")])));

@@ -190,7 +190,7 @@ public sealed class SendTests(ITestOutputHelper output) : IAsyncLifetime
         _graph.AddNumber(Phone, rotated);
         _graph.Revoke(Token);
         var store = host.Services.GetRequiredService<MultiTenant.Storage.ITenantStateStoreProvider>().GetStore(tenant);
-        await CredentialStorage.WriteAsync(store, new CloudApiCredentials(Phone, rotated), DateTimeOffset.UnixEpoch, CancellationToken.None);
+        await host.Services.GetRequiredService<CredentialStorage>().WriteAsync(store, new CloudApiCredentials(Phone, rotated), DateTimeOffset.UnixEpoch, CancellationToken.None);
 
         var result = await host.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15551234567", "hi"));
 

@@ -85,6 +85,7 @@ public sealed partial class ComposeTests
     private static string Interpolate(string value) => Variable().Replace(value, match => match.Groups["name"].Value switch
     {
         "API_KEY" when match.Groups["op"].Value == ":?" => ApiKey,
+        "KEY_ENCRYPTION_KEY" when match.Groups["op"].Value == ":?" => "q6V0jOQ3m1rX0yqJ8m0e6K8h4fN2sVb1tZ9cW5dY3aE=",
         _ when match.Groups["op"].Value == ":-" => match.Groups["arg"].Value,
         _ => throw new Xunit.Sdk.XunitException($"compose.yaml uses {match.Value}, which this test cannot resolve."),
     });

@@ -137,7 +137,7 @@ public sealed class ExportedMetricsTests(PublishedSample sample, PostgreSqlFixtu
     private async Task<SampleProcess> StartAsync(Dictionary<string, string> overrides)
     {
         string url = await database.CreateDatabaseAsync(nameof(ExportedMetricsTests));
-        var host = Container.Start(sample, Container.Environment(new Dictionary<string, string> { ["DATABASE_URL"] = url, ["API_KEY"] = _apiKey }, overrides));
+        var host = Container.Start(sample, Container.Environment(new Dictionary<string, string> { ["DATABASE_URL"] = url, ["API_KEY"] = _apiKey, ["KEY_ENCRYPTION_KEY"] = "q6V0jOQ3m1rX0yqJ8m0e6K8h4fN2sVb1tZ9cW5dY3aE=" }, overrides));
         _hosts.Add(host);
         using (await Container.UntilStatusAsync(_http, host, "/livez", HttpStatusCode.OK, Limit))
         {

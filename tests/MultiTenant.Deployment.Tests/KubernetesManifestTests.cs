@@ -71,6 +71,7 @@ public sealed class KubernetesManifestTests
         var fromSecrets = references.Select(r => r.Str("name")).ToHashSet(StringComparer.Ordinal);
         Assert.Contains("DATABASE_URL", fromSecrets);
         Assert.Contains("API_KEY", fromSecrets);
+        Assert.Contains("WhatsAppTenants__Secrets__KeyEncryptionKey", fromSecrets);
     }
 
     [Fact]
@@ -156,5 +157,5 @@ public sealed class KubernetesManifestTests
         return port;
     }
 
-    private static Dictionary<string, string> AnySecrets() => new(StringComparer.Ordinal) { ["DATABASE_URL"] = "unused", ["API_KEY"] = "unused" };
+    private static Dictionary<string, string> AnySecrets() => new(StringComparer.Ordinal) { ["DATABASE_URL"] = "unused", ["API_KEY"] = "unused", ["KEY_ENCRYPTION_KEY"] = "unused" };
 }

@@ -46,7 +46,7 @@ public sealed class PublishedSampleTests(PublishedSample sample, PostgreSqlFixtu
     {
         var k8s = Kubernetes.Load();
         string url = await database.CreateDatabaseAsync(nameof(PublishedSampleTests));
-        var environment = Container.Environment(new Dictionary<string, string> { ["DATABASE_URL"] = url, ["API_KEY"] = _apiKey });
+        var environment = Container.Environment(new Dictionary<string, string> { ["DATABASE_URL"] = url, ["API_KEY"] = _apiKey, ["KEY_ENCRYPTION_KEY"] = "q6V0jOQ3m1rX0yqJ8m0e6K8h4fN2sVb1tZ9cW5dY3aE=" });
         _host = Container.Start(sample, environment);
 
         long started = Stopwatch.GetTimestamp();

@@ -29,6 +29,7 @@ internal sealed partial class CloudApiClient : ITenantClient
     private readonly CloudApiOptions _options;
     private readonly CloudApiTenantDirectory _directory;
     private readonly CloudApiMetrics _metrics;
+    private readonly CredentialStorage _storage;
     private readonly SendLimiter _limiter;
     private readonly CancellationTokenSource _lifetime = new();
     private CloudApiCredentials _credentials;
@@ -45,9 +46,11 @@ internal sealed partial class CloudApiClient : ITenantClient
         GraphApiClient graph,
         CloudApiOptions options,
         CloudApiTenantDirectory directory,
-        CloudApiMetrics metrics)
+        CloudApiMetrics metrics,
+        CredentialStorage storage)
     {
         _context = context;
+        _storage = storage;
         _credentials = credentials;
         _graph = graph;
         _options = options;
@@ -176,7 +179,7 @@ internal sealed partial class CloudApiClient : ITenantClient
     {
         try
         {
-            return (await CredentialStorage.ReadAsync(_context.State, cancellationToken).ConfigureAwait(false))?.Credentials;
+            return (await _storage.ReadAsync(_context.State, cancellationToken).ConfigureAwait(false))?.Credentials;
         }
         catch (InvalidDataException ex)
         {

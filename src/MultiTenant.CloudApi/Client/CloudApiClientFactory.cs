@@ -14,7 +14,8 @@ internal sealed class CloudApiClientFactory(
     GraphApiClient graph,
     IOptions<CloudApiOptions> options,
     CloudApiTenantDirectory directory,
-    CloudApiMetrics metrics) : ITenantClientFactory
+    CloudApiMetrics metrics,
+    CredentialStorage storage) : ITenantClientFactory
 {
     public const string NoCredentialsMessage =
         "No Cloud API credentials are set for this tenant. Set them (PUT /api/tenants/{business_id}/cloud-api/credentials, or ICloudApiCredentialStore.SetAsync), then start the tenant again.";
@@ -27,10 +28,10 @@ internal sealed class CloudApiClientFactory(
     public async ValueTask<ITenantClient> CreateClientAsync(TenantClientContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        (CloudApiCredentials Credentials, DateTimeOffset UpdatedAt)? stored;
+        StoredCredentialsRead? stored;
         try
         {
-            stored = await CredentialStorage.ReadAsync(context.State, cancellationToken).ConfigureAwait(false);
+            stored = await storage.ReadAsync(context.State, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidDataException ex)
         {
@@ -48,7 +49,15 @@ internal sealed class CloudApiClientFactory(
             throw new TenantFatalException(TenantFatalReason.Other, NumberInUseMessage(found.Credentials.PhoneNumberId, directory));
         }
 
-        var client = new CloudApiClient(context, found.Credentials, graph, options.Value, directory, metrics);
+        if (found.Legacy)
+        {
+            // Written by an earlier version with the token in clear: rewritten encrypted (same time of change) through the run's own
+            // store, so a fleet's fencing applies. The "next write" of a document that nobody sets again.
+            await storage.WriteAsync(context.State, found.Credentials, found.UpdatedAt, cancellationToken).ConfigureAwait(false);
+            Log.CredentialsEncrypted(context.Logger, context.BusinessId.Value);
+        }
+
+        var client = new CloudApiClient(context, found.Credentials, graph, options.Value, directory, metrics, storage);
         directory.AddClient(client);
         return client;
     }

@@ -1,58 +1,11 @@
-using System.Text.Json;
 using MultiTenant.CloudApi.Routing;
 using MultiTenant.Storage;
 
 namespace MultiTenant.CloudApi;
 
-/// <summary>Reads and writes the credentials document in a tenant's state store.</summary>
-internal static class CredentialStorage
-{
-    /// <summary>The state store namespace of the package's own values.</summary>
-    public const string Namespace = "cloudapi";
-
-    public const string Key = "credentials";
-
-    public static async ValueTask<(CloudApiCredentials Credentials, DateTimeOffset UpdatedAt)?> ReadAsync(ITenantStateStore store, CancellationToken cancellationToken)
-    {
-        var bytes = await store.GetAsync(Namespace, Key, cancellationToken).ConfigureAwait(false);
-        if (bytes is null)
-        {
-            return null;
-        }
-
-        StoredCredentials? stored;
-        try
-        {
-            stored = JsonSerializer.Deserialize(bytes, CloudApiJsonContext.Default.StoredCredentials);
-        }
-        catch (JsonException)
-        {
-            stored = null;
-        }
-
-        if (stored is null || CloudApiCredentials.Validate(stored.PhoneNumberId, stored.AccessToken, stored.WabaId) is not null)
-        {
-            throw new InvalidDataException("The tenant's stored Cloud API credentials are unreadable; set them again.");
-        }
-
-        return (new CloudApiCredentials(stored.PhoneNumberId!, stored.AccessToken!, stored.WabaId), stored.UpdatedAt);
-    }
-
-    public static ValueTask WriteAsync(ITenantStateStore store, CloudApiCredentials credentials, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var stored = new StoredCredentials
-        {
-            PhoneNumberId = credentials.PhoneNumberId,
-            AccessToken = credentials.AccessToken,
-            WabaId = credentials.BusinessAccountId,
-            UpdatedAt = now,
-        };
-        return store.SetAsync(Namespace, Key, JsonSerializer.SerializeToUtf8Bytes(stored, CloudApiJsonContext.Default.StoredCredentials), cancellationToken);
-    }
-}
-
 /// <summary>The <see cref="ICloudApiCredentialStore"/> over the tenants' state stores.</summary>
-internal sealed class CloudApiCredentialStore(ITenantStateStoreProvider stores, CloudApiTenantDirectory directory, TimeProvider timeProvider)
+internal sealed class CloudApiCredentialStore(
+    ITenantStateStoreProvider stores, CredentialStorage storage, CloudApiTenantDirectory directory, TimeProvider timeProvider)
     : ICloudApiCredentialStore
 {
     public async ValueTask<CloudApiCredentials?> GetAsync(TenantId tenant, CancellationToken cancellationToken = default) =>
@@ -61,13 +14,14 @@ internal sealed class CloudApiCredentialStore(ITenantStateStoreProvider stores, 
     public async ValueTask<(CloudApiCredentials Credentials, DateTimeOffset UpdatedAt)?> GetWithTimestampAsync(TenantId tenant, CancellationToken cancellationToken)
     {
         ThrowIfDefault(tenant);
-        var stored = await CredentialStorage.ReadAsync(stores.GetStore(tenant), cancellationToken).ConfigureAwait(false);
-        if (stored is { } found)
+        var stored = await storage.ReadAsync(stores.GetStore(tenant), cancellationToken).ConfigureAwait(false);
+        if (stored is not { } found)
         {
-            directory.Claim(tenant, found.Credentials.PhoneNumberId, throwOnConflict: false);
+            return null;
         }
 
-        return stored;
+        directory.Claim(tenant, found.Credentials.PhoneNumberId, throwOnConflict: false);
+        return (found.Credentials, found.UpdatedAt);
     }
 
     public async ValueTask SetAsync(TenantId tenant, CloudApiCredentials credentials, CancellationToken cancellationToken = default)
@@ -75,7 +29,7 @@ internal sealed class CloudApiCredentialStore(ITenantStateStoreProvider stores, 
         ThrowIfDefault(tenant);
         ArgumentNullException.ThrowIfNull(credentials);
         directory.ThrowIfClaimedByOther(tenant, credentials.PhoneNumberId);
-        await CredentialStorage.WriteAsync(stores.GetStore(tenant), credentials, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        await storage.WriteAsync(stores.GetStore(tenant), credentials, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         directory.Claim(tenant, credentials.PhoneNumberId, throwOnConflict: true);
         directory.FindClient(tenant)?.UseCredentials(credentials);
     }

@@ -2,7 +2,10 @@ namespace MultiTenant.CloudApi;
 
 /// <summary>
 /// Reads and writes tenants' Cloud API credentials. They live in each tenant's own state store (namespace <c>cloudapi</c>), so they
-/// are as durable as the store (PostgreSQL, or process memory with the embedded store).
+/// are as durable as the store (PostgreSQL, or process memory with the embedded store). The access token (and every other secret of
+/// the credentials) is encrypted with <see cref="MultiTenant.Secrets.ITenantSecretProtector"/> before it reaches the store; the
+/// store holds the phone number id, the account id and ciphertext. Credentials stored in clear by earlier versions are still read,
+/// and are stored encrypted when they are next set or the tenant next starts.
 /// </summary>
 /// <remarks>
 /// Setting credentials also updates this host's phone number index used to route webhooks, and a tenant running on this host uses
@@ -12,6 +15,10 @@ namespace MultiTenant.CloudApi;
 public interface ICloudApiCredentialStore
 {
     /// <summary>Reads a tenant's credentials, or <see langword="null"/> when none are set.</summary>
+    /// <exception cref="InvalidDataException">
+    /// The stored credentials are unreadable: malformed, or they cannot be decrypted (altered, copied from another tenant, or encrypted
+    /// with a key this host does not have). The message says so without any secret; setting the credentials again repairs it.
+    /// </exception>
     ValueTask<CloudApiCredentials?> GetAsync(TenantId tenant, CancellationToken cancellationToken = default);
 
     /// <summary>Sets (inserts or replaces) a tenant's credentials.</summary>

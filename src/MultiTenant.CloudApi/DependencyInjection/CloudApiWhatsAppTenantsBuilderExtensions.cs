@@ -68,6 +68,7 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
         services.TryAddSingleton<CloudApiTenantDirectory>();
         services.TryAddSingleton(static sp => new CloudApiMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton<GraphApiClient>();
+        services.TryAddSingleton<CredentialStorage>();
         services.TryAddSingleton<ICloudApiCredentialStore, CloudApiCredentialStore>();
         services.TryAddSingleton<ICloudApiMessaging, CloudApiMessaging>();
         services.TryAddSingleton<WebhookProcessor>();

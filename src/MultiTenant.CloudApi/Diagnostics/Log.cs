@@ -20,6 +20,9 @@ public static class CloudApiEventIds
     /// <summary>Graph rejected a tenant's access token or its permissions; the tenant stops with an error.</summary>
     public const int CredentialsRejected = 2004;
 
+    /// <summary>A tenant's credentials, stored in clear by an earlier version, were rewritten encrypted.</summary>
+    public const int CredentialsEncrypted = 2005;
+
     /// <summary>A webhook delivery was refused: missing or wrong signature, too large, or not JSON.</summary>
     public const int WebhookRefused = 2100;
 
@@ -62,6 +65,9 @@ internal static partial class Log
 
     [LoggerMessage(CloudApiEventIds.CredentialsRejected, LogLevel.Error, "Tenant {BusinessId}: the Graph API rejected the credentials: {Error}")]
     public static partial void CredentialsRejected(ILogger logger, string businessId, string error);
+
+    [LoggerMessage(CloudApiEventIds.CredentialsEncrypted, LogLevel.Information, "Tenant {BusinessId}: Cloud API credentials stored in clear by an earlier version were rewritten encrypted")]
+    public static partial void CredentialsEncrypted(ILogger logger, string businessId);
 
     [LoggerMessage(CloudApiEventIds.WebhookRefused, LogLevel.Warning, "Webhook delivery refused with {StatusCode}: {Reason}")]
     public static partial void WebhookRefused(ILogger logger, int statusCode, string reason);

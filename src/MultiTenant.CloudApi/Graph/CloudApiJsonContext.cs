@@ -19,6 +19,7 @@ namespace MultiTenant.CloudApi;
 [JsonSerializable(typeof(PhoneNumberHealthResponse))]
 [JsonSerializable(typeof(WebhookPayload))]
 [JsonSerializable(typeof(StoredCredentials))]
+[JsonSerializable(typeof(StoredSecrets))]
 [JsonSerializable(typeof(CredentialsRequest))]
 [JsonSerializable(typeof(CredentialsResponse))]
 internal sealed partial class CloudApiJsonContext : JsonSerializerContext

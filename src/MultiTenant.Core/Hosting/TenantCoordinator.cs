@@ -16,7 +16,7 @@ namespace MultiTenant.Hosting;
 /// when the host starts, and stops them all (draining their event queues) when the host stops.
 /// </summary>
 /// <remarks>Modelled on Polly's <c>ResiliencePipelineRegistry&lt;TKey&gt;</c>: a concurrent map of per-key workers.</remarks>
-public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, IHostedService, IAsyncDisposable
+public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenantOwnershipReader, IHostedService, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<TenantId, TenantSupervisor> _supervisors = new();
     private readonly ITenantStatusStore _statusStore;
@@ -163,6 +163,13 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, IHosted
         ThrowIfDefault(tenant);
         ArgumentNullException.ThrowIfNull(message);
         return _placement.RouteSendAsync(tenant, message, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public bool TryGetOwnershipEpoch(TenantId tenant, out long epoch)
+    {
+        epoch = 0;
+        return _supervisors.TryGetValue(tenant, out var supervisor) && _placement.IsPlacedHere(tenant) && supervisor.TryGetOwnershipEpoch(out epoch);
     }
 
     /// <inheritdoc />

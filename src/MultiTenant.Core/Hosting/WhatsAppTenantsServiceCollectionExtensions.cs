@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using MultiTenant.Diagnostics;
 using MultiTenant.Hosting;
+using MultiTenant.Inbox;
 using MultiTenant.Storage;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -14,7 +15,8 @@ public static class WhatsAppTenantsServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the tenant coordinator (a hosted service, also <see cref="ITenantCoordinator"/>), the embedded store (unless another store
-    /// was registered), metrics and health checks. Options bind from the <c>WhatsAppTenants</c> configuration section when an
+    /// was registered), the secret protector (<see cref="MultiTenant.Secrets.ITenantSecretProtector"/>, options from
+    /// <c>WhatsAppTenants:Secrets</c>), metrics and health checks. Options bind from the <c>WhatsAppTenants</c> configuration section when an
     /// <see cref="IConfiguration"/> is registered, and are validated when the host starts. Calling it again registers nothing twice.
     /// </summary>
     /// <returns>A builder to add event handlers and set the client factory.</returns>
@@ -51,11 +53,18 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         services.TryAddSingleton<ITenantStateStoreProvider>(static sp => sp.GetRequiredService<InMemoryTenantStore>());
         services.TryAddSingleton<ITenantStoreHealth>(static sp => sp.GetRequiredService<InMemoryTenantStore>());
 
+        // The embedded inbox and address index (in memory, not durable); UsePostgreSql() replaces them.
+        services.TryAddSingleton<ITenantAddressIndex, InMemoryTenantAddressIndex>();
+        services.TryAddSingleton<ITenantInbox>(static sp => new InMemoryTenantInbox(sp.GetService<TimeProvider>()));
+
         services.TryAddSingleton(static sp => new TenantMetrics(
             sp.GetService<IMeterFactory>(),
             sp.GetRequiredService<IOptions<TenantCoordinatorOptions>>().Value.MaxTenantMetricLabels));
+        // Secrets at rest (ITenantSecretProtector) and their start-up check, which runs before the coordinator's hosted service.
+        TenantSecretsWhatsAppTenantsBuilderExtensions.AddTenantSecrets(services);
         services.TryAddSingleton<TenantCoordinator>();
         services.TryAddSingleton<ITenantCoordinator>(static sp => sp.GetRequiredService<TenantCoordinator>());
+        services.TryAddSingleton<ITenantOwnershipReader>(static sp => sp.GetRequiredService<TenantCoordinator>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<TenantCoordinator>());
 
         services.AddHealthChecks()

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using MultiTenant.Clients;
 using MultiTenant.Diagnostics;
@@ -25,6 +26,7 @@ internal sealed class TenantSupervisor
     private TenantStatus _status;
     private long _generation;
     private bool _running;
+    private long _ownershipEpoch;
     private bool _initialStateCounted;
     private CancellationTokenSource? _runCts;
     private CancellationTokenSource? _runAbort;
@@ -89,6 +91,7 @@ internal sealed class TenantSupervisor
             }
 
             _running = true;
+            _ownershipEpoch = ownershipEpoch;
             long generation = ++_generation;
             var cts = new CancellationTokenSource();
             _runCts = cts;
@@ -101,6 +104,16 @@ internal sealed class TenantSupervisor
             PublishLocked(_status with { State = TenantState.Starting, StartedAt = now, UpdatedAt = now, Error = null, Host = _owner.Options.HostId });
             _runTask = Task.Run(() => RunAsync(previous, generation, cts, abort, ownershipEpoch));
             return true;
+        }
+    }
+
+    /// <summary>The ownership epoch of the current run; <see langword="false"/> when the tenant is not running here.</summary>
+    public bool TryGetOwnershipEpoch(out long epoch)
+    {
+        lock (_gate)
+        {
+            epoch = _ownershipEpoch;
+            return _running;
         }
     }
 
@@ -352,7 +365,7 @@ internal sealed class TenantSupervisor
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stop.IsCancellationRequested)
             {
-                throw new TimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
+                throw new ConnectTimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
             }
         }
         finally
@@ -494,8 +507,18 @@ internal sealed class TenantSupervisor
         _owner.OnStatusChanged(previous, next);
     }
 
+    /// <summary>
+    /// The status error of a failed connect. The text of the library's own exceptions (types of the <c>MultiTenant</c> namespaces, whose
+    /// messages are written to be shown, such as a Cloud API error code) is kept; any other exception (a socket, a driver, a bug) is
+    /// described by its type only, never by its text, which goes to the log with event id <see cref="MultiTenantEventIds.ConnectFailed"/>.
+    /// </summary>
     private static string DescribeConnectFailure(Exception ex) =>
-        ex is TimeoutException ? ex.Message : "connect failed: " + ex.Message;
+        ex is ConnectTimeoutException ? ex.Message
+        : ex.GetType().Namespace is { } ns && (ns == "MultiTenant" || ns.StartsWith("MultiTenant.", StringComparison.Ordinal)) ? "connect failed: " + ex.Message
+        : string.Create(CultureInfo.InvariantCulture, $"connect failed ({ex.GetType().Name}); see the log, event id {MultiTenantEventIds.ConnectFailed}");
+
+    /// <summary>The supervisor's own connect timeout: its message is ours, so it may appear in a status.</summary>
+    private sealed class ConnectTimeoutException(string message) : TimeoutException(message);
 
     private readonly record struct ConnectionLoss(string Reason, TenantFatalReason? Fatal);
 

@@ -93,14 +93,43 @@ internal sealed class FencedTenantStateStore(PostgreSqlTenantStore store, FleetM
 }
 
 /// <summary>
-/// Fleet mode's status store: reads are the PostgreSQL store's (the fleet view); writes carry the epoch of this host's lease of each
+/// Fleet mode's status store: reads are the fleet view (a running state that no live host holds the lease of reads as disconnected,
+/// <see cref="FleetStatements.OwnerHostLostError"/>); writes carry the epoch of this host's lease of each
 /// tenant and are dropped for tenants whose lease this host does not hold (a stale host never overwrites the owner's status).
 /// </summary>
 internal sealed class FencedStatusStore(PostgreSqlTenantStore store, FleetMember member) : ITenantStatusStore
 {
-    public ValueTask<TenantStatus?> GetAsync(TenantId tenant, CancellationToken cancellationToken) => store.GetAsync(tenant, cancellationToken);
+    public async ValueTask<TenantStatus?> GetAsync(TenantId tenant, CancellationToken cancellationToken)
+    {
+        await using var command = CreateViewCommand(member.Sql.GetStatusFleetView);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? store.ReadStatus(reader) : null;
+    }
 
-    public ValueTask<IReadOnlyList<TenantStatus>> ListAsync(CancellationToken cancellationToken) => store.ListAsync(cancellationToken);
+    public async ValueTask<IReadOnlyList<TenantStatus>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var command = CreateViewCommand(member.Sql.ListStatusesFleetView);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var statuses = new List<TenantStatus>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (store.ReadStatus(reader) is { } status)
+            {
+                statuses.Add(status);
+            }
+        }
+
+        return statuses;
+    }
+
+    private NpgsqlCommand CreateViewCommand(string sql)
+    {
+        var command = store.CreateCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = member.Options.DeadAfter });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = FleetStatements.OwnerHostLostError });
+        return command;
+    }
 
     public ValueTask UpsertAsync(IReadOnlyCollection<TenantStatus> statuses, CancellationToken cancellationToken)
     {

@@ -8,6 +8,9 @@ public static class FleetEventIds
     /// <summary>The host joined the fleet.</summary>
     public const int Joined = 2100;
 
+    /// <summary>The fleet's coordination traffic shares the store's connection pool (no dedicated coordination data source).</summary>
+    public const int CoordinationPoolShared = 2120;
+
     /// <summary>The host waits for a previous incarnation with the same host id to be counted dead before it joins.</summary>
     public const int HostIdBusy = 2101;
 
@@ -47,6 +50,10 @@ internal static partial class FleetLog
     [LoggerMessage(EventId = FleetEventIds.Joined, Level = LogLevel.Information, Message = "Host {HostId} joined the fleet (instance {InstanceId}).")]
     public static partial void Joined(ILogger logger, string hostId, Guid instanceId);
 
+    [LoggerMessage(EventId = FleetEventIds.CoordinationPoolShared, Level = LogLevel.Warning,
+        Message = "The fleet's coordination traffic shares the store's connection pool (the host registered the NpgsqlDataSource): API load that fills the pool can delay lease renewals. Register a keyed NpgsqlDataSource '{Key}' with a pool of its own.")]
+    public static partial void CoordinationPoolShared(ILogger logger, string key);
+
     [LoggerMessage(EventId = FleetEventIds.HostIdBusy, Level = LogLevel.Warning,
         Message = "Host id {HostId} is used by a live host; waiting until it stops heartbeating before joining.")]
     public static partial void HostIdBusy(ILogger logger, string hostId);
@@ -69,6 +76,10 @@ internal static partial class FleetLog
 
     [LoggerMessage(EventId = FleetEventIds.RenewFailed, Level = LogLevel.Warning, Message = "Renewing {Count} leases failed; retrying.")]
     public static partial void RenewFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(EventId = FleetEventIds.RenewFailed, Level = LogLevel.Warning,
+        Message = "Renewing {Count} leases did not start within {Deadline} (the lease lock or a coordination connection was busy); retrying.")]
+    public static partial void RenewTimedOut(ILogger logger, int count, TimeSpan deadline);
 
     [LoggerMessage(EventId = FleetEventIds.CoordinationFailed, Level = LogLevel.Warning, Message = "Fleet {Operation} failed; retrying.")]
     public static partial void CoordinationFailed(ILogger logger, string operation, Exception exception);

@@ -29,7 +29,7 @@ internal sealed partial class FleetMember
 
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _relayWaiters = new();
     private readonly ConcurrentDictionary<Guid, Task> _relayWork = new();
-    private readonly SemaphoreSlim _relaySignal = new(0, 1);
+    private readonly WakeSignal _relayWake;
 
     /// <inheritdoc />
     public Task<SendMessageResult> RouteSendAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken)
@@ -57,7 +57,7 @@ internal sealed partial class FleetMember
 
             owner = reader.IsDBNull(1) ? null : reader.GetGuid(1);
             desired = reader.GetBoolean(2);
-            stored = reader.IsDBNull(3) ? null : ParseState(reader.GetString(3));
+            stored = reader.IsDBNull(3) ? null : StatusRows.ParseState(reader.GetString(3));
         }
 
         if (owner is null)
@@ -168,7 +168,7 @@ internal sealed partial class FleetMember
         string? kind = reader.IsDBNull(2) ? null : reader.GetString(2);
         if (kind == NotConnectedKind)
         {
-            var state = reader.IsDBNull(3) ? null : ParseState(reader.GetString(3));
+            var state = reader.IsDBNull(3) ? null : StatusRows.ParseState(reader.GetString(3));
             throw new TenantNotConnectedException(tenant, state ?? TenantState.Stopped);
         }
 
@@ -228,20 +228,7 @@ internal sealed partial class FleetMember
         return false;
     }
 
-    private void SignalRelay()
-    {
-        if (_relaySignal.CurrentCount == 0)
-        {
-            try
-            {
-                _relaySignal.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // Already requested.
-            }
-        }
-    }
+    private void SignalRelay() => _relayWake.Wake();
 
     /// <summary>Answers the sends relayed to this host: on their notification, and every few seconds as a fallback; sweeps old rows.</summary>
     private async Task RelayLoopAsync(CancellationToken stop)
@@ -249,21 +236,9 @@ internal sealed partial class FleetMember
         long lastSweep = _time.GetTimestamp();
         while (!stop.IsCancellationRequested)
         {
-            using (var tick = CancellationTokenSource.CreateLinkedTokenSource(stop))
+            if (!await _relayWake.WaitAsync(RelayOwnerPollInterval, stop).ConfigureAwait(false))
             {
-                tick.CancelAfter(RelayOwnerPollInterval);
-                try
-                {
-                    await _relaySignal.WaitAsync(tick.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!stop.IsCancellationRequested)
-                {
-                    // The periodic fallback.
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
+                return;
             }
 
             if (_superseded || _host is not { } coordinator)
@@ -395,14 +370,4 @@ internal sealed partial class FleetMember
         return Guid.TryParseExact(colon < 0 ? rest : rest[..colon], "N", out instance)
             && colon >= 0 && Guid.TryParseExact(rest[(colon + 1)..], "N", out id);
     }
-
-    private static TenantState? ParseState(string wire) => wire switch
-    {
-        "stopped" => TenantState.Stopped,
-        "starting" => TenantState.Starting,
-        "connected" => TenantState.Connected,
-        "disconnected" => TenantState.Disconnected,
-        "error" => TenantState.Error,
-        _ => null,
-    };
 }

@@ -23,6 +23,10 @@ namespace MultiTenant.PostgreSql.Fleet;
 internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 {
     private readonly PostgreSqlTenantStore _store;
+
+    // Coordination traffic (renewals, heartbeats, acquisitions, releases, reconciles, LISTEN) has a pool of its own, so that API load
+    // (relayed sends, health probes, status reads) filling the store's pool can never make a renewal wait for a connection.
+    private readonly NpgsqlDataSource _coordination;
     private readonly FleetOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -36,8 +40,8 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     // Serialises this host's lease-changing statements (acquire, renew, release), so they never lock its rows in different orders.
     private readonly SemaphoreSlim _leaseLock = new(1, 1);
 
-    // Reconcile requests (notifications, local API calls); at most one pending, extra requests coalesce.
-    private readonly SemaphoreSlim _reconcileSignal = new(0, 1);
+    // Reconcile requests (notifications, local API calls).
+    private readonly WakeSignal _reconcileWake;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly long _deadlineTicks;
@@ -47,18 +51,23 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private volatile bool _leaving;
     private volatile bool _superseded;
     private int _stopped;
+    private long _renewals;
 
     public FleetMember(
         PostgreSqlTenantStore store,
+        NpgsqlDataSource coordination,
         FleetOptions options,
         TimeProvider? timeProvider = null,
         ILogger<FleetMember>? logger = null,
         IHostApplicationLifetime? lifetime = null)
     {
         _store = store;
+        _coordination = coordination;
         FleetOptionsValidator.ThrowIfInvalid(options);
         _options = options.Clone();
         _time = timeProvider ?? TimeProvider.System;
+        _reconcileWake = new WakeSignal(_time);
+        _relayWake = new WakeSignal(_time);
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _lifetime = lifetime;
         Sql = new FleetStatements(store.Schema);
@@ -82,6 +91,9 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
     /// <summary>Test hook: the watchdog is skipped too (a host paused as a whole, whose clients keep their in-flight work).</summary>
     internal bool WatchdogPaused { get; set; }
+
+    /// <summary>How many renewals succeeded so far (tests wait for the next one).</summary>
+    internal long Renewals => Interlocked.Read(ref _renewals);
 
     /// <summary>The epoch of this host's lease of <paramref name="tenant"/>, or <see langword="null"/> when it holds none.</summary>
     public long? GetEpoch(TenantId tenant) => _owned.TryGetValue(tenant, out var lease) ? lease.Epoch : null;
@@ -191,7 +203,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
                 }
             }
 
-            await using var batch = _store.DataSource.CreateBatch();
+            await using var batch = _coordination.CreateBatch();
             batch.Timeout = _store.CommandTimeoutSeconds;
             if (finals.Count > 0)
             {
@@ -249,599 +261,6 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         await own.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Runs one reconcile now (tests; the loop runs it on notifications and every <see cref="FleetOptions.ReconcileInterval"/>).</summary>
-    internal async Task ReconcileAsync(CancellationToken cancellationToken)
-    {
-        var coordinator = _host;
-        if (coordinator is null || _leaving || _superseded || CoordinationPaused || coordinator.IsStopping)
-        {
-            return;
-        }
-
-        var desired = new List<TenantId>();
-        var generations = new Dictionary<TenantId, long>();
-        var held = new HashSet<TenantId>();
-        var hosts = new List<FleetHost>();
-        await using (var batch = _store.DataSource.CreateBatch())
-        {
-            batch.Timeout = _store.CommandTimeoutSeconds;
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.ReadDesired));
-            var live = new NpgsqlBatchCommand(Sql.ReadLiveHosts);
-            live.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = _options.DeadAfter });
-            batch.BatchCommands.Add(live);
-            await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                if (!TenantId.TryParse(reader.GetString(0), out var tenant))
-                {
-                    continue;
-                }
-
-                desired.Add(tenant);
-                generations[tenant] = reader.GetInt64(1);
-                if (reader.GetBoolean(3))
-                {
-                    held.Add(tenant);
-                }
-            }
-
-            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                hosts.Add(new FleetHost(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetInt32(1)));
-            }
-        }
-
-        hosts.Sort(static (a, b) => string.CompareOrdinal(a.HostId, b.HostId));
-        var liveHosts = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var host in hosts)
-        {
-            liveHosts.Add(host.HostId);
-        }
-
-        var placement = Rendezvous.Assign(desired, hosts);
-        string me = HostId;
-        var toAcquire = new List<TenantId>();
-        var toRelease = new List<TenantId>();
-        foreach (var tenant in desired)
-        {
-            string? assigned = placement[tenant];
-            if (_owned.TryGetValue(tenant, out var lease))
-            {
-                if (assigned is not null && assigned != me && liveHosts.Contains(assigned))
-                {
-                    toRelease.Add(tenant); // handoff: the host placement chose claims it once released
-                }
-                else
-                {
-                    ResumeIfNeeded(coordinator, tenant, lease, generations[tenant]);
-                }
-            }
-            else if (assigned == me && !held.Contains(tenant))
-            {
-                toAcquire.Add(tenant);
-            }
-        }
-
-        foreach (var tenant in _owned.Keys)
-        {
-            if (!generations.ContainsKey(tenant))
-            {
-                toRelease.Add(tenant); // stopped through the API (on any host)
-            }
-        }
-
-        if (toRelease.Count > 0)
-        {
-            await StopAndReleaseAsync(coordinator, toRelease, cancellationToken).ConfigureAwait(false);
-        }
-
-        for (int i = 0; i < toAcquire.Count && !coordinator.IsStopping && !_leaving; i += _options.AcquireBatchSize)
-        {
-            var chunk = toAcquire.GetRange(i, Math.Min(_options.AcquireBatchSize, toAcquire.Count - i));
-            await AcquireAsync(coordinator, chunk, generations, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private void ResumeIfNeeded(ITenantHost coordinator, TenantId tenant, OwnedLease lease, long generation)
-    {
-        var local = coordinator.GetLocalStatus(tenant);
-        bool restart = local is null || local.State == TenantState.Stopped
-            || (local.State == TenantState.Error && generation > lease.Generation);
-        if (!restart)
-        {
-            return;
-        }
-
-        lock (_ownedGate)
-        {
-            if (_owned.TryGetValue(tenant, out var current) && ReferenceEquals(current, lease) && _time.GetTimestamp() < lease.Deadline)
-            {
-                lease.Generation = generation;
-                coordinator.Activate(tenant, lease.Epoch);
-            }
-        }
-    }
-
-    private async Task AcquireAsync(ITenantHost coordinator, List<TenantId> tenants, Dictionary<TenantId, long> generations, CancellationToken cancellationToken)
-    {
-        var ids = new string[tenants.Count];
-        for (int i = 0; i < ids.Length; i++)
-        {
-            ids[i] = tenants[i].Value;
-        }
-
-        Array.Sort(ids, StringComparer.Ordinal);
-        var acquired = new List<(TenantId Tenant, long Epoch)>();
-        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            long start = _time.GetTimestamp();
-            await using (var batch = _store.DataSource.CreateBatch())
-            {
-                batch.Timeout = _store.CommandTimeoutSeconds;
-                var ensure = new NpgsqlBatchCommand(Sql.EnsureLeaseRows);
-                ensure.Parameters.Add(TextArray(ids));
-                batch.BatchCommands.Add(ensure);
-                var acquire = new NpgsqlBatchCommand(Sql.Acquire);
-                acquire.Parameters.Add(TextArray(ids));
-                acquire.Parameters.Add(new NpgsqlParameter<string> { TypedValue = HostId });
-                acquire.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-                acquire.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = _options.LeaseTtl });
-                batch.BatchCommands.Add(acquire);
-                await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    if (TenantId.TryParse(reader.GetString(0), out var tenant))
-                    {
-                        acquired.Add((tenant, reader.GetInt64(1)));
-                    }
-                }
-            }
-
-            long deadline = start + _deadlineTicks;
-            lock (_ownedGate)
-            {
-                foreach (var (tenant, epoch) in acquired)
-                {
-                    var lease = new OwnedLease(epoch, generations.GetValueOrDefault(tenant), deadline);
-                    _owned[tenant] = lease;
-                    coordinator.Activate(tenant, lease.Epoch);
-                }
-            }
-        }
-        finally
-        {
-            _leaseLock.Release();
-        }
-
-        if (acquired.Count > 0)
-        {
-            FleetLog.LeasesAcquired(_logger, acquired.Count);
-        }
-    }
-
-    /// <summary>Stops the tenants here, then (one round trip) writes their final statuses under their leases, releases and notifies.</summary>
-    private async Task StopAndReleaseAsync(ITenantHost coordinator, List<TenantId> tenants, CancellationToken cancellationToken)
-    {
-        var stops = new Task<TenantStatus?>[tenants.Count];
-        for (int i = 0; i < tenants.Count; i++)
-        {
-            stops[i] = coordinator.DeactivateAsync(tenants[i], TenantDeactivationReason.Released);
-        }
-
-        var finals = await Task.WhenAll(stops).ConfigureAwait(false);
-        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var statuses = new List<(TenantStatus, long)>(tenants.Count);
-            var ids = new List<string>(tenants.Count);
-            for (int i = 0; i < tenants.Count; i++)
-            {
-                if (_owned.TryGetValue(tenants[i], out var lease))
-                {
-                    ids.Add(tenants[i].Value);
-                    if (finals[i] is { } status)
-                    {
-                        statuses.Add((status, lease.Epoch));
-                    }
-                }
-            }
-
-            if (ids.Count == 0)
-            {
-                return;
-            }
-
-            ids.Sort(StringComparer.Ordinal);
-            await using var batch = _store.DataSource.CreateBatch();
-            batch.Timeout = _store.CommandTimeoutSeconds;
-            if (statuses.Count > 0)
-            {
-                batch.BatchCommands.Add(CreateStatusCommand(statuses));
-            }
-
-            var release = new NpgsqlBatchCommand(Sql.Release);
-            release.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-            release.Parameters.Add(TextArray(ids.ToArray()));
-            batch.BatchCommands.Add(release);
-            batch.BatchCommands.Add(NotifyCommand("release"));
-            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            lock (_ownedGate)
-            {
-                foreach (var tenant in tenants)
-                {
-                    _owned.TryRemove(tenant, out _);
-                }
-            }
-
-            FleetLog.LeasesReleased(_logger, ids.Count, "stopped or handed over");
-        }
-        finally
-        {
-            _leaseLock.Release();
-        }
-    }
-
-    /// <summary>
-    /// Forgets the leases of <paramref name="tenants"/> (they are no longer this host's) and stops the tenants here in the background:
-    /// the caller (the renew loop, the watchdog) never waits for a tenant's drain, so one slow handler cannot delay the renewal of the
-    /// other leases. Each stop is bounded (<see cref="TenantCoordinatorOptions.OwnershipLostDrainTimeout"/>, the disconnect by the
-    /// connect timeout); the tenant reports the ownership-lost error at once and is never activated again under the lost lease.
-    /// </summary>
-    private void Lose(IReadOnlyList<TenantId> tenants, string reason)
-    {
-        var lost = new List<TenantId>(tenants.Count);
-        lock (_ownedGate)
-        {
-            foreach (var tenant in tenants)
-            {
-                if (_owned.TryRemove(tenant, out _))
-                {
-                    lost.Add(tenant);
-                }
-            }
-        }
-
-        if (lost.Count == 0 || _host is not { } host)
-        {
-            return;
-        }
-
-        foreach (var tenant in lost)
-        {
-            FleetLog.LeaseLost(_logger, tenant.Value, reason);
-            var stop = host.DeactivateAsync(tenant, TenantDeactivationReason.OwnershipLost);
-            if (!stop.IsCompleted)
-            {
-                _losing[stop] = 0;
-                _ = stop.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, byte>)s!).TryRemove(t, out _), _losing, CancellationToken.None,
-                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
-        }
-    }
-
-    private async Task RegisterAsync(CancellationToken cancellationToken)
-    {
-        // A previous incarnation with this host id (killed, restarted at once) is taken over once it counts as dead.
-        var giveUp = _options.DeadAfter + _options.HeartbeatInterval * 2 + TimeSpan.FromSeconds(1);
-        long start = _time.GetTimestamp();
-        bool warned = false;
-        while (true)
-        {
-            await using (var command = _store.CreateCommand(Sql.Register))
-            {
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = HostId });
-                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-                command.Parameters.Add(CapacityParameter());
-                command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = _options.DeadAfter });
-                if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null)
-                {
-                    return;
-                }
-            }
-
-            if (_time.GetElapsedTime(start) > giveUp)
-            {
-                throw new PostgreSqlStoreStartupException(
-                    $"Another live host of the fleet uses the host id '{HostId}'. Give every host its own id (WhatsAppTenants:HostId, HOST_ID in the sample).");
-            }
-
-            if (!warned)
-            {
-                FleetLog.HostIdBusy(_logger, HostId);
-                warned = true;
-            }
-
-            await Task.Delay(_options.HeartbeatInterval, _time, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private void BeginLeaving()
-    {
-        if (_leaving)
-        {
-            return;
-        }
-
-        _leaving = true;
-        _leaveMembership = LeaveMembershipAsync();
-    }
-
-    /// <summary>Deletes this host from the live hosts (so nobody places tenants on it any more) and notifies; its leases stay held.</summary>
-    private async Task LeaveMembershipAsync()
-    {
-        try
-        {
-            await using var batch = _store.DataSource.CreateBatch();
-            batch.Timeout = _store.CommandTimeoutSeconds;
-            var leave = new NpgsqlBatchCommand(Sql.Leave);
-            leave.Parameters.Add(new NpgsqlParameter<string> { TypedValue = HostId });
-            leave.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-            batch.BatchCommands.Add(leave);
-            batch.BatchCommands.Add(NotifyCommand("leave"));
-            await batch.ExecuteNonQueryAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
-        {
-            FleetLog.CoordinationFailed(_logger, "leave", ex);
-        }
-    }
-
-    private async Task RenewLoopAsync(CancellationToken stop)
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            bool ok = true;
-            if (!CoordinationPaused && !_superseded)
-            {
-                ok = await RenewAsync(stop).ConfigureAwait(false);
-            }
-
-            // After a failure retry sooner: the deadline is measured from the last successful renewal.
-            var delay = ok ? _options.RenewInterval : TimeSpan.FromTicks(Math.Max(_options.RenewInterval.Ticks / 3, TimeSpan.FromMilliseconds(100).Ticks));
-            if (!await DelayAsync(delay, stop).ConfigureAwait(false))
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>Renews every lease of this instance in one statement; returns whether it succeeded.</summary>
-    internal async Task<bool> RenewAsync(CancellationToken stop)
-    {
-        var returned = new Dictionary<TenantId, long>();
-        try
-        {
-            await _leaseLock.WaitAsync(stop).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-
-        var orphans = new List<string>();
-        var lost = new List<TenantId>();
-        try
-        {
-            long start = _time.GetTimestamp();
-            await using (var command = _store.CreateCommand(Sql.Renew))
-            {
-                // A renewal that takes longer than the margin is useless: give up before it could extend a lease we would not honour.
-                command.CommandTimeout = Math.Max(1, (int)Math.Ceiling(_options.SafetyMargin.TotalSeconds));
-                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-                command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = _options.LeaseTtl });
-                await using var reader = await command.ExecuteReaderAsync(stop).ConfigureAwait(false);
-                while (await reader.ReadAsync(stop).ConfigureAwait(false))
-                {
-                    if (TenantId.TryParse(reader.GetString(0), out var tenant))
-                    {
-                        returned[tenant] = reader.GetInt64(1);
-                    }
-                }
-            }
-
-            long deadline = start + _deadlineTicks;
-            lock (_ownedGate)
-            {
-                foreach (var (tenant, lease) in _owned)
-                {
-                    if (returned.Remove(tenant, out long epoch) && epoch == lease.Epoch)
-                    {
-                        lease.Deadline = Math.Max(lease.Deadline, deadline);
-                    }
-                    else
-                    {
-                        lost.Add(tenant);
-                    }
-                }
-            }
-
-            // Leases the database says are ours but we do not run (an acquisition whose answer was lost): give them back.
-            foreach (var tenant in returned.Keys)
-            {
-                orphans.Add(tenant.Value);
-            }
-
-            if (orphans.Count > 0)
-            {
-                orphans.Sort(StringComparer.Ordinal);
-                await using var release = _store.CreateCommand(Sql.Release);
-                release.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-                release.Parameters.Add(TextArray(orphans.ToArray()));
-                await release.ExecuteNonQueryAsync(stop).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
-        {
-            FleetLog.RenewFailed(_logger, _owned.Count, ex);
-            return false;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-        finally
-        {
-            _leaseLock.Release();
-        }
-
-        if (lost.Count > 0)
-        {
-            Lose(lost, "not renewed: expired or taken over");
-            Poke();
-        }
-
-        return true;
-    }
-
-    private async Task HeartbeatLoopAsync(CancellationToken stop)
-    {
-        while (await DelayAsync(_options.HeartbeatInterval, stop).ConfigureAwait(false))
-        {
-            if (CoordinationPaused || _leaving || _superseded)
-            {
-                continue;
-            }
-
-            try
-            {
-                await using var command = _store.CreateCommand(Sql.Heartbeat);
-                command.CommandTimeout = Math.Max(1, (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds * 2));
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = HostId });
-                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-                command.Parameters.Add(CapacityParameter());
-                if (await command.ExecuteScalarAsync(stop).ConfigureAwait(false) is null && !_leaving)
-                {
-                    // Another instance registered with this host id after we were counted dead: it is the host now.
-                    _superseded = true;
-                    FleetLog.Superseded(_logger, HostId);
-                    Lose(_owned.Keys.ToList(), "superseded by another instance");
-                }
-            }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
-            {
-                FleetLog.CoordinationFailed(_logger, "heartbeat", ex);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    private async Task WatchdogLoopAsync(CancellationToken stop)
-    {
-        var interval = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMilliseconds(250).Ticks, _options.SafetyMargin.Ticks / 4));
-        var expired = new List<TenantId>();
-        while (await DelayAsync(interval, stop).ConfigureAwait(false))
-        {
-            if (WatchdogPaused)
-            {
-                continue;
-            }
-
-            long now = _time.GetTimestamp();
-            expired.Clear();
-            foreach (var (tenant, lease) in _owned)
-            {
-                if (now >= lease.Deadline)
-                {
-                    expired.Add(tenant);
-                }
-            }
-
-            if (expired.Count > 0)
-            {
-                Lose(expired.ToArray(), "no renewal before the safety deadline");
-            }
-        }
-    }
-
-    private async Task ReconcileLoopAsync(CancellationToken stop)
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            using (var tick = CancellationTokenSource.CreateLinkedTokenSource(stop))
-            {
-                tick.CancelAfter(_options.ReconcileInterval);
-                try
-                {
-                    await _reconcileSignal.WaitAsync(tick.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!stop.IsCancellationRequested)
-                {
-                    // The periodic fallback.
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-
-            try
-            {
-                await ReconcileAsync(stop).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
-            {
-                FleetLog.CoordinationFailed(_logger, "reconcile", ex);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>One dedicated connection per host LISTENs to the fleet's channel; every notification triggers a reconcile.</summary>
-    private async Task ListenLoopAsync(CancellationToken stop)
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            try
-            {
-                await using var connection = await _store.DataSource.OpenConnectionAsync(stop).ConfigureAwait(false);
-                connection.Notification += (_, e) =>
-                {
-                    if (!OnRelayNotification(e.Payload))
-                    {
-                        Poke();
-                    }
-                };
-                await using (var listen = new NpgsqlCommand($"LISTEN \"{Sql.Channel}\"", connection))
-                {
-                    await listen.ExecuteNonQueryAsync(stop).ConfigureAwait(false);
-                }
-
-                Poke(); // notifications sent while we were not listening are lost: reconcile once
-                SignalRelay(); // and answer the sends relayed meanwhile
-                while (!stop.IsCancellationRequested)
-                {
-                    // Wake up now and then to find a dead connection (WaitAsync alone may wait forever on a silently dropped socket).
-                    if (!await connection.WaitAsync(TimeSpan.FromSeconds(15), stop).ConfigureAwait(false))
-                    {
-                        await using var ping = new NpgsqlCommand("SELECT 1", connection);
-                        ping.CommandTimeout = 5;
-                        await ping.ExecuteScalarAsync(stop).ConfigureAwait(false);
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or System.IO.IOException or OperationCanceledException)
-            {
-                FleetLog.CoordinationFailed(_logger, "notification listener", ex);
-                if (!await DelayAsync(TimeSpan.FromSeconds(1), stop).ConfigureAwait(false))
-                {
-                    return;
-                }
-            }
-        }
-    }
-
     private async Task StopLoopsAsync()
     {
         if (!_stop.IsCancellationRequested)
@@ -867,34 +286,13 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         }
     }
 
-    private void Poke()
-    {
-        if (_reconcileSignal.CurrentCount == 0)
-        {
-            try
-            {
-                _reconcileSignal.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // Already requested.
-            }
-        }
-    }
+    private void Poke() => _reconcileWake.Wake();
 
-    private async Task NotifyAsync(string payload, CancellationToken cancellationToken)
+    private NpgsqlCommand CreateCoordinationCommand(string sql)
     {
-        await using var batch = _store.DataSource.CreateBatch();
-        batch.BatchCommands.Add(NotifyCommand(payload));
-        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private NpgsqlBatchCommand NotifyCommand(string payload)
-    {
-        var notify = new NpgsqlBatchCommand(Sql.Notify);
-        notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Sql.Channel });
-        notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = payload });
-        return notify;
+        var command = _coordination.CreateCommand(sql);
+        command.CommandTimeout = _store.CommandTimeoutSeconds;
+        return command;
     }
 
     private NpgsqlParameter CapacityParameter() =>
@@ -909,34 +307,16 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             latest[entry.Status.BusinessId] = entry;
         }
 
-        int count = latest.Count;
-        var ids = new string[count];
-        var states = new string[count];
-        var startedAt = new DateTimeOffset?[count];
-        var updatedAt = new DateTimeOffset[count];
-        var errors = new string?[count];
-        var hosts = new string?[count];
-        var epochs = new long[count];
-        int i = 0;
+        var rows = new List<TenantStatus>(latest.Count);
+        var epochs = new long[latest.Count];
         foreach (var (status, epoch) in latest.Values)
         {
-            ids[i] = status.BusinessId.Value;
-            states[i] = status.State.ToWireName();
-            startedAt[i] = status.StartedAt?.ToUniversalTime();
-            updatedAt[i] = status.UpdatedAt.ToUniversalTime();
-            errors[i] = status.Error;
-            hosts[i] = status.Host;
-            epochs[i] = epoch;
-            i++;
+            epochs[rows.Count] = epoch;
+            rows.Add(status);
         }
 
         var command = new NpgsqlBatchCommand(Sql.UpsertStatusesFenced);
-        command.Parameters.Add(TextArray(ids));
-        command.Parameters.Add(TextArray(states));
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?[]> { TypedValue = startedAt, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = updatedAt, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = errors, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = hosts, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        StatusRows.AddArrays(command.Parameters, rows);
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = epochs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
         return command;
@@ -944,20 +324,4 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
     private static NpgsqlParameter<string[]> TextArray(string[] values) =>
         new() { TypedValue = values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text };
-
-    /// <summary>A lease this host holds: its epoch, the start generation it runs, and its local monotonic stop deadline.</summary>
-    private sealed class OwnedLease(long epoch, long generation, long deadline)
-    {
-        private long _deadline = deadline;
-
-        public long Epoch { get; } = epoch;
-
-        public long Generation { get; set; } = generation;
-
-        public long Deadline
-        {
-            get => Volatile.Read(ref _deadline);
-            set => Volatile.Write(ref _deadline, value);
-        }
-    }
 }

@@ -68,6 +68,22 @@ public sealed class FleetOptions
     /// </summary>
     public TimeSpan RelayTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// The most connections of the fleet's coordination pool (renewals, heartbeats, acquisitions, releases, reconciles and the one LISTEN
+    /// connection), kept apart from the store's pool so that API load can never starve a renewal. Default 5; 4 to 50. Used when
+    /// <c>UsePostgreSql(url)</c> built the data source; with a data source the host registered, register the coordination one as a keyed
+    /// service (<see cref="CoordinationDataSourceKey"/>).
+    /// </summary>
+    public int CoordinationPoolSize { get; set; } = 5;
+
+    /// <summary>
+    /// The service key of an <c>NpgsqlDataSource</c> the host may register for the fleet's coordination traffic
+    /// (<c>services.AddKeyedSingleton&lt;NpgsqlDataSource&gt;(FleetOptions.CoordinationDataSourceKey, ...)</c>), with a pool of its own.
+    /// When none is registered and the host registered the store's data source itself, coordination shares that data source's pool
+    /// (a warning is logged at start): API load that fills it can then delay renewals until the leases are lost.
+    /// </summary>
+    public const string CoordinationDataSourceKey = "MultiTenant.Fleet.Coordination";
+
     /// <summary>How long after a missed heartbeat a host counts as dead: <see cref="HeartbeatInterval"/> × <see cref="DeadAfterMissedHeartbeats"/>.</summary>
     public TimeSpan DeadAfter => HeartbeatInterval * DeadAfterMissedHeartbeats;
 
@@ -95,6 +111,11 @@ internal sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
         if (options.Capacity is < 0)
         {
             failures.Add($"{FleetOptions.SectionName}:{nameof(options.Capacity)} must not be negative.");
+        }
+
+        if (options.CoordinationPoolSize is < 4 or > 50)
+        {
+            failures.Add($"{FleetOptions.SectionName}:{nameof(options.CoordinationPoolSize)} must be between 4 and 50; it is {options.CoordinationPoolSize}.");
         }
 
         if (options.AcquireBatchSize is < 1 or > 100_000)

@@ -119,6 +119,25 @@ internal sealed class FleetStatements
             SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM d)
             """;
 
+        // The fleet view of statuses: $1 dead-after, $2 the owner-lost error. A stored running state (starting, connected, disconnected)
+        // whose lease has expired, or whose owner instance stopped heartbeating, is read as disconnected with that error: no host runs
+        // the tenant now. The owner's next write (or the next owner's) replaces it.
+        string fleetView = $"""
+            SELECT st.business_id,
+                   CASE WHEN x.lost THEN 'disconnected' ELSE st.state END,
+                   st.started_at, st.updated_at,
+                   CASE WHEN x.lost THEN $2 ELSE st.error END,
+                   st.host
+            FROM {s}.tenant_status st
+            CROSS JOIN LATERAL (
+                SELECT st.state IN ('starting', 'connected', 'disconnected') AND NOT EXISTS (
+                    SELECT 1 FROM {s}.leases l JOIN {s}.hosts h ON h.instance_id = l.instance_id
+                    WHERE l.business_id = st.business_id AND l.expires_at > now() AND h.last_seen > now() - $1::interval) AS lost
+            ) AS x
+            """;
+        ListStatusesFleetView = fleetView + " ORDER BY st.business_id";
+        GetStatusFleetView = fleetView + " WHERE st.business_id = $3";
+
         // Relayed sends. $1 business id: whether the tenant is known, its live lease's instance, whether it is desired running, its status.
         RelayTarget = $"""
             SELECT (t.business_id IS NOT NULL OR st.business_id IS NOT NULL) AS known,
@@ -190,6 +209,13 @@ internal sealed class FleetStatements
         var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(schema));
         return prefix + Convert.ToHexStringLower(hash.AsSpan(0, 16));
     }
+
+    /// <summary>The error of a tenant listed as disconnected because no live host holds its lease.</summary>
+    public const string OwnerHostLostError = "owner host lost: the host running the tenant stopped heartbeating or its lease expired; it runs again once a live host claims it";
+
+    public string ListStatusesFleetView { get; }
+
+    public string GetStatusFleetView { get; }
 
     public string Register { get; }
 

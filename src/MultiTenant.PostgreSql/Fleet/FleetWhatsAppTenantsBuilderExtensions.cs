@@ -42,12 +42,24 @@ public static class FleetWhatsAppTenantsBuilderExtensions
             services.AddOptions<FleetOptions>().ValidateOnStart();
             services.AddSingleton<IConfigureOptions<FleetOptions>>(static sp => new BindFromConfiguration(sp.GetService<IConfiguration>()));
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FleetOptions>, FleetOptionsValidator>());
-            services.AddSingleton(static sp => new FleetMember(
-                sp.GetRequiredService<PostgreSqlTenantStore>(),
-                sp.GetRequiredService<IOptions<FleetOptions>>().Value,
-                sp.GetService<TimeProvider>(),
-                sp.GetService<ILogger<FleetMember>>(),
-                sp.GetService<IHostApplicationLifetime>()));
+            services.AddSingleton(static sp => new CoordinationDataSource(sp));
+            services.AddSingleton(static sp =>
+            {
+                var coordination = sp.GetRequiredService<CoordinationDataSource>();
+                var logger = sp.GetService<ILogger<FleetMember>>();
+                if (coordination.Shared && logger is not null)
+                {
+                    FleetLog.CoordinationPoolShared(logger, FleetOptions.CoordinationDataSourceKey);
+                }
+
+                return new FleetMember(
+                    sp.GetRequiredService<PostgreSqlTenantStore>(),
+                    coordination.DataSource,
+                    sp.GetRequiredService<IOptions<FleetOptions>>().Value,
+                    sp.GetService<TimeProvider>(),
+                    logger,
+                    sp.GetService<IHostApplicationLifetime>());
+            });
             services.AddSingleton<ITenantPlacement>(static sp => sp.GetRequiredService<FleetMember>());
 
             // Status writes and running clients' state writes carry the lease epoch. ITenantStateStoreProvider stays the unfenced
@@ -65,6 +77,47 @@ public static class FleetWhatsAppTenantsBuilderExtensions
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// The fleet's coordination data source: the host's keyed one, else one with its own pool next to the data source
+    /// <c>UsePostgreSql(url)</c> built (disposed with the services), else the store's own (shared; <see cref="Shared"/>).
+    /// </summary>
+    internal sealed class CoordinationDataSource : IAsyncDisposable
+    {
+        private readonly bool _owned;
+
+        public CoordinationDataSource(IServiceProvider services)
+        {
+            var store = services.GetRequiredService<PostgreSqlTenantStore>();
+            if (services.GetKeyedService<Npgsql.NpgsqlDataSource>(FleetOptions.CoordinationDataSourceKey) is { } keyed)
+            {
+                DataSource = keyed;
+            }
+            else if (services.GetService<OwnedDataSource>() is { } owned && ReferenceEquals(services.GetService<Npgsql.NpgsqlDataSource>(), store.DataSource) && owned.Created)
+            {
+                DataSource = owned.CreateCoordination(services, services.GetRequiredService<IOptions<FleetOptions>>().Value.CoordinationPoolSize);
+                _owned = true;
+            }
+            else
+            {
+                DataSource = store.DataSource;
+                Shared = true;
+            }
+        }
+
+        public Npgsql.NpgsqlDataSource DataSource { get; }
+
+        /// <summary>Whether coordination shares the store's pool (a data source the host registered, and no keyed one).</summary>
+        public bool Shared { get; }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_owned)
+            {
+                await DataSource.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     private sealed class BindFromConfiguration(IConfiguration? configuration) : IConfigureOptions<FleetOptions>

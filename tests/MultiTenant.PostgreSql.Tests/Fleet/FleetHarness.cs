@@ -169,17 +169,21 @@ internal sealed class FleetHarness(string connectionString, string schema) : IAs
         o.ReconcileInterval = TimeSpan.FromMilliseconds(250);
     }
 
-    public async Task<FleetTestHost> AddHostAsync(string id, string? connectionString = null, Action<FleetOptions>? configure = null)
+    public async Task<FleetTestHost> AddHostAsync(
+        string id, string? connectionString = null, Action<FleetOptions>? configure = null, Action<IServiceCollection>? services = null,
+        Action<TenantCoordinatorOptions>? coordinator = null, int maxPoolSize = 10)
     {
         var factory = new RecordingClientFactory(History, id);
-        var cs = new NpgsqlConnectionStringBuilder(connectionString ?? ConnectionString) { ApplicationName = "fleet-" + id, MaxPoolSize = 10 }.ConnectionString;
+        var cs = new NpgsqlConnectionStringBuilder(connectionString ?? ConnectionString) { ApplicationName = "fleet-" + id, MaxPoolSize = maxPoolSize }.ConnectionString;
         var host = TestHosts.Build(
-            services =>
+            collection =>
             {
-                services.AddWhatsAppTenants(o =>
+                services?.Invoke(collection);
+                collection.AddWhatsAppTenants(o =>
                     {
                         o.HostId = id;
                         o.HealthCheckInterval = TimeSpan.FromSeconds(30);
+                        coordinator?.Invoke(o);
                     })
                     .UseClientFactory(factory)
                     .UsePostgreSql(cs, o => o.Schema = Schema)

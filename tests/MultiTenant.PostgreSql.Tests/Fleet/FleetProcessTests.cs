@@ -111,6 +111,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
             {
                 ["DATABASE_URL"] = connection.ConnectionString,
                 ["HOST_ID"] = id,
+                ["WhatsAppTenants__Secrets__KeyEncryptionKey"] = SecretScan.KeyEncryptionKey,
                 ["HTTP_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
                 ["Logging__LogLevel__Default"] = "Warning",

@@ -13,6 +13,9 @@ public static class TestHosts
         Action<IServiceCollection> configure, IDictionary<string, string?>? configuration = null, LogLevel minimumLevel = LogLevel.Debug)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+
+        // Every host of the tests has the same key-encryption key, as a fleet's hosts do; a test may override it.
+        builder.Configuration.AddInMemoryCollection([new("WhatsAppTenants:Secrets:KeyEncryptionKey", SecretScan.KeyEncryptionKey)]);
         if (configuration is not null)
         {
             builder.Configuration.AddInMemoryCollection(configuration);

@@ -1,0 +1,271 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MultiTenant.Hosting;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace MultiTenant.PostgreSql.Fleet;
+
+/// <summary>The reconciler: reads the desired tenants and the live hosts, places them by rendezvous hashing, claims the leases of the tenants placed here and hands over (releases) the others.</summary>
+internal sealed partial class FleetMember
+{
+    /// <summary>Runs one reconcile now (tests; the loop runs it on notifications and every <see cref="FleetOptions.ReconcileInterval"/>).</summary>
+    internal async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        var coordinator = _host;
+        if (coordinator is null || _leaving || _superseded || CoordinationPaused || coordinator.IsStopping)
+        {
+            return;
+        }
+
+        var desired = new List<TenantId>();
+        var generations = new Dictionary<TenantId, long>();
+        var held = new HashSet<TenantId>();
+        var hosts = new List<FleetHost>();
+        await using (var batch = _coordination.CreateBatch())
+        {
+            batch.Timeout = _store.CommandTimeoutSeconds;
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.ReadDesired));
+            var live = new NpgsqlBatchCommand(Sql.ReadLiveHosts);
+            live.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = _options.DeadAfter });
+            batch.BatchCommands.Add(live);
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!TenantId.TryParse(reader.GetString(0), out var tenant))
+                {
+                    continue;
+                }
+
+                desired.Add(tenant);
+                generations[tenant] = reader.GetInt64(1);
+                if (reader.GetBoolean(3))
+                {
+                    held.Add(tenant);
+                }
+            }
+
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                hosts.Add(new FleetHost(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetInt32(1)));
+            }
+        }
+
+        hosts.Sort(static (a, b) => string.CompareOrdinal(a.HostId, b.HostId));
+        var liveHosts = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var host in hosts)
+        {
+            liveHosts.Add(host.HostId);
+        }
+
+        var placement = Rendezvous.Assign(desired, hosts);
+        string me = HostId;
+        var toAcquire = new List<TenantId>();
+        var toRelease = new List<TenantId>();
+        foreach (var tenant in desired)
+        {
+            string? assigned = placement[tenant];
+            if (_owned.TryGetValue(tenant, out var lease))
+            {
+                if (assigned is not null && assigned != me && liveHosts.Contains(assigned))
+                {
+                    toRelease.Add(tenant); // handoff: the host placement chose claims it once released
+                }
+                else
+                {
+                    ResumeIfNeeded(coordinator, tenant, lease, generations[tenant]);
+                }
+            }
+            else if (assigned == me && !held.Contains(tenant))
+            {
+                toAcquire.Add(tenant);
+            }
+        }
+
+        foreach (var tenant in _owned.Keys)
+        {
+            if (!generations.ContainsKey(tenant))
+            {
+                toRelease.Add(tenant); // stopped through the API (on any host)
+            }
+        }
+
+        if (toRelease.Count > 0)
+        {
+            await StopAndReleaseAsync(coordinator, toRelease, cancellationToken).ConfigureAwait(false);
+        }
+
+        for (int i = 0; i < toAcquire.Count && !coordinator.IsStopping && !_leaving; i += _options.AcquireBatchSize)
+        {
+            var chunk = toAcquire.GetRange(i, Math.Min(_options.AcquireBatchSize, toAcquire.Count - i));
+            await AcquireAsync(coordinator, chunk, generations, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void ResumeIfNeeded(ITenantHost coordinator, TenantId tenant, OwnedLease lease, long generation)
+    {
+        var local = coordinator.GetLocalStatus(tenant);
+        bool restart = local is null || local.State == TenantState.Stopped
+            || (local.State == TenantState.Error && generation > lease.Generation);
+        if (!restart)
+        {
+            return;
+        }
+
+        lock (_ownedGate)
+        {
+            if (_owned.TryGetValue(tenant, out var current) && ReferenceEquals(current, lease) && _time.GetTimestamp() < lease.Deadline)
+            {
+                lease.Generation = generation;
+                coordinator.Activate(tenant, lease.Epoch);
+            }
+        }
+    }
+
+    private async Task AcquireAsync(ITenantHost coordinator, List<TenantId> tenants, Dictionary<TenantId, long> generations, CancellationToken cancellationToken)
+    {
+        var ids = new string[tenants.Count];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = tenants[i].Value;
+        }
+
+        Array.Sort(ids, StringComparer.Ordinal);
+        var acquired = new List<(TenantId Tenant, long Epoch)>();
+        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            long start = _time.GetTimestamp();
+            await using (var batch = _coordination.CreateBatch())
+            {
+                batch.Timeout = _store.CommandTimeoutSeconds;
+                var ensure = new NpgsqlBatchCommand(Sql.EnsureLeaseRows);
+                ensure.Parameters.Add(TextArray(ids));
+                batch.BatchCommands.Add(ensure);
+                var acquire = new NpgsqlBatchCommand(Sql.Acquire);
+                acquire.Parameters.Add(TextArray(ids));
+                acquire.Parameters.Add(new NpgsqlParameter<string> { TypedValue = HostId });
+                acquire.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
+                acquire.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = _options.LeaseTtl });
+                batch.BatchCommands.Add(acquire);
+                await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (TenantId.TryParse(reader.GetString(0), out var tenant))
+                    {
+                        acquired.Add((tenant, reader.GetInt64(1)));
+                    }
+                }
+            }
+
+            long deadline = start + _deadlineTicks;
+            lock (_ownedGate)
+            {
+                foreach (var (tenant, epoch) in acquired)
+                {
+                    var lease = new OwnedLease(epoch, generations.GetValueOrDefault(tenant), deadline);
+                    _owned[tenant] = lease;
+                    coordinator.Activate(tenant, lease.Epoch);
+                }
+            }
+        }
+        finally
+        {
+            _leaseLock.Release();
+        }
+
+        if (acquired.Count > 0)
+        {
+            FleetLog.LeasesAcquired(_logger, acquired.Count);
+        }
+    }
+
+    /// <summary>Stops the tenants here, then (one round trip) writes their final statuses under their leases, releases and notifies.</summary>
+    private async Task StopAndReleaseAsync(ITenantHost coordinator, List<TenantId> tenants, CancellationToken cancellationToken)
+    {
+        var stops = new Task<TenantStatus?>[tenants.Count];
+        for (int i = 0; i < tenants.Count; i++)
+        {
+            stops[i] = coordinator.DeactivateAsync(tenants[i], TenantDeactivationReason.Released);
+        }
+
+        var finals = await Task.WhenAll(stops).ConfigureAwait(false);
+        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var statuses = new List<(TenantStatus, long)>(tenants.Count);
+            var ids = new List<string>(tenants.Count);
+            for (int i = 0; i < tenants.Count; i++)
+            {
+                if (_owned.TryGetValue(tenants[i], out var lease))
+                {
+                    ids.Add(tenants[i].Value);
+                    if (finals[i] is { } status)
+                    {
+                        statuses.Add((status, lease.Epoch));
+                    }
+                }
+            }
+
+            if (ids.Count == 0)
+            {
+                return;
+            }
+
+            ids.Sort(StringComparer.Ordinal);
+            await using var batch = _coordination.CreateBatch();
+            batch.Timeout = _store.CommandTimeoutSeconds;
+            if (statuses.Count > 0)
+            {
+                batch.BatchCommands.Add(CreateStatusCommand(statuses));
+            }
+
+            var release = new NpgsqlBatchCommand(Sql.Release);
+            release.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
+            release.Parameters.Add(TextArray(ids.ToArray()));
+            batch.BatchCommands.Add(release);
+            batch.BatchCommands.Add(NotifyCommand("release"));
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            lock (_ownedGate)
+            {
+                foreach (var tenant in tenants)
+                {
+                    _owned.TryRemove(tenant, out _);
+                }
+            }
+
+            FleetLog.LeasesReleased(_logger, ids.Count, "stopped or handed over");
+        }
+        finally
+        {
+            _leaseLock.Release();
+        }
+    }
+
+    private async Task ReconcileLoopAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            if (!await _reconcileWake.WaitAsync(_options.ReconcileInterval, stop).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            try
+            {
+                await ReconcileAsync(stop).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
+            {
+                FleetLog.CoordinationFailed(_logger, "reconcile", ex);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+}
