@@ -20,6 +20,8 @@ public sealed class ConfigurationTests
             ["WhatsAppTenants:CloudApi:AppSecret"] = "from-configuration",
             ["WhatsAppTenants:CloudApi:VerifyToken"] = "verify",
             ["WhatsAppTenants:CloudApi:MessagesPerSecond"] = "250",
+            ["WhatsAppTenants:CloudApi:TenantMessagesPerSecond:tenant-gold"] = "1000",
+            ["WhatsAppTenants:CloudApi:TemplateCacheDuration"] = "00:01:00",
         });
         builder.Services.AddWhatsAppTenants().UseCloudApi(o => o.AppSecret = "from-code");
         using var host = builder.Build();
@@ -29,6 +31,9 @@ public sealed class ConfigurationTests
         Assert.Equal(new Uri("http://127.0.0.1:9999/graph"), options.GraphBaseUrl);
         Assert.Equal("v20.0", options.GraphApiVersion);
         Assert.Equal(250, options.MessagesPerSecond);
+        Assert.Equal(1000, options.MessagesPerSecondFor(TenantId.Parse("tenant-gold")));
+        Assert.Equal(250, options.MessagesPerSecondFor(TenantId.Parse("tenant-other")));
+        Assert.Equal(TimeSpan.FromMinutes(1), options.TemplateCacheDuration);
         Assert.Equal("from-code", options.AppSecret);
         Assert.Equal("verify", options.VerifyToken);
     }
@@ -50,6 +55,9 @@ public sealed class ConfigurationTests
     [InlineData("MessagesPerSecond", "0")]
     [InlineData("GraphBaseUrl", "ftp://graph.example")]
     [InlineData("MaxSendWait", "01:00:00")]
+    [InlineData("TenantMessagesPerSecond:tenant-gold", "1001")]
+    [InlineData("TenantMessagesPerSecond:bad id!", "100")]
+    [InlineData("TemplateCacheDuration", "2.00:00:00")]
     [InlineData("AppSecret", " ")]
     public async Task Invalid_options_fail_the_host_at_start(string key, string value)
     {

@@ -56,7 +56,7 @@ internal sealed partial class CloudApiClient : ITenantClient
         _options = options;
         _directory = directory;
         _metrics = metrics;
-        _limiter = new SendLimiter(options.MessagesPerSecond, options.RateLimitBurst, options.RecipientSpacing, options.MaxSendWait, context.TimeProvider);
+        _limiter = new SendLimiter(options.MessagesPerSecondFor(context.BusinessId), options.RateLimitBurst, options.RecipientSpacing, options.MaxSendWait, context.TimeProvider);
         Deduplicator = new WebhookDeduplicator(context.State, context.TimeProvider, options.DeduplicationWindow);
     }
 

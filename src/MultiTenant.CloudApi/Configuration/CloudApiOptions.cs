@@ -51,6 +51,22 @@ public sealed class CloudApiOptions
     public int MessagesPerSecond { get; set; } = 80;
 
     /// <summary>
+    /// Per-tenant throughput tiers: <c>business_id</c> → messages per second (1 to 1,000), for numbers Meta moved to a higher tier
+    /// (or a tenant held to a lower rate). A tenant not listed sends at <see cref="MessagesPerSecond"/>. Empty by default; bound from
+    /// <c>WhatsAppTenants:CloudApi:TenantMessagesPerSecond:{business_id}</c>. Read when the tenant's client is created (at start).
+    /// </summary>
+    public Dictionary<string, int> TenantMessagesPerSecond { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How long a tenant's template list (<see cref="ICloudApiMessaging.GetTemplatesAsync"/>) is cached. Default 5 minutes;
+    /// zero to 1 day (zero: not cached).</summary>
+    public TimeSpan TemplateCacheDuration { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The send rate of <paramref name="tenant"/>: its entry in <see cref="TenantMessagesPerSecond"/>, else <see cref="MessagesPerSecond"/>.</summary>
+    /// <param name="tenant">The tenant.</param>
+    public int MessagesPerSecondFor(TenantId tenant) =>
+        TenantMessagesPerSecond.TryGetValue(tenant.Value, out int rate) ? rate : MessagesPerSecond;
+
+    /// <summary>
     /// How many sends may go out back to back before the rate limit spaces them. Default 1 (strict spacing of
     /// 1/<see cref="MessagesPerSecond"/>); 1 to 1,000.
     /// </summary>
@@ -151,6 +167,15 @@ internal sealed class CloudApiOptionsCrossValidator : IValidateOptions<CloudApiO
             failures.Add($"{CloudApiOptions.SectionName}:{nameof(options.VerifyToken)} is set but blank.");
         }
 
+        foreach (var (tenant, rate) in options.TenantMessagesPerSecond)
+        {
+            if (!TenantId.TryParse(tenant, out _) || rate is < 1 or > 1000)
+            {
+                failures.Add($"{CloudApiOptions.SectionName}:{nameof(options.TenantMessagesPerSecond)}:{tenant} must be a valid business_id with a rate of 1 to 1,000 messages per second; it is {rate}.");
+            }
+        }
+
+        Check(failures, nameof(options.TemplateCacheDuration), options.TemplateCacheDuration, TimeSpan.Zero, TimeSpan.FromDays(1));
         Check(failures, nameof(options.RecipientSpacing), options.RecipientSpacing, TimeSpan.Zero, TimeSpan.FromMinutes(1));
         Check(failures, nameof(options.RecipientThrottleDelay), options.RecipientThrottleDelay, TimeSpan.Zero, TimeSpan.FromMinutes(10));
         Check(failures, nameof(options.ThrottlePause), options.ThrottlePause, TimeSpan.Zero, TimeSpan.FromHours(1));

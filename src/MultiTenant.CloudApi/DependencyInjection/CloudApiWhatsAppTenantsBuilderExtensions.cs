@@ -7,6 +7,7 @@ using MultiTenant.CloudApi.Client;
 using MultiTenant.CloudApi.Diagnostics;
 using MultiTenant.CloudApi.Endpoints;
 using MultiTenant.CloudApi.Graph;
+using MultiTenant.CloudApi.Messaging;
 using MultiTenant.CloudApi.Routing;
 using MultiTenant.CloudApi.Webhooks;
 using MultiTenant.Hosting;
@@ -18,7 +19,7 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
 {
     /// <summary>
     /// Uses the official WhatsApp Business Cloud API for every tenant: registers its client factory (replacing any set before),
-    /// <see cref="ICloudApiCredentialStore"/>, the Graph API <see cref="System.Net.Http.HttpClient"/> (named
+    /// <see cref="ICloudApiCredentialStore"/>, <see cref="ICloudApiMessaging"/>, the Graph API <see cref="System.Net.Http.HttpClient"/> (named
     /// <see cref="CloudApiOptions.HttpClientName"/>) and the webhook's services. <see cref="CloudApiOptions"/> bind from the
     /// <c>WhatsAppTenants:CloudApi</c> section, then <paramref name="configure"/> runs; they are validated when the host starts.
     /// Calling it again registers nothing twice (a new <paramref name="configure"/> is added).
@@ -69,6 +70,7 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
         services.TryAddSingleton<GraphApiClient>();
         services.TryAddSingleton<CredentialStorage>();
         services.TryAddSingleton<ICloudApiCredentialStore, CloudApiCredentialStore>();
+        services.TryAddSingleton<ICloudApiMessaging, CloudApiMessaging>();
         services.TryAddSingleton<WebhookProcessor>();
         services.TryAddSingleton<WebhookEndpoint>();
     }

@@ -13,6 +13,8 @@ namespace MultiTenant.CloudApi;
     NumberHandling = JsonNumberHandling.AllowReadingFromString,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(SendMessageResponse))]
+[JsonSerializable(typeof(SuccessResponse))]
+[JsonSerializable(typeof(TemplatesResponse))]
 [JsonSerializable(typeof(GraphErrorEnvelope))]
 [JsonSerializable(typeof(PhoneNumberHealthResponse))]
 [JsonSerializable(typeof(WebhookPayload))]

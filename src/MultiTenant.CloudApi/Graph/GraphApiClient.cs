@@ -72,6 +72,51 @@ internal sealed class GraphApiClient
             GraphErrorKind.ServerTransient, null, null, 200, "Graph accepted the message but returned no message id."));
     }
 
+    /// <summary>
+    /// <c>POST /{version}/{phone-number-id}/messages</c> with <c>{"messaging_product":"whatsapp","status":"read","message_id":"…"}</c>, and
+    /// <c>"typing_indicator":{"type":"text"}</c> when <paramref name="typing"/> (shown until the reply is sent, at most 25 seconds).
+    /// </summary>
+    /// <exception cref="GraphApiException">Graph refused the call, or it failed.</exception>
+    public async Task MarkReadAsync(CloudApiCredentials credentials, string messageId, bool typing, CancellationToken cancellationToken)
+    {
+        var body = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(body))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("messaging_product", "whatsapp");
+            writer.WriteString("status", "read");
+            writer.WriteString("message_id", messageId);
+            if (typing)
+            {
+                writer.WriteStartObject("typing_indicator");
+                writer.WriteString("type", "text");
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndObject();
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, _root + credentials.PhoneNumberId + "/messages")
+        {
+            Content = new ReadOnlyMemoryContent(body.WrittenMemory) { Headers = { ContentType = JsonMediaType } },
+        };
+        var response = await SendAsync(request, credentials, CloudApiJsonContext.Default.SuccessResponse, cancellationToken).ConfigureAwait(false);
+        if (!response.Success)
+        {
+            throw new GraphApiException(new GraphError(GraphErrorKind.ServerTransient, null, null, 200, "Graph did not confirm the read receipt."));
+        }
+    }
+
+    /// <summary>One page of <c>GET /{version}/{waba-id}/message_templates?fields=id,name,language,status,category&amp;limit=100</c>.</summary>
+    /// <exception cref="GraphApiException">Graph refused the call, or it failed.</exception>
+    public async Task<TemplatesResponse> GetTemplatesPageAsync(CloudApiCredentials credentials, string businessAccountId, string? after, CancellationToken cancellationToken)
+    {
+        string uri = _root + businessAccountId + "/message_templates?fields=id,name,language,status,category&limit=100"
+            + (after is null ? string.Empty : "&after=" + Uri.EscapeDataString(after));
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        return await SendAsync(request, credentials, CloudApiJsonContext.Default.TemplatesResponse, cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task<T> SendAsync<T>(HttpRequestMessage request, CloudApiCredentials credentials, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
         where T : class
     {

@@ -78,3 +78,44 @@ internal sealed class HealthError
 
     public string? PossibleSolution { get; set; }
 }
+
+/// <summary>The answer to a read receipt: <c>{"success":true}</c>.</summary>
+internal sealed class SuccessResponse
+{
+    public bool Success { get; set; }
+}
+
+/// <summary><c>GET /{version}/{waba-id}/message_templates</c>: <c>{"data":[{"name","language","status","category","id"}],"paging":{"cursors":{"before","after"},"next"}}</c>.</summary>
+internal sealed class TemplatesResponse
+{
+    public List<TemplateNode>? Data { get; set; }
+
+    public GraphPaging? Paging { get; set; }
+}
+
+internal sealed class TemplateNode
+{
+    public string? Id { get; set; }
+
+    public string? Name { get; set; }
+
+    public string? Language { get; set; }
+
+    public string? Status { get; set; }
+
+    public string? Category { get; set; }
+}
+
+internal sealed class GraphPaging
+{
+    public GraphCursors? Cursors { get; set; }
+
+    public string? Next { get; set; }
+}
+
+internal sealed class GraphCursors
+{
+    public string? Before { get; set; }
+
+    public string? After { get; set; }
+}

@@ -31,6 +31,9 @@ public sealed class FakeGraphApi : IAsyncDisposable
     private readonly List<(Func<IReadOnlyList<GraphRequest>, bool> Condition, TaskCompletionSource Signal)> _waiters = [];
     private long _messageIds;
 
+    /// <summary>The templates <c>GET /{waba-id}/message_templates</c> lists, in Meta's node shape (id, name, language, status, category).</summary>
+    public List<(string Id, string Name, string Language, string Status, string Category)> Templates { get; } = [];
+
     private FakeGraphApi(WebApplication app) => _app = app;
 
     /// <summary>The base URL to configure as <see cref="CloudApiOptions.GraphBaseUrl"/>.</summary>
@@ -52,6 +55,9 @@ public sealed class FakeGraphApi : IAsyncDisposable
         fake.BaseUrl = new Uri(address);
         return fake;
     }
+
+    /// <summary>Accepts <paramref name="token"/> for the WhatsApp Business Account <paramref name="wabaId"/>.</summary>
+    public void AddBusinessAccount(string wabaId, string token) => AddNumber(wabaId, token);
 
     /// <summary>Accepts <paramref name="token"/> for <paramref name="phoneNumberId"/>.</summary>
     public void AddNumber(string phoneNumberId, string token)
@@ -117,7 +123,7 @@ public sealed class FakeGraphApi : IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<GraphRequest> Probes => Requests.Where(static r => r.Method == "GET").ToList();
+    public IReadOnlyList<GraphRequest> Probes => Requests.Where(static r => r.Method == "GET" && !r.Path.EndsWith("/message_templates", StringComparison.Ordinal)).ToList();
 
     public IReadOnlyList<GraphRequest> Sends => Requests.Where(static r => r.Method == "POST").ToList();
 
@@ -161,7 +167,10 @@ public sealed class FakeGraphApi : IAsyncDisposable
         var segments = recorded.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         string phoneNumberId = segments.Length >= 2 ? segments[1] : string.Empty;
         bool isProbe = request.Method == "GET" && segments.Length == 2;
-        bool isSend = request.Method == "POST" && segments.Length == 3 && segments[2] == "messages";
+        bool isPost = request.Method == "POST" && segments.Length == 3 && segments[2] == "messages";
+        bool isRead = isPost && body.Contains("\"status\":\"read\"", StringComparison.Ordinal);
+        bool isSend = isPost && !isRead;
+        bool isTemplates = request.Method == "GET" && segments.Length == 3 && segments[2] == "message_templates";
         string? token = authorization is not null && authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization[7..] : null;
 
         GraphFailure? failure = null;
@@ -185,7 +194,7 @@ public sealed class FakeGraphApi : IAsyncDisposable
             {
                 failure = _sendFailures.Dequeue();
             }
-            else if (!isProbe && !isSend)
+            else if (!isProbe && !isSend && !isRead && !isTemplates)
             {
                 failure = new GraphFailure(100, HttpStatusCode.BadRequest, 33);
             }
@@ -222,9 +231,40 @@ public sealed class FakeGraphApi : IAsyncDisposable
             return;
         }
 
+        if (isRead)
+        {
+            await context.Response.WriteAsync("""{"success":true}""", context.RequestAborted);
+            return;
+        }
+
+        if (isTemplates)
+        {
+            await context.Response.WriteAsync(TemplatesPage(request), context.RequestAborted);
+            return;
+        }
+
         await context.Response.WriteAsync(
             $$"""{"messaging_product":"whatsapp","contacts":[{"input":"{{to}}","wa_id":"{{to}}"}],"messages":[{"id":"wamid.FAKE{{id.ToString(CultureInfo.InvariantCulture)}}"}]}""",
             context.RequestAborted);
+    }
+
+    /// <summary>One page of templates: <c>{"data":[…],"paging":{"cursors":{"before","after"},"next"}}</c>, <c>limit</c> per page.</summary>
+    private string TemplatesPage(HttpRequest request)
+    {
+        int limit = int.TryParse(request.Query["limit"], CultureInfo.InvariantCulture, out int l) ? l : 25;
+        int start = request.Query["after"] is [{ } after] && after.StartsWith('c') ? int.Parse(after[1..], CultureInfo.InvariantCulture) : 0;
+        List<(string Id, string Name, string Language, string Status, string Category)> all;
+        lock (_gate)
+        {
+            all = [.. Templates];
+        }
+
+        var page = all.Skip(start).Take(limit).ToList();
+        var data = string.Join(",", page.Select(t => $$"""{"name":"{{t.Name}}","language":"{{t.Language}}","status":"{{t.Status}}","category":"{{t.Category}}","id":"{{t.Id}}"}"""));
+        int end = start + page.Count;
+        string cursors = $$"""{"before":"c{{start.ToString(CultureInfo.InvariantCulture)}}","after":"c{{end.ToString(CultureInfo.InvariantCulture)}}"}""";
+        string next = end < all.Count ? $$""","next":"{{BaseUrl}}{{request.Path.Value!.TrimStart('/')}}?limit={{limit.ToString(CultureInfo.InvariantCulture)}}&after=c{{end.ToString(CultureInfo.InvariantCulture)}}" """.TrimEnd() : string.Empty;
+        return "{\"data\":[" + data + "],\"paging\":{\"cursors\":" + cursors + next + "}}";
     }
 
     private static string? ReadTo(string body)
