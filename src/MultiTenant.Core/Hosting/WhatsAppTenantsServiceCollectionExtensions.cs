@@ -56,6 +56,10 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         // The embedded inbox and address index (in memory, not durable); UsePostgreSql() replaces them.
         services.TryAddSingleton<ITenantAddressIndex, InMemoryTenantAddressIndex>();
         services.TryAddSingleton<ITenantInbox>(static sp => new InMemoryTenantInbox(sp.GetService<TimeProvider>()));
+        services.TryAddSingleton(static sp => new InboxMetrics(sp.GetService<IMeterFactory>()));
+        services.AddOptions<InboxDeliveryOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxDeliveryOptions>, InboxDeliveryOptionsValidator>());
+        services.AddSingleton<IConfigureOptions<InboxDeliveryOptions>>(static sp => new BindInboxFromConfiguration(sp.GetService<IConfiguration>()));
 
         services.TryAddSingleton(static sp => new TenantMetrics(
             sp.GetService<IMeterFactory>(),
@@ -82,6 +86,12 @@ public static class WhatsAppTenantsServiceCollectionExtensions
     }
 
     private sealed class WhatsAppTenantsMarker;
+
+    private sealed class BindInboxFromConfiguration(IConfiguration? configuration) : IConfigureOptions<InboxDeliveryOptions>
+    {
+        public void Configure(InboxDeliveryOptions options) =>
+            configuration?.GetSection(InboxDeliveryOptions.SectionName).Bind(options);
+    }
 
     private sealed class BindFromConfiguration(IConfiguration? configuration) : IConfigureOptions<TenantCoordinatorOptions>
     {
