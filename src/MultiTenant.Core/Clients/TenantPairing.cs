@@ -64,7 +64,7 @@ public sealed class TenantPairingBoard
     }
 
     /// <summary>
-    /// Reads every change from now on until <paramref name="cancellationToken"/> is cancelled. A reader that falls more than 256 changes
+    /// Reads every change from this call on until <paramref name="cancellationToken"/> is cancelled. A reader that falls more than 256 changes
     /// behind loses the oldest (read <see cref="GetAll"/> again to resynchronise).
     /// </summary>
     public IAsyncEnumerable<TenantPairingUpdate> ReadChangesAsync(CancellationToken cancellationToken) => _updates.ReadAllAsync(cancellationToken);
@@ -95,7 +95,8 @@ internal sealed class Broadcast<T>
         }
     }
 
-    public async IAsyncEnumerable<T> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>Registers a reader at once (so nothing published after this call is missed) and reads until cancelled.</summary>
+    public IAsyncEnumerable<T> ReadAllAsync(CancellationToken cancellationToken)
     {
         var channel = Channel.CreateBounded<T>(new BoundedChannelOptions(ReaderCapacity)
         {
@@ -107,6 +108,11 @@ internal sealed class Broadcast<T>
             _readers = [.. _readers, channel];
         }
 
+        return ReadAsync(channel, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<T> ReadAsync(Channel<T> channel, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         try
         {
             while (await channel.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))

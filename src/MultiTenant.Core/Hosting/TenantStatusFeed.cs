@@ -21,7 +21,7 @@ public sealed class TenantStatusFeed
     }
 
     /// <summary>
-    /// Reads every status change from now on until <paramref name="cancellationToken"/> is cancelled, in order per tenant. A reader that
+    /// Reads every status change from this call on until <paramref name="cancellationToken"/> is cancelled, in order per tenant. A reader that
     /// falls more than 256 changes behind loses the oldest (read the statuses again to resynchronise).
     /// </summary>
     public IAsyncEnumerable<TenantStatus> ReadChangesAsync(CancellationToken cancellationToken) => _changes.ReadAllAsync(cancellationToken);
