@@ -13,13 +13,18 @@ public sealed class SimulatedClient : ITenantClient
     private readonly TenantClientContext _context;
     private readonly SimulatorOptions _options;
     private readonly TimeProvider _time;
+    private readonly TenantPairingBoard? _pairing;
     private CancellationTokenSource? _session;
     private Task _background = Task.CompletedTask;
     private volatile bool _connected;
     private long _sequence;
 
-    public SimulatedClient(TenantClientContext context, SimulatorOptions options)
+    /// <param name="context">The tenant's context.</param>
+    /// <param name="options">The simulator settings.</param>
+    /// <param name="pairing">Where to show a simulated QR code before connecting, or <see langword="null"/> for an already paired device.</param>
+    public SimulatedClient(TenantClientContext context, SimulatorOptions options, TenantPairingBoard? pairing = null)
     {
+        _pairing = pairing;
         _context = context;
         _options = options;
         _time = context.TimeProvider;
@@ -29,6 +34,11 @@ public sealed class SimulatedClient : ITenantClient
 
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
+        if (_pairing is not null)
+        {
+            await PairAsync(_pairing, cancellationToken).ConfigureAwait(false);
+        }
+
         var min = _options.ConnectDelayMin;
         var max = _options.ConnectDelayMax < min ? min : _options.ConnectDelayMax;
         var delay = min + TimeSpan.FromTicks((long)((max - min).Ticks * Random.Shared.NextDouble()));
@@ -71,7 +81,47 @@ public sealed class SimulatedClient : ITenantClient
         return Task.FromResult(new SendMessageResult(id));
     }
 
-    public async ValueTask DisposeAsync() => await DisconnectAsync(CancellationToken.None).ConfigureAwait(false);
+    public async ValueTask DisposeAsync()
+    {
+        _pairing?.Clear(_context.BusinessId);
+        await DisconnectAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Shows a simulated QR code, renewed every 20 s like WhatsApp's, until the simulated scan (or forever).</summary>
+    private async Task PairAsync(TenantPairingBoard pairing, CancellationToken cancellationToken)
+    {
+        var validity = TimeSpan.FromSeconds(20);
+        var scanAt = _options.PairingDelay > TimeSpan.Zero ? _time.GetUtcNow() + _options.PairingDelay : DateTimeOffset.MaxValue;
+        try
+        {
+            while (true)
+            {
+                var now = _time.GetUtcNow();
+                if (now >= scanAt)
+                {
+                    break;
+                }
+
+                // The shape of a WhatsApp multi-device QR payload (ref,noise key,identity key,adv secret), with random content.
+                var qr = "2@" + Convert.ToBase64String(RandomBytes(24)) + "," + Convert.ToBase64String(RandomBytes(32)) + ","
+                    + Convert.ToBase64String(RandomBytes(32)) + "," + Convert.ToBase64String(RandomBytes(32));
+                pairing.Show(new TenantPairingChallenge(_context.BusinessId, qr, null, now + validity));
+                var wait = scanAt - now < validity ? scanAt - now : validity;
+                await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            pairing.Clear(_context.BusinessId);
+        }
+
+        static byte[] RandomBytes(int n)
+        {
+            var bytes = new byte[n];
+            Random.Shared.NextBytes(bytes);
+            return bytes;
+        }
+    }
 
     private async Task ProduceMessagesAsync(CancellationToken cancellationToken)
     {

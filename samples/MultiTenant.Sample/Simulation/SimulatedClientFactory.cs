@@ -6,7 +6,8 @@ using MultiTenant.Hosting;
 namespace MultiTenant.Sample.Simulation;
 
 /// <summary>Creates <see cref="SimulatedClient"/>s, so the sample runs anywhere without WhatsApp.</summary>
-public sealed class SimulatedClientFactory(IOptionsMonitor<SimulatorOptions> options, IOptions<TenantCoordinatorOptions> coordinator, TimeProvider time)
+public sealed class SimulatedClientFactory(
+    IOptionsMonitor<SimulatorOptions> options, IOptions<TenantCoordinatorOptions> coordinator, TimeProvider time, TenantPairingBoard pairing)
     : ITenantClientFactory, IDisposable
 {
     private readonly Lock _auditGate = new();
@@ -28,7 +29,8 @@ public sealed class SimulatedClientFactory(IOptionsMonitor<SimulatorOptions> opt
             await context.State.SetAsync("device", "id", id, cancellationToken).ConfigureAwait(false);
         }
 
-        var client = new SimulatedClient(context, settings);
+        bool mustPair = Array.IndexOf(settings.PairingTenants, context.BusinessId.Value) >= 0;
+        var client = new SimulatedClient(context, settings, mustPair ? pairing : null);
         if (string.IsNullOrEmpty(settings.AuditFile))
         {
             return client;

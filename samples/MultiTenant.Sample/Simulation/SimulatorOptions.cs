@@ -37,6 +37,16 @@ public sealed class SimulatorOptions
     public string[] UnpairedTenants { get; set; } = [];
 
     /// <summary>
+    /// Business ids that must be paired before they connect: the client shows a simulated QR code (renewed every 20 s) on the
+    /// <see cref="MultiTenant.Clients.TenantPairingBoard"/> and waits for <see cref="PairingDelay"/> as if the phone scanned it.
+    /// Default none.
+    /// </summary>
+    public string[] PairingTenants { get; set; } = [];
+
+    /// <summary>How long a pairing tenant waits for its simulated scan. 0 = forever (the QR stays until the tenant stops). Default 0.</summary>
+    public TimeSpan PairingDelay { get; set; }
+
+    /// <summary>
     /// A file to which every client appends an ownership audit line when it is created (<c>open</c>) and disposed (<c>close</c>):
     /// business id, host id, Unix time in ms. Used by tools/fleet-measure.sh to check that no tenant ran on two processes at once.
     /// Default none.

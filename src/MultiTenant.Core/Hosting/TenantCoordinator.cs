@@ -28,6 +28,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     private readonly ITenantPlacement _placement;
     private readonly ITenantStateStoreProvider _stateStores;
     private readonly ITenantRunStateStoreProvider? _runStateStores;
+    private readonly TenantStatusFeed? _statusFeed;
     private readonly int[] _counts = new int[5];
     private ITenantClientFactory? _clientFactory;
     private CancellationTokenRegistration _stoppingRegistration;
@@ -64,6 +65,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
         _storeHealth = storeHealth;
         ConnectLimiter = new SemaphoreSlim(Options.MaxConcurrentConnects, Options.MaxConcurrentConnects);
         _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger);
+        _statusFeed = services.GetService(typeof(TenantStatusFeed)) as TenantStatusFeed;
         _placement = services.GetService(typeof(ITenantPlacement)) as ITenantPlacement ?? new SingleHostPlacement(this, registry, statusStore, options);
         Metrics.RegisterObservers(() => Counts, SumQueueDepth, () => _storeHealth?.PoolStatistics);
     }
@@ -287,6 +289,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
 
         _statusWriter.Enqueue(next);
         StatusObserver?.Invoke(next);
+        _statusFeed?.Publish(next);
     }
 
     internal void CountInitialState(TenantState state) => Interlocked.Increment(ref _counts[(int)state]);

@@ -66,6 +66,8 @@ public static class WhatsAppTenantsServiceCollectionExtensions
             sp.GetRequiredService<IOptions<TenantCoordinatorOptions>>().Value.MaxTenantMetricLabels));
         // Secrets at rest (ITenantSecretProtector) and their start-up check, which runs before the coordinator's hosted service.
         TenantSecretsWhatsAppTenantsBuilderExtensions.AddTenantSecrets(services);
+        services.TryAddSingleton<TenantStatusFeed>();
+        services.TryAddSingleton<MultiTenant.Clients.TenantPairingBoard>();
         services.TryAddSingleton<TenantCoordinator>();
         services.TryAddSingleton<ITenantCoordinator>(static sp => sp.GetRequiredService<TenantCoordinator>());
         services.TryAddSingleton<ITenantOwnershipReader>(static sp => sp.GetRequiredService<TenantCoordinator>());
