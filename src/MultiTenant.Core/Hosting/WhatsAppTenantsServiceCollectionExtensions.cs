@@ -57,6 +57,10 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         services.TryAddSingleton<ITenantAddressIndex, InMemoryTenantAddressIndex>();
         services.TryAddSingleton<ITenantInbox>(static sp => new InMemoryTenantInbox(sp.GetService<TimeProvider>()));
 
+        // The embedded API key store (in memory, not durable); UsePostgreSql() replaces it.
+        services.TryAddSingleton<MultiTenant.Security.ITenantApiKeyStore>(
+            static sp => new MultiTenant.Security.InMemoryTenantApiKeyStore(sp.GetService<TimeProvider>()));
+
         services.TryAddSingleton(static sp => new TenantMetrics(
             sp.GetService<IMeterFactory>(),
             sp.GetRequiredService<IOptions<TenantCoordinatorOptions>>().Value.MaxTenantMetricLabels));
