@@ -43,6 +43,22 @@ var tenants = builder.Services.AddWhatsAppTenants(options =>
     .AddEventHandler<LoggingEventHandler>()
     .AddPrometheusMetrics();
 
+// The API is never open: the admin key comes from WhatsAppTenants:Api:AdminKey (WhatsAppTenants__Api__AdminKey) or API_KEY; with
+// neither, one is generated at start and logged once (like Jupyter's token).
+string? adminKey = builder.Configuration["WhatsAppTenants:Api:AdminKey"];
+if (string.IsNullOrWhiteSpace(adminKey))
+{
+    adminKey = builder.Configuration["API_KEY"];
+}
+
+bool generatedAdminKey = string.IsNullOrWhiteSpace(adminKey);
+if (generatedAdminKey)
+{
+    adminKey = MultiTenant.Security.TenantApiKeys.Generate();
+}
+
+tenants.AddTenantApi(api => api.AdminKey = adminKey);
+
 // WhatsAppTenants__Client=CloudApi selects Meta's WhatsApp Business Cloud API; anything else (the default) the simulator.
 bool cloudApi = string.Equals(builder.Configuration["WhatsAppTenants:Client"], "CloudApi", StringComparison.OrdinalIgnoreCase);
 if (cloudApi)
@@ -70,10 +86,16 @@ if (!string.IsNullOrWhiteSpace(databaseUrl))
 
 var app = builder.Build();
 
-app.MapTenantApi();
+app.MapTenantApi();   // /api/tenants... and every contributed endpoint, behind the API key
+if (generatedAdminKey)
+{
+    app.Logger.LogWarning(
+        "No admin API key configured: generated one for this run: {AdminKey} . Send it as 'Authorization: Bearer <key>'. Set your own with the environment variable API_KEY or WhatsAppTenants__Api__AdminKey.",
+        adminKey);
+}
 if (cloudApi)
 {
-    app.MapCloudApiEndpoints();   // PUT/GET/DELETE /api/tenants/{business_id}/cloud-api/credentials
+    // PUT/GET/DELETE /api/tenants/{business_id}/cloud-api/credentials come with MapTenantApi() (UseCloudApi contributes them).
     app.MapCloudApiWebhook();     // /webhooks/whatsapp (verified by Meta's signature, so no authorization here)
 }
 

@@ -94,6 +94,9 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
             services.RemoveAll<ITenantAddressIndex>();
             services.RemoveAll<ITenantInbox>();
             services.AddSingleton<ITenantAddressIndex>(static sp => new PostgreSqlTenantAddressIndex(sp.GetRequiredService<PostgreSqlTenantStore>()));
+            services.RemoveAll<MultiTenant.Security.ITenantApiKeyStore>();
+            services.AddSingleton<MultiTenant.Security.ITenantApiKeyStore>(static sp => new PostgreSqlTenantApiKeyStore(
+                sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>()));
             services.AddSingleton<ITenantInbox>(static sp => new PostgreSqlTenantInbox(
                 sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>(), sp.GetService<ILogger<PostgreSqlTenantInbox>>()));
 

@@ -43,9 +43,11 @@ public sealed class MappingTests
             a.MapTenantMetrics().RequireAuthorization();
         });
 
-        using var anonymous = await app.Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = TestApp.Body("""{"business_id":"tenant1"}""") });
+        using var anonymous = await app.Anonymous.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = TestApp.Body("""{"business_id":"tenant1"}""") });
         using var authenticated = new HttpRequestMessage(new HttpMethod(method), path) { Content = TestApp.Body("""{"business_id":"tenant1"}""") };
         authenticated.Headers.Add("X-Test-User", "alice");
+
+        // app.Http also sends the admin API key that the tenant API's own group requires (ApiSecurityTests).
         using var allowed = await app.Http.SendAsync(authenticated);
 
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);

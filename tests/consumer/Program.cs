@@ -9,7 +9,8 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.Services.AddWhatsAppTenants()               // options bind from the "WhatsAppTenants" section, validated at start
     .UseClientFactory<ConsumerClientFactory>()       // how each tenant's client is created
-    .AddPrometheusMetrics();                         // OpenTelemetry metrics with the Prometheus exporter
+    .AddPrometheusMetrics()                          // OpenTelemetry metrics with the Prometheus exporter
+    .AddTenantApi(o => o.AdminKey ??= builder.Configuration["API_KEY"]); // API keys: admin from WhatsAppTenants:Api:AdminKey or API_KEY
 
 var app = builder.Build();
 app.MapTenantApi();            // /api/tenants...

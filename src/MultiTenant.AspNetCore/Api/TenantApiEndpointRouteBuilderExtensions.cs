@@ -8,6 +8,7 @@ using MultiTenant.AspNetCore;
 using MultiTenant.AspNetCore.Api;
 using MultiTenant.AspNetCore.Diagnostics;
 using MultiTenant.AspNetCore.Http;
+using MultiTenant.AspNetCore.Security;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -30,6 +31,9 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <item><c>GET {prefix}</c> → 200, an array of tenant statuses.</item>
     /// <item><c>GET {prefix}/{business_id}</c> → 200, one status; 400 invalid id, 404 unknown.</item>
     /// <item><c>DELETE {prefix}/{business_id}</c> → 200 <c>{"status":"stopped","business_id":"tenant1"}</c>; 400, 404.</item>
+    /// <item><c>POST {prefix}/{business_id}/keys</c> (admin only) → 201 <c>{"id","key","business_id","created_at"}</c>, the key shown
+    /// once; <c>GET {prefix}/{business_id}/keys</c> → 200 <c>[{"id","business_id","created_at"}]</c>;
+    /// <c>DELETE {prefix}/{business_id}/keys/{id}</c> → 204, 404 unknown key.</item>
     /// <item><c>POST {prefix}/{business_id}/messages</c> <c>{"to":"15551234567","text":"hi"}</c> → 202 <c>{"message_id":"…"}</c>;
     /// 400, 404, 409 not connected, 413, 415, 429 (with <c>Retry-After</c>) when the backend asks to retry later, 502 when it refuses.</item>
     /// </list>
@@ -39,11 +43,15 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// (<c>application/problem+json</c>) with a human-readable <c>detail</c>; an unexpected failure is logged and answered 500 without
     /// its exception text. Request bodies must be JSON objects with exactly the documented members: unknown or repeated members are
     /// refused with 400, so a misspelt member is reported rather than ignored. Options come from <see cref="TenantApiOptions"/> in DI.
+    /// <para>Every endpoint of the group, and every endpoint an <see cref="ITenantApiEndpointContributor"/> from DI adds to it (the
+    /// Cloud API credentials, for example), requires an API key (<c>Authorization: Bearer</c> or <c>X-Api-Key</c>) with policy
+    /// <see cref="TenantApiAuthentication.TenantScopePolicy"/>: the admin key, or a tenant key on its own tenant (another → 403);
+    /// no key, an unknown or a revoked one → 401 with <c>WWW-Authenticate: Bearer</c>. A tenant key lists and starts its own tenant only.</para>
     /// </summary>
     /// <param name="endpoints">The application or a route group.</param>
     /// <param name="prefix">The route prefix. Default <c>/api/tenants</c>.</param>
     /// <returns>The route group of the API, so the host can add <c>RequireAuthorization()</c>, rate limiting or other conventions.</returns>
-    /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> was not called, or an option is out of range.</exception>
+    /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> or <c>AddTenantApi()</c> was not called, or an option is out of range.</exception>
     public static RouteGroupBuilder MapTenantApi(this IEndpointRouteBuilder endpoints, string prefix = DefaultPrefix)
     {
         RequiredServices.ThrowIfTenantsMissing(endpoints, nameof(MapTenantApi));
@@ -55,7 +63,14 @@ public static class TenantApiEndpointRouteBuilderExtensions
         var logger = services.GetService<ILoggerFactory>()?.CreateLogger("MultiTenant.AspNetCore.TenantApi") ?? NullLogger.Instance;
         var handlers = new TenantApiHandlers(options, logger);
 
+        if (services.GetService<TenantApiSecurityMarker>() is null)
+        {
+            throw new InvalidOperationException(
+                "MapTenantApi() needs the API key authentication. Call services.AddWhatsAppTenants().AddTenantApi() when configuring services.");
+        }
+
         var group = endpoints.MapGroup(prefix);
+        group.RequireAuthorization(TenantApiAuthentication.TenantScopePolicy);
         string tenantRoute = "/{" + TenantApiHandlers.BusinessIdRouteValue + "}";
 
         group.MapPost("/", Guard("StartTenant", handlers.StartAsync, logger))
@@ -86,6 +101,29 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .WithMetadata(ProducesProblems(400, 404, 409, 413, 415, 429, 502))
             .WithSummary("Sends a text message through a connected tenant.")
             .WithTags(Tag);
+
+        group.MapPost(tenantRoute + "/keys", Guard("CreateApiKey", TenantApiKeyHandlers.CreateAsync, logger))
+            .RequireAuthorization(TenantApiAuthentication.AdminPolicy)
+            .WithMetadata(Produces(StatusCodes.Status201Created, JsonContentType))
+            .WithMetadata(ProducesProblems(400, 401, 403))
+            .WithSummary("Creates an API key scoped to the tenant (admin only); the key is shown once.")
+            .WithTags(Tag);
+
+        group.MapGet(tenantRoute + "/keys", Guard("ListApiKeys", TenantApiKeyHandlers.ListAsync, logger))
+            .WithMetadata(Produces(StatusCodes.Status200OK, JsonContentType))
+            .WithMetadata(ProducesProblems(400, 401, 403))
+            .WithSummary("Lists the tenant's API keys, without secrets.")
+            .WithTags(Tag);
+
+        group.MapDelete(tenantRoute + "/keys/{" + TenantApiKeyHandlers.KeyIdRouteValue + "}", Guard("RevokeApiKey", TenantApiKeyHandlers.RevokeAsync, logger))
+            .WithMetadata(ProducesProblems(400, 401, 403, 404))
+            .WithSummary("Revokes one of the tenant's API keys, at once on every host.")
+            .WithTags(Tag);
+
+        foreach (var contributor in services.GetServices<ITenantApiEndpointContributor>())
+        {
+            contributor.MapEndpoints(group);
+        }
 
         return group;
     }

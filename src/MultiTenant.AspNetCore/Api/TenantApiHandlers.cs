@@ -40,6 +40,12 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
         }
 
         var tenant = TenantId.Parse(businessId);
+        if (!MultiTenant.AspNetCore.Security.TenantApiAuthentication.MayActFor(context.User, tenant))
+        {
+            await RejectAsync(context, nameof(StartAsync), new RequestError(StatusCodes.Status403Forbidden, "This API key may not act on this tenant.")).ConfigureAwait(false);
+            return;
+        }
+
         var coordinator = Coordinator(context);
         try
         {
@@ -73,8 +79,11 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
     /// <summary><c>GET {prefix}</c>: every tenant's status, in ordinal order of the ids. 200.</summary>
     public async Task ListAsync(HttpContext context)
     {
-        var statuses = await Coordinator(context).ListStatusesAsync(context.RequestAborted).ConfigureAwait(false);
-        var body = new TenantStatusResponse[statuses.Count];
+        var all = await Coordinator(context).ListStatusesAsync(context.RequestAborted).ConfigureAwait(false);
+
+        // A tenant key sees its own tenant only.
+        var statuses = all.Where(s => MultiTenant.AspNetCore.Security.TenantApiAuthentication.MayActFor(context.User, s.BusinessId)).ToArray();
+        var body = new TenantStatusResponse[statuses.Length];
         for (int i = 0; i < body.Length; i++)
         {
             body[i] = TenantStatusResponse.From(statuses[i], options.IncludeHost);

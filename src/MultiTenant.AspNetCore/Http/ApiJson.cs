@@ -48,6 +48,28 @@ internal sealed class MessageAcceptedResponse
     public required string MessageId { get; init; }
 }
 
+/// <summary>A tenant API key without its secret: <c>{"id","business_id","created_at"}</c>.</summary>
+internal sealed class ApiKeyResponse
+{
+    public required string Id { get; init; }
+
+    public required string BusinessId { get; init; }
+
+    public required string CreatedAt { get; init; }
+}
+
+/// <summary>A new tenant API key, shown once: <c>{"id","key","business_id","created_at"}</c>.</summary>
+internal sealed class ApiKeyCreatedResponse
+{
+    public required string Id { get; init; }
+
+    public required string Key { get; init; }
+
+    public required string BusinessId { get; init; }
+
+    public required string CreatedAt { get; init; }
+}
+
 /// <summary>An RFC 9457 problem details document.</summary>
 internal sealed class ProblemResponse
 {
@@ -77,6 +99,8 @@ internal sealed class ProblemResponse
 [JsonSerializable(typeof(TenantCommandResponse))]
 [JsonSerializable(typeof(MessageAcceptedResponse))]
 [JsonSerializable(typeof(ProblemResponse))]
+[JsonSerializable(typeof(ApiKeyResponse[]))]
+[JsonSerializable(typeof(ApiKeyCreatedResponse))]
 internal sealed partial class TenantApiJsonContext : JsonSerializerContext
 {
 }

@@ -73,6 +73,9 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
         services.TryAddSingleton<ICloudApiMessaging, CloudApiMessaging>();
         services.TryAddSingleton<WebhookProcessor>();
         services.TryAddSingleton<WebhookEndpoint>();
+
+        // The credentials endpoints join the tenant API's one protected group (MapTenantApi): they cannot be mapped open.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MultiTenant.AspNetCore.Security.ITenantApiEndpointContributor, CredentialsEndpointContributor>());
     }
 
     private sealed class CloudApiMarker;

@@ -7,14 +7,14 @@ using MultiTenant.CloudApi.Endpoints;
 
 namespace Microsoft.AspNetCore.Builder;
 
-/// <summary>Maps the Cloud API's endpoints: Meta's webhook and the tenants' credentials.</summary>
+/// <summary>
+/// Maps Meta's webhook. The tenants' credentials endpoints are not mapped here: <c>UseCloudApi()</c> contributes them to the tenant
+/// API's protected group, so <c>MapTenantApi()</c> maps them under the same API key protection.
+/// </summary>
 public static class CloudApiEndpointRouteBuilderExtensions
 {
     /// <summary>The default webhook path: <c>/webhooks/whatsapp</c>.</summary>
     public const string DefaultWebhookPath = "/webhooks/whatsapp";
-
-    /// <summary>The default prefix of the credentials endpoints: <c>/api/tenants</c> (as the tenant API).</summary>
-    public const string DefaultTenantsPrefix = "/api/tenants";
 
     /// <summary>
     /// Maps Meta's webhook at <paramref name="pattern"/> (default <c>/webhooks/whatsapp</c>): <c>GET</c> answers the verification
@@ -51,28 +51,6 @@ public static class CloudApiEndpointRouteBuilderExtensions
         var group = endpoints.MapGroup(pattern);
         group.MapGet(string.Empty, (RequestDelegate)endpoint.VerifyAsync).WithName("CloudApiWebhookVerification");
         group.MapPost(string.Empty, (RequestDelegate)endpoint.ReceiveAsync).WithName("CloudApiWebhookDelivery");
-        return group;
-    }
-
-    /// <summary>
-    /// Maps the tenants' credentials under <paramref name="prefix"/> (default <c>/api/tenants</c>):
-    /// <c>PUT {prefix}/{business_id}/cloud-api/credentials</c> with <c>{"phone_number_id":"…","access_token":"…","waba_id":"…"}</c>
-    /// (<c>waba_id</c> optional) → 204, 400 invalid id or body, 409 number used by another tenant, 413 too large, 415 not JSON;
-    /// <c>GET</c> → 200 <c>{"business_id","phone_number_id","waba_id","has_access_token","updated_at"}</c> (never the token) or 404;
-    /// <c>DELETE</c> → 204 or 404. Errors are RFC 9457 problem details.
-    /// </summary>
-    /// <remarks>These endpoints take secrets: add <c>RequireAuthorization()</c> to the returned group, as for the tenant API.</remarks>
-    /// <returns>The route group (<c>{prefix}/{business_id}/cloud-api</c>), for further conventions.</returns>
-    /// <exception cref="InvalidOperationException"><c>UseCloudApi()</c> was not called.</exception>
-    public static RouteGroupBuilder MapCloudApiEndpoints(this IEndpointRouteBuilder endpoints, string prefix = DefaultTenantsPrefix)
-    {
-        ArgumentNullException.ThrowIfNull(endpoints);
-        ArgumentNullException.ThrowIfNull(prefix);
-        EnsureServices(endpoints.ServiceProvider, nameof(MapCloudApiEndpoints));
-        var group = endpoints.MapGroup(prefix.TrimEnd('/') + "/{business_id}/cloud-api");
-        group.MapPut("/credentials", (RequestDelegate)CredentialsEndpoints.PutAsync).WithName("PutCloudApiCredentials");
-        group.MapGet("/credentials", (RequestDelegate)CredentialsEndpoints.GetAsync).WithName("GetCloudApiCredentials");
-        group.MapDelete("/credentials", (RequestDelegate)CredentialsEndpoints.DeleteAsync).WithName("DeleteCloudApiCredentials");
         return group;
     }
 

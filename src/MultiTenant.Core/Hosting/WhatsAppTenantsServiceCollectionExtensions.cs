@@ -61,6 +61,10 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxDeliveryOptions>, InboxDeliveryOptionsValidator>());
         services.AddSingleton<IConfigureOptions<InboxDeliveryOptions>>(static sp => new BindInboxFromConfiguration(sp.GetService<IConfiguration>()));
 
+        // The embedded API key store (in memory, not durable); UsePostgreSql() replaces it.
+        services.TryAddSingleton<MultiTenant.Security.ITenantApiKeyStore>(
+            static sp => new MultiTenant.Security.InMemoryTenantApiKeyStore(sp.GetService<TimeProvider>()));
+
         services.TryAddSingleton(static sp => new TenantMetrics(
             sp.GetService<IMeterFactory>(),
             sp.GetRequiredService<IOptions<TenantCoordinatorOptions>>().Value.MaxTenantMetricLabels));

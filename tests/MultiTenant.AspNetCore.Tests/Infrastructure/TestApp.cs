@@ -30,11 +30,20 @@ internal sealed class TestApp : IAsyncDisposable
         Events = events;
         Time = time;
         Http = app.GetTestClient();
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        Anonymous = app.GetTestClient();
     }
 
     public WebApplication App { get; }
 
+    /// <summary>The admin API key; <see cref="Http"/> sends it with every request.</summary>
+    public const string AdminKey = "test-admin-key";
+
+    /// <summary>A client authenticated as admin.</summary>
     public HttpClient Http { get; }
+
+    /// <summary>A client that sends no API key.</summary>
+    public HttpClient Anonymous { get; }
 
     public TestClientFactory Clients { get; }
 
@@ -62,6 +71,7 @@ internal sealed class TestApp : IAsyncDisposable
         builder.Services.AddWhatsAppTenants(static o => o.HostId = "test-host")
             .UseClientFactory(clients)
             .AddEventHandler(events)
+            .AddTenantApi(static o => o.AdminKey = AdminKey)
             .AddPrometheusMetrics(static o => o.ScrapeResponseCacheDurationMilliseconds = 0);
         configure?.Invoke(builder);
 
@@ -106,6 +116,7 @@ internal sealed class TestApp : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
+        Anonymous.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
     }

@@ -38,6 +38,9 @@ public sealed class CloudApiTestHost : IAsyncDisposable
     public RecordingHandler Events { get; }
 
     /// <summary>A client of the app (web hosts only).</summary>
+    /// <summary>The admin API key of the web host; <see cref="Http"/> sends it with every request.</summary>
+    public const string AdminKey = "test-admin-key";
+
     public HttpClient Http => _http ?? throw new InvalidOperationException("This host has no web server (it runs on a fake clock).");
 
     public ITenantCoordinator Coordinator => Services.GetRequiredService<ITenantCoordinator>();
@@ -71,10 +74,9 @@ public sealed class CloudApiTestHost : IAsyncDisposable
         var app = web.Build();
         app.MapTenantApi();
         app.MapCloudApiWebhook();
-        app.MapCloudApiEndpoints();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new CloudApiTestHost(app, events, new HttpClient { BaseAddress = new Uri(address) });
+        return new CloudApiTestHost(app, events, new HttpClient { BaseAddress = new Uri(address), DefaultRequestHeaders = { { "Authorization", "Bearer " + AdminKey } } });
     }
 
     /// <summary>Stores credentials for a new tenant (and lets the fake accept its token).</summary>
@@ -121,7 +123,8 @@ public sealed class CloudApiTestHost : IAsyncDisposable
         logging.ClearProviders();
         logging.SetMinimumLevel(LogLevel.Trace);
         logging.AddFakeLogging();
-        var tenants = services.AddWhatsAppTenants(options => coordinator?.Invoke(options)).AddEventHandler(events);
+        var tenants = services.AddWhatsAppTenants(options => coordinator?.Invoke(options)).AddEventHandler(events)
+            .AddTenantApi(static o => o.AdminKey = AdminKey);
         if (extraHandler is not null)
         {
             tenants.AddEventHandler(extraHandler);

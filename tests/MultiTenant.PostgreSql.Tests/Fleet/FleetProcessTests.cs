@@ -24,7 +24,10 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
     private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(30);
 
     private readonly List<SampleProcess> _hosts = [];
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+    // The sample's admin API key (API_KEY), sent with every call: the tenant API is never open.
+    private const string ApiKey = "fleet-process-test-admin-key";
+
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10), DefaultRequestHeaders = { { "Authorization", "Bearer " + ApiKey } } };
     private readonly string _directory = Directory.CreateTempSubdirectory("mt-fleet-process-").FullName;
     private string _database = null!;
 
@@ -111,6 +114,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
             {
                 ["DATABASE_URL"] = connection.ConnectionString,
                 ["HOST_ID"] = id,
+                ["API_KEY"] = ApiKey,
                 ["WhatsAppTenants__Secrets__KeyEncryptionKey"] = SecretScan.KeyEncryptionKey,
                 ["HTTP_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
