@@ -101,7 +101,7 @@ if (cloudApi)
 
 app.MapTenantHealthChecks();
 app.MapTenantMetrics();
-app.MapTenantDashboard();      // GET / (live dashboard, server-sent events at /events); not yet behind the API keys (issue 9)
+app.MapTenantDashboard();      // GET / (live dashboard, server-sent events at /events), admin key only
 
 app.Run();
 

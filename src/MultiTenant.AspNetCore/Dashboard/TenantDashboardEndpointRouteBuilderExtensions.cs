@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using MultiTenant.AspNetCore.Dashboard;
 using MultiTenant.AspNetCore.Http;
+using MultiTenant.AspNetCore.Security;
 using MultiTenant.Clients;
 using MultiTenant.Hosting;
 
@@ -18,13 +19,23 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
     /// tenant with its state, owner host, error, last change and pairing step (filter <c>?q=</c>, <c>?status=</c>, paging <c>?page=</c>
     /// and <c>?size=</c>, 50 per page by default, at most 500) and a per-host summary; <c>GET {pattern}/events</c> streams status and
     /// pairing changes as server-sent events, which the page applies without a reload; <c>POST {pattern}/tenants/{business_id}/start</c>,
-    /// <c>/stop</c> and <c>/restart</c> drive the tenant. Returns the group, so the host can add <c>RequireAuthorization()</c>.
+    /// <c>/stop</c> and <c>/restart</c> drive the tenant. Every endpoint requires the admin key
+    /// (<see cref="MultiTenant.AspNetCore.Security.TenantApiAuthentication.AdminPolicy"/>, as <c>Authorization: Bearer</c> or
+    /// <c>X-Api-Key</c>): the page lists every tenant, so tenant keys are refused (403) until it filters by scope. Returns the group for
+    /// further conventions.
     /// </summary>
-    /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> was not called.</exception>
+    /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> or <c>AddTenantApi()</c> was not called.</exception>
     public static RouteGroupBuilder MapTenantDashboard(this IEndpointRouteBuilder endpoints, string pattern = "")
     {
         RequiredServices.ThrowIfTenantsMissing(endpoints, nameof(MapTenantDashboard));
+        if (endpoints.ServiceProvider.GetService<TenantApiSecurityMarker>() is null)
+        {
+            throw new InvalidOperationException(
+                "MapTenantDashboard() needs the API key authentication. Call services.AddWhatsAppTenants().AddTenantApi() when configuring services.");
+        }
+
         var group = endpoints.MapGroup(pattern).ExcludeFromDescription();
+        group.RequireAuthorization(TenantApiAuthentication.AdminPolicy);
         group.MapGet("/", RenderAsync);
         group.MapGet("/events", StreamAsync);
         group.MapPost("/tenants/{businessId}/{verb}", ActAsync);
