@@ -104,6 +104,32 @@ public sealed class DashboardTests
         using var restart = await app.Http.PostAsync("/dashboard/tenants/tenant1/restart", null);
         Assert.Equal(HttpStatusCode.OK, restart.StatusCode);
     }
+    [Fact]
+    public async Task Every_dashboard_endpoint_needs_the_admin_key()
+    {
+        await using var app = await TestApp.StartAsync(map: static a =>
+        {
+            a.MapTenantApi();
+            a.MapTenantDashboard("/dashboard");
+        });
+        await app.StartConnectedAsync("tenant1");
+
+        using var page = await app.Anonymous.GetAsync("/dashboard/");
+        await Responses.AssertProblemAsync(page, 401);
+        Assert.NotEmpty(page.Headers.WwwAuthenticate);
+        using var events = await app.Anonymous.GetAsync("/dashboard/events");
+        await Responses.AssertProblemAsync(events, 401);
+        using var stop = await app.Anonymous.PostAsync("/dashboard/tenants/tenant1/stop", null);
+        await Responses.AssertProblemAsync(stop, 401);
+
+        using var wrongKey = new HttpRequestMessage(HttpMethod.Post, "/dashboard/tenants/tenant1/stop");
+        wrongKey.Headers.Add("X-Api-Key", "wt_not-a-key");
+        using var refused = await app.Anonymous.SendAsync(wrongKey);
+        await Responses.AssertProblemAsync(refused, 401);
+
+        // Still running: none of the refused calls reached the coordinator.
+        Assert.Equal(TenantState.Connected, (await app.Coordinator.GetStatusAsync(TenantId.Parse("tenant1")))!.State);
+    }
 }
 
 internal static class DashboardTestTimeouts
