@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: one lock-free algorithm (slot sequence numbers, the waiting-writer line and the reader wake-up) whose
+// invariants span every member; split it only with its concurrency tests (SingleReaderQueueTests) re-run under stress.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;

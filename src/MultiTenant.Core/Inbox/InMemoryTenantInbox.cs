@@ -1,3 +1,5 @@
+// Over 400 lines for now: the in-memory inbox mirrors every operation of ITenantInbox under one lock; the unrouted-items part is
+// the piece to move to its own type next (tracked in issue 10).
 namespace MultiTenant.Inbox;
 
 /// <summary>

@@ -1,3 +1,5 @@
+// Over 400 lines for now: the per-tenant state machine; its timers move to the shared timer of issue 12, which takes the waits and
+// timeouts out of this file. Until then it stays whole, so the lifecycle and ownership logic is read in one place.
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using MultiTenant.Clients;
