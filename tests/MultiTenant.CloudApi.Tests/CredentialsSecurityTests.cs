@@ -7,29 +7,14 @@ using MultiTenant.CloudApi.Tests.Infrastructure;
 namespace MultiTenant.CloudApi.Tests;
 
 /// <summary>The credentials endpoints come with MapTenantApi() and carry its API key protection: no separate mapping can leave them open.</summary>
-public sealed class CredentialsSecurityTests : IAsyncLifetime
+public sealed class CredentialsSecurityTests : GraphAndHostTest
 {
     private const string Body = """{"phone_number_id":"106540352242922","access_token":"EAAGsecret","waba_id":"102290129340398"}""";
-
-    private FakeGraphApi _graph = null!;
-    private CloudApiTestHost _host = null!;
-
-    public async Task InitializeAsync()
-    {
-        _graph = await FakeGraphApi.StartAsync();
-        _host = await CloudApiTestHost.StartAsync(_graph);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _host.DisposeAsync();
-        await _graph.DisposeAsync();
-    }
 
     [Fact]
     public async Task Credentials_need_the_admin_key_or_the_tenants_own_key()
     {
-        using var anonymous = new HttpClient { BaseAddress = _host.Http.BaseAddress };
+        using var anonymous = new HttpClient { BaseAddress = Host.Http.BaseAddress };
         foreach (var method in new[] { HttpMethod.Put, HttpMethod.Get, HttpMethod.Delete })
         {
             using var response = await anonymous.SendAsync(Request(method, "tenant-a"));
@@ -37,10 +22,10 @@ public sealed class CredentialsSecurityTests : IAsyncLifetime
             Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
         }
 
-        using var created = await _host.Http.PostAsync("/api/tenants/tenant-b/keys", null);
+        using var created = await Host.Http.PostAsync("/api/tenants/tenant-b/keys", null);
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         using var json = JsonDocument.Parse(await created.Content.ReadAsStringAsync());
-        using var tenantB = new HttpClient { BaseAddress = _host.Http.BaseAddress };
+        using var tenantB = new HttpClient { BaseAddress = Host.Http.BaseAddress };
         tenantB.DefaultRequestHeaders.Add("X-Api-Key", json.RootElement.GetProperty("key").GetString());
 
         using (var other = await tenantB.SendAsync(Request(HttpMethod.Put, "tenant-a")))
@@ -54,7 +39,7 @@ public sealed class CredentialsSecurityTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.NoContent, own.StatusCode);
         }
 
-        using var admin = await _host.Http.SendAsync(Request(HttpMethod.Get, "tenant-b"));
+        using var admin = await Host.Http.SendAsync(Request(HttpMethod.Get, "tenant-b"));
         Assert.Equal(HttpStatusCode.OK, admin.StatusCode);
     }
 

@@ -8,39 +8,24 @@ using MultiTenant.Events;
 namespace MultiTenant.CloudApi.Tests;
 
 /// <summary>Per-tenant credentials through the library and <c>…/cloud-api/credentials</c>: stored, used, never echoed or logged.</summary>
-public sealed class CredentialsTests : IAsyncLifetime
+public sealed class CredentialsTests : GraphAndHostTest
 {
     private const string Phone = "106540352242922";
     private const string Token = "EAAGsecret-token-that-must-never-leak-0123456789";
 
-    private FakeGraphApi _graph = null!;
-    private CloudApiTestHost _host = null!;
-
-    public async Task InitializeAsync()
-    {
-        _graph = await FakeGraphApi.StartAsync();
-        _host = await CloudApiTestHost.StartAsync(_graph);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _host.DisposeAsync();
-        await _graph.DisposeAsync();
-    }
-
     [Fact]
     public async Task Credentials_set_through_the_api_let_the_tenant_connect_and_send_and_the_token_is_never_echoed_or_logged()
     {
-        _graph.AddNumber(Phone, Token);
+        Graph.AddNumber(Phone, Token);
 
         using var put = await PutAsync("tenant-a", $$"""{"phone_number_id":"{{Phone}}","access_token":"{{Token}}","waba_id":"102290129340398"}""");
-        using var get = await _host.Http.GetAsync("/api/tenants/tenant-a/cloud-api/credentials");
+        using var get = await Host.Http.GetAsync("/api/tenants/tenant-a/cloud-api/credentials");
         var tenant = TenantId.Parse("tenant-a");
-        await _host.StartConnectedAsync(tenant);
-        await _host.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15551234567", "hi"));
-        _graph.Revoke(Token);
-        await Assert.ThrowsAsync<TenantSendException>(() => _host.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15551234567", "hi")));
-        await _host.Events.WaitForAsync<TenantFaultedEvent>(tenant);
+        await Host.StartConnectedAsync(tenant);
+        await Host.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15551234567", "hi"));
+        Graph.Revoke(Token);
+        await Assert.ThrowsAsync<TenantSendException>(() => Host.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15551234567", "hi")));
+        await Host.Events.WaitForAsync<TenantFaultedEvent>(tenant);
 
         Assert.Equal(HttpStatusCode.NoContent, put.StatusCode);
         Assert.Equal(HttpStatusCode.OK, get.StatusCode);
@@ -53,59 +38,59 @@ public sealed class CredentialsTests : IAsyncLifetime
         Assert.True(json.RootElement.GetProperty("has_access_token").GetBoolean());
         Assert.False(json.RootElement.TryGetProperty("access_token", out _));
         Assert.Equal("no-store", get.Headers.CacheControl!.ToString());
-        Assert.Equal("Bearer " + Token, _graph.Probes[0].Authorization);
+        Assert.Equal("Bearer " + Token, Graph.Probes[0].Authorization);
 
         // Every log record at every level (HttpClient's request logging included), and the tenant's error, stay free of the token.
-        var logs = _host.Logs.GetSnapshot();
+        var logs = Host.Logs.GetSnapshot();
         Assert.Contains(logs, r => r.Message.Contains("Authorization: *", StringComparison.Ordinal)); // headers were logged, redacted
         Assert.All(logs, r => Assert.DoesNotContain(Token, r.Message + r.Exception, StringComparison.Ordinal));
-        Assert.DoesNotContain(Token, (await _host.Coordinator.GetStatusAsync(tenant))!.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(Token, (await Host.Coordinator.GetStatusAsync(tenant))!.Error, StringComparison.Ordinal);
         Assert.DoesNotContain(Token, new CloudApiCredentials(Phone, Token).ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task New_credentials_apply_at_once_to_a_running_tenant()
     {
-        var tenant = await _host.AddTenantAsync(_graph, "tenant-a", Phone, Token);
-        await _host.StartConnectedAsync(tenant);
+        var tenant = await Host.AddTenantAsync(Graph, "tenant-a", Phone, Token);
+        await Host.StartConnectedAsync(tenant);
         const string rotated = "EAAGrotated-token-0002";
-        _graph.AddNumber(Phone, rotated);
+        Graph.AddNumber(Phone, rotated);
 
         using var put = await PutAsync("tenant-a", $$"""{"phone_number_id":"{{Phone}}","access_token":"{{rotated}}"}""");
-        await _host.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15551234567", "hi"));
+        await Host.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15551234567", "hi"));
 
         Assert.Equal(HttpStatusCode.NoContent, put.StatusCode);
-        Assert.Equal("Bearer " + rotated, Assert.Single(_graph.Sends).Authorization);
+        Assert.Equal("Bearer " + rotated, Assert.Single(Graph.Sends).Authorization);
     }
 
     [Fact]
     public async Task Deleting_the_credentials_of_a_running_tenant_stops_it_with_an_error()
     {
-        var tenant = await _host.AddTenantAsync(_graph, "tenant-a", Phone, Token);
-        await _host.StartConnectedAsync(tenant);
+        var tenant = await Host.AddTenantAsync(Graph, "tenant-a", Phone, Token);
+        await Host.StartConnectedAsync(tenant);
 
-        using var delete = await _host.Http.DeleteAsync("/api/tenants/tenant-a/cloud-api/credentials");
-        await _host.Events.WaitForAsync<TenantFaultedEvent>(tenant);
-        using var get = await _host.Http.GetAsync("/api/tenants/tenant-a/cloud-api/credentials");
-        using var deleteAgain = await _host.Http.DeleteAsync("/api/tenants/tenant-a/cloud-api/credentials");
+        using var delete = await Host.Http.DeleteAsync("/api/tenants/tenant-a/cloud-api/credentials");
+        await Host.Events.WaitForAsync<TenantFaultedEvent>(tenant);
+        using var get = await Host.Http.GetAsync("/api/tenants/tenant-a/cloud-api/credentials");
+        using var deleteAgain = await Host.Http.DeleteAsync("/api/tenants/tenant-a/cloud-api/credentials");
 
         Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, deleteAgain.StatusCode);
-        Assert.Contains("credentials were deleted", (await _host.Coordinator.GetStatusAsync(tenant))!.Error, StringComparison.Ordinal);
+        Assert.Contains("credentials were deleted", (await Host.Coordinator.GetStatusAsync(tenant))!.Error, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task A_phone_number_belongs_to_one_tenant()
     {
-        await _host.AddTenantAsync(_graph, "tenant-a", Phone, Token);
+        await Host.AddTenantAsync(Graph, "tenant-a", Phone, Token);
 
         using var response = await PutAsync("tenant-b", $$"""{"phone_number_id":"{{Phone}}","access_token":"EAAGother"}""");
 
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
         Assert.Contains("tenant-a", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         await Assert.ThrowsAsync<CloudApiPhoneNumberInUseException>(() =>
-            _host.Credentials.SetAsync(TenantId.Parse("tenant-c"), new CloudApiCredentials(Phone, "EAAGother")).AsTask());
+            Host.Credentials.SetAsync(TenantId.Parse("tenant-c"), new CloudApiCredentials(Phone, "EAAGother")).AsTask());
     }
 
     [Theory]
@@ -139,7 +124,7 @@ public sealed class CredentialsTests : IAsyncLifetime
     [Fact]
     public async Task Body_that_is_not_json_gets_415_and_a_huge_one_413()
     {
-        using var notJson = await _host.Http.PutAsync("/api/tenants/tenant-a/cloud-api/credentials", new StringContent("phone_number_id=1", Encoding.UTF8, "text/plain"));
+        using var notJson = await Host.Http.PutAsync("/api/tenants/tenant-a/cloud-api/credentials", new StringContent("phone_number_id=1", Encoding.UTF8, "text/plain"));
         using var huge = await PutAsync("tenant-a", "{\"access_token\":\"" + new string('a', 20_000) + "\"}");
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, notJson.StatusCode);
@@ -150,17 +135,17 @@ public sealed class CredentialsTests : IAsyncLifetime
     public async Task Credentials_set_through_the_library_are_read_back_without_the_api()
     {
         var tenant = TenantId.Parse("tenant-lib");
-        await _host.Credentials.SetAsync(tenant, new CloudApiCredentials(Phone, Token, "102290129340398"));
+        await Host.Credentials.SetAsync(tenant, new CloudApiCredentials(Phone, Token, "102290129340398"));
 
-        var read = await _host.Credentials.GetAsync(tenant);
+        var read = await Host.Credentials.GetAsync(tenant);
 
         Assert.NotNull(read);
         Assert.Equal(Phone, read.PhoneNumberId);
         Assert.Equal(Token, read.AccessToken);
         Assert.Equal("102290129340398", read.BusinessAccountId);
-        Assert.Null(await _host.Credentials.GetAsync(TenantId.Parse("nobody")));
+        Assert.Null(await Host.Credentials.GetAsync(TenantId.Parse("nobody")));
     }
 
     private Task<HttpResponseMessage> PutAsync(string businessId, string json) =>
-        _host.Http.PutAsync("/api/tenants/" + businessId + "/cloud-api/credentials", new StringContent(json, Encoding.UTF8, "application/json"));
+        Host.Http.PutAsync("/api/tenants/" + businessId + "/cloud-api/credentials", new StringContent(json, Encoding.UTF8, "application/json"));
 }
