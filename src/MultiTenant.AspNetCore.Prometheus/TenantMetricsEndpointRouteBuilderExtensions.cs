@@ -14,8 +14,9 @@ public static class TenantMetricsEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps OpenTelemetry's Prometheus scraping endpoint at <paramref name="path"/>: the Prometheus text format (or OpenMetrics when
     /// the scraper asks for it) with MultiTenant's series (<c>whatsmeow_tenants_total</c>, <c>whatsmeow_tenant_messages_total</c>, ...).
-    /// The endpoint is not secured by default: add <c>RequireAuthorization()</c> or <c>RequireHost()</c> to the returned builder, or
-    /// serve it on an internal port.
+    /// The endpoint is anonymous by default (restrict it by network policy, <c>RequireHost()</c> or an internal port); to require the
+    /// tenant API's admin key, add <c>.RequireAuthorization(TenantApiAuthentication.AdminPolicy)</c> (MultiTenant.AspNetCore) to the
+    /// returned builder: anonymous scrapes are then answered 401 with <c>WWW-Authenticate: Bearer</c>.
     /// </summary>
     /// <param name="endpoints">The application or a route group.</param>
     /// <param name="path">The path. Default <c>/metrics</c>.</param>

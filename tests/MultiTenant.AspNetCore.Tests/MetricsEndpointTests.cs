@@ -131,6 +131,32 @@ public sealed class MetricsEndpointTests
     }
 
     [Fact]
+    public async Task Metrics_are_anonymous_by_default_and_require_the_admin_key_when_the_host_adds_the_admin_policy()
+    {
+        await using (var open = await TestApp.StartAsync())
+        {
+            using var anonymous = await open.Anonymous.GetAsync("/metrics");
+            Assert.Equal(HttpStatusCode.OK, anonymous.StatusCode);
+        }
+
+        await using var keyed = await TestApp.StartAsync(map: a =>
+        {
+            a.MapTenantApi();
+            a.MapTenantMetrics().RequireAuthorization(MultiTenant.AspNetCore.Security.TenantApiAuthentication.AdminPolicy);
+        });
+
+        using (var anonymous = await keyed.Anonymous.GetAsync("/metrics"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+            Assert.Equal("Bearer", anonymous.Headers.WwwAuthenticate.Single().Scheme);
+        }
+
+        using var admin = await keyed.Http.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, admin.StatusCode);
+        AssertSample(await admin.Content.ReadAsStringAsync(), "whatsmeow_tenants_total", "", "0");
+    }
+
+    [Fact]
     public async Task Adding_prometheus_metrics_twice_exports_each_series_once()
     {
         await using var app = await TestApp.StartAsync(b => b.Services.AddWhatsAppTenants().AddPrometheusMetrics());
