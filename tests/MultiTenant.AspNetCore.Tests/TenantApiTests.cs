@@ -374,6 +374,23 @@ public sealed class TenantApiTests
         Assert.Equal("rate-overlimit", json.RootElement.GetProperty("error_code").GetString());
     }
 
+    [Fact]
+    public async Task A_relayed_send_the_owner_never_took_answers_a_retry_safe_503_with_retry_after()
+    {
+        await using var app = await TestApp.StartAsync();
+        await app.StartConnectedAsync("tenant1");
+        app.Clients.For("tenant1").SendFailure = new TenantUnavailableException(TenantId.Parse("tenant1"), TimeSpan.FromSeconds(1.2));
+
+        using var response = await app.PostJsonAsync("/api/tenants/tenant1/messages", """{"to":"15551234567","text":"hi"}""");
+
+        string detail = await Responses.AssertProblemAsync(response, 503);
+        Assert.Contains("may be retried", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("may or may not", detail, StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("tenant_unavailable", json.RootElement.GetProperty("error_code").GetString());
+    }
+
     [Theory]
     [InlineData(false, true)]
     [InlineData(true, false)]
