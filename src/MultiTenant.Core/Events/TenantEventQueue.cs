@@ -6,7 +6,7 @@ namespace MultiTenant.Events;
 /// <summary>
 /// One tenant's event queue and its single reader loop, which calls every handler for each event in order.
 /// </summary>
-internal sealed class TenantEventQueue : ITenantEventWriter
+internal sealed partial class TenantEventQueue : ITenantEventWriter
 {
     // Bounded so that a tenant whose handlers fall behind cannot grow memory without limit. When full, the default Wait mode makes
     // the client's WriteAsync wait (backpressure reaches the protocol, nothing is lost); the opt-in DropOldest/DropNewest policies drop
@@ -102,11 +102,13 @@ internal sealed class TenantEventQueue : ITenantEventWriter
                     {
                         _metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "handler"));
                         Log.HandlerFailed(_logger, handler.GetType().Name, tenantEvent.GetType().Name, _tenant.Value, ex);
+                        (item.Delivered as HandledDelivery)?.RecordFailure(handler, ex);
                     }
                     catch (OperationCanceledException)
                     {
                         // The host's shutdown timeout ran out: the handler was cancelled. The event still counts as delivered
                         // (every handler returned), so a waiting client is released.
+                        (item.Delivered as HandledDelivery)?.RecordCancelled();
                     }
 
                     if (started != 0)

@@ -175,7 +175,9 @@ public sealed class TenantInboxConsumer : IAsyncDisposable
 
             if (failure == QueueClosed)
             {
-                return null; // the tenant is stopping: the item stays pending for the next run
+                // The tenant is stopping: the item (and the rest of the batch) stays pending for the next run, its claim freed.
+                await _inbox.ResetClaimsAsync(Tenant, _consumer.OwnershipEpoch, CancellationToken.None).ConfigureAwait(false);
+                return Time.GetUtcNow() + _options.PollInterval;
             }
 
             if (item.Attempts >= _options.MaxAttempts)
@@ -207,8 +209,19 @@ public sealed class TenantInboxConsumer : IAsyncDisposable
     {
         try
         {
-            await _context.Events.DeliverAsync(tenantEvent, CancellationToken.None).ConfigureAwait(false);
-            return null;
+            if (_context.Events is not IHandledEventWriter handled)
+            {
+                await _context.Events.DeliverAsync(tenantEvent, CancellationToken.None).ConfigureAwait(false);
+                return null;
+            }
+
+            var outcome = await handled.DeliverHandledAsync(tenantEvent, CancellationToken.None).ConfigureAwait(false);
+            if (outcome.Cancelled)
+            {
+                return QueueClosed; // cancelled by the shutdown: not handled, delivered again by the next run
+            }
+
+            return outcome.Succeeded ? null : outcome.Describe();
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
