@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
 using MultiTenant.AspNetCore.Http;
 using MultiTenant.Security;
@@ -14,13 +16,9 @@ internal static class TenantApiKeyHandlers
     public const string KeyIdRouteValue = "id";
 
     /// <summary>Creates a key (admin only): 201 <c>{"id","key","business_id","created_at"}</c>; 400 invalid id. The body is ignored.</summary>
-    public static async Task CreateAsync(HttpContext context)
+    public static async Task<Created<ApiKeyCreatedResponse>> CreateAsync(
+        [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
-        if (await RouteTenantAsync(context).ConfigureAwait(false) is not { } tenant)
-        {
-            return;
-        }
-
         string key = TenantApiKeys.Generate();
         var record = await Store(context).CreateAsync(tenant, TenantApiKeys.Hash(key), context.RequestAborted).ConfigureAwait(false);
         var body = new ApiKeyCreatedResponse
@@ -30,64 +28,39 @@ internal static class TenantApiKeyHandlers
             BusinessId = tenant.Value,
             CreatedAt = Rfc3339.Format(record.CreatedAt),
         };
-        context.Response.StatusCode = StatusCodes.Status201Created;
-        context.Response.Headers.Location = $"{context.Request.PathBase}{context.Request.Path.Value?.TrimEnd('/')}/{body.Id}";
         context.Response.Headers.CacheControl = "no-store";
-        await context.Response.WriteAsJsonAsync(body, ApiJson.Context.ApiKeyCreatedResponse, contentType: null, context.RequestAborted)
-            .ConfigureAwait(false);
+        return TypedResults.Created($"{context.Request.PathBase}{context.Request.Path.Value?.TrimEnd('/')}/{body.Id}", body);
     }
 
     /// <summary>Lists the tenant's unrevoked keys without secrets: 200 <c>[{"id","business_id","created_at"}]</c>; 400.</summary>
-    public static async Task ListAsync(HttpContext context)
+    public static async Task<Ok<ApiKeyResponse[]>> ListAsync(
+        [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
-        if (await RouteTenantAsync(context).ConfigureAwait(false) is not { } tenant)
-        {
-            return;
-        }
-
         var records = await Store(context).ListAsync(tenant, context.RequestAborted).ConfigureAwait(false);
         var body = records
             .Select(r => new ApiKeyResponse { Id = r.Id.ToString("D"), BusinessId = tenant.Value, CreatedAt = Rfc3339.Format(r.CreatedAt) })
             .ToArray();
-        await context.Response.WriteAsJsonAsync(body, ApiJson.Context.ApiKeyResponseArray, contentType: null, context.RequestAborted)
-            .ConfigureAwait(false);
+        return TypedResults.Ok(body);
     }
 
     /// <summary>Revokes a key, effective at once on every host: 204; 400 invalid id, 404 no such key of this tenant.</summary>
-    public static async Task RevokeAsync(HttpContext context)
+    public static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(
+        [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant,
+        [FromRoute(Name = KeyIdRouteValue)] string id,
+        HttpContext context)
     {
-        if (await RouteTenantAsync(context).ConfigureAwait(false) is not { } tenant)
+        if (!Guid.TryParseExact(id, "D", out var keyId))
         {
-            return;
+            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, "The key id must be a UUID such as '0f8fad5b-d9cb-469f-a165-70867728950e'.");
         }
 
-        if (!Guid.TryParseExact(context.Request.RouteValues[KeyIdRouteValue] as string, "D", out var id))
+        if (!await Store(context).RevokeAsync(tenant, keyId, context.RequestAborted).ConfigureAwait(false))
         {
-            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "The key id must be a UUID such as '0f8fad5b-d9cb-469f-a165-70867728950e'.")
-                .ConfigureAwait(false);
-            return;
+            return TypedProblems.Problem(context, StatusCodes.Status404NotFound, $"Tenant '{tenant}' has no key '{keyId:D}'.");
         }
 
-        if (!await Store(context).RevokeAsync(tenant, id, context.RequestAborted).ConfigureAwait(false))
-        {
-            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, $"Tenant '{tenant}' has no key '{id:D}'.").ConfigureAwait(false);
-            return;
-        }
-
-        context.Response.StatusCode = StatusCodes.Status204NoContent;
+        return TypedResults.NoContent();
     }
 
     private static ITenantApiKeyStore Store(HttpContext context) => context.RequestServices.GetRequiredService<ITenantApiKeyStore>();
-
-    private static async ValueTask<TenantId?> RouteTenantAsync(HttpContext context)
-    {
-        string? businessId = context.Request.RouteValues[TenantApiHandlers.BusinessIdRouteValue] as string;
-        if (TenantId.Validate(businessId) is { } invalid)
-        {
-            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, invalid).ConfigureAwait(false);
-            return null;
-        }
-
-        return TenantId.Parse(businessId!);
-    }
 }

@@ -51,22 +51,29 @@ internal sealed class MessageAcceptedResponse
 /// <summary>A tenant API key without its secret: <c>{"id","business_id","created_at"}</c>.</summary>
 internal sealed class ApiKeyResponse
 {
+    [JsonPropertyName("id")]
     public required string Id { get; init; }
 
+    [JsonPropertyName("business_id")]
     public required string BusinessId { get; init; }
 
+    [JsonPropertyName("created_at")]
     public required string CreatedAt { get; init; }
 }
 
 /// <summary>A new tenant API key, shown once: <c>{"id","key","business_id","created_at"}</c>.</summary>
 internal sealed class ApiKeyCreatedResponse
 {
+    [JsonPropertyName("id")]
     public required string Id { get; init; }
 
+    [JsonPropertyName("key")]
     public required string Key { get; init; }
 
+    [JsonPropertyName("business_id")]
     public required string BusinessId { get; init; }
 
+    [JsonPropertyName("created_at")]
     public required string CreatedAt { get; init; }
 }
 
