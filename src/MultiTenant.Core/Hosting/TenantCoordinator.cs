@@ -164,7 +164,26 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     {
         ThrowIfDefault(tenant);
         ArgumentNullException.ThrowIfNull(message);
-        return _placement.RouteSendAsync(tenant, message, cancellationToken);
+        return TenantTracing.Source.HasListeners()
+            ? SendTracedAsync(tenant, message, cancellationToken)
+            : _placement.RouteSendAsync(tenant, message, cancellationToken);
+    }
+
+    private async Task<SendMessageResult> SendTracedAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken)
+    {
+        using var activity = TenantTracing.Source.StartActivity("tenant send");
+        activity?.SetTag(TenantTracing.BusinessIdAttribute, tenant.Value);
+        activity?.SetTag(TenantTracing.MessageKindAttribute, message.Content.Kind);
+        activity?.SetTag(TenantTracing.LocalAttribute, _placement.IsPlacedHere(tenant));
+        try
+        {
+            return await _placement.RouteSendAsync(tenant, message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            TenantTracing.RecordFailure(activity, ex);
+            throw;
+        }
     }
 
     /// <inheritdoc />
