@@ -125,9 +125,13 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .WithSummary("Revokes one of the tenant's API keys, at once on every host.")
             .WithTags(Tag);
 
+        // Contributed endpoints get the API's conventions from a group of their own, so a contributor cannot forget them.
+        var contributed = group.MapGroup(string.Empty);
+        contributed.AddEndpointFilter(TenantRouteFilter.Instance);
+        ((IEndpointConventionBuilder)contributed).Finally(b => GuardEndpoint(b, b.Metadata.OfType<IEndpointNameMetadata>().LastOrDefault()?.EndpointName ?? b.DisplayName ?? "?", logger));
         foreach (var contributor in services.GetServices<ITenantApiEndpointContributor>())
         {
-            contributor.MapEndpoints(group);
+            contributor.MapEndpoints(contributed);
         }
 
         return group;
@@ -171,15 +175,17 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// whole request delegate, binding included, runs inside <see cref="Guard"/>. Per endpoint, not on the group, so endpoints the host
     /// adds to the returned group keep their own behaviour.
     /// </summary>
-    private static RouteHandlerBuilder Typed(this RouteHandlerBuilder builder, string endpoint, ILogger logger)
+    internal static RouteHandlerBuilder Typed(this RouteHandlerBuilder builder, string endpoint, ILogger logger)
     {
         builder.AddEndpointFilter(TenantRouteFilter.Instance);
-        builder.Finally(b =>
-        {
-            var inner = b.RequestDelegate ?? throw new InvalidOperationException($"The endpoint {endpoint} has no request delegate.");
-            b.RequestDelegate = Guard(endpoint, inner, logger);
-        });
+        builder.Finally(b => GuardEndpoint(b, endpoint, logger));
         return builder;
+    }
+
+    private static void GuardEndpoint(EndpointBuilder builder, string endpoint, ILogger logger)
+    {
+        var inner = builder.RequestDelegate ?? throw new InvalidOperationException($"The endpoint {endpoint} has no request delegate.");
+        builder.RequestDelegate = Guard(endpoint, inner, logger);
     }
 
     /// <summary>Problem details responses for <paramref name="statusCodes"/>, and 401 (no, an unknown or a revoked key) on every endpoint.</summary>
