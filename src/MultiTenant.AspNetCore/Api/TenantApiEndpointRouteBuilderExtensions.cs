@@ -52,6 +52,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <param name="prefix">The route prefix. Default <c>/api/tenants</c>.</param>
     /// <returns>The route group of the API, so the host can add <c>RequireAuthorization()</c>, rate limiting or other conventions.</returns>
     /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> or <c>AddTenantApi()</c> was not called, or an option is out of range.</exception>
+    /// <remarks>Rate limits: the group requires the policy <see cref="TenantApiRateLimitOptions.PolicyName"/> (a token bucket per caller, 429 with <c>Retry-After</c>); the host calls <c>app.UseRateLimiter()</c>, else the endpoints answer 500 and log why.</remarks>
     public static RouteGroupBuilder MapTenantApi(this IEndpointRouteBuilder endpoints, string prefix = DefaultPrefix)
     {
         RequiredServices.ThrowIfTenantsMissing(endpoints, nameof(MapTenantApi));
@@ -71,6 +72,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
 
         var group = endpoints.MapGroup(prefix);
         group.RequireAuthorization(TenantApiAuthentication.TenantScopePolicy);
+        TenantApiRateLimiting.Apply(group, services, logger);
         string tenantRoute = "/{" + TenantApiHandlers.BusinessIdRouteValue + "}";
 
         group.MapPost("/", Guard("StartTenant", handlers.StartAsync, logger))

@@ -16,6 +16,12 @@ public static class TenantApiEventIds
 
     /// <summary>A start or stop was requested through the API.</summary>
     public const int TenantCommand = 2003;
+
+    /// <summary>A request was over its caller's rate limit and answered 429 (Debug level).</summary>
+    public const int RateLimited = 2010;
+
+    /// <summary>The API is rate limited but the host did not call <c>app.UseRateLimiter()</c>; the API answers 500 until it does.</summary>
+    public const int RateLimiterMissing = 2011;
 }
 
 /// <summary>All log messages of MultiTenant.AspNetCore.</summary>
