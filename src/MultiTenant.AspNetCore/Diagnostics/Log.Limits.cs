@@ -13,4 +13,10 @@ internal static partial class Log
         LogLevel.Error,
         "Tenant API endpoint {Endpoint} is rate limited, but the rate limiting middleware did not run, so the API answers 500. Call app.UseRateLimiter() when building the pipeline (after app.UseAuthentication() if you call it), or set WhatsAppTenants:Api:RateLimits:Enabled to false.")]
     public static partial void RateLimiterMissing(ILogger logger, string endpoint);
+
+    [LoggerMessage(TenantApiEventIds.IdempotencyStoreFailed, LogLevel.Warning, "Tenant {BusinessId}: the idempotency store failed")]
+    public static partial void IdempotencyStoreFailed(ILogger logger, string businessId, Exception exception);
+
+    [LoggerMessage(TenantApiEventIds.IdempotentReplay, LogLevel.Debug, "Tenant {BusinessId}: a send with a used Idempotency-Key was answered with the first message id")]
+    public static partial void IdempotentReplay(ILogger logger, string businessId);
 }

@@ -22,6 +22,12 @@ public static class TenantApiEventIds
 
     /// <summary>The API is rate limited but the host did not call <c>app.UseRateLimiter()</c>; the API answers 500 until it does.</summary>
     public const int RateLimiterMissing = 2011;
+
+    /// <summary>The idempotency store failed: a send answered 503, or a finished send could not be recorded.</summary>
+    public const int IdempotencyStoreFailed = 2012;
+
+    /// <summary>A send with a used <c>Idempotency-Key</c> was answered with the first message id (Debug level).</summary>
+    public const int IdempotentReplay = 2013;
 }
 
 /// <summary>All log messages of MultiTenant.AspNetCore.</summary>
