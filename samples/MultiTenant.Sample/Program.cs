@@ -105,6 +105,12 @@ if (!string.IsNullOrWhiteSpace(databaseUrl))
 
 var app = builder.Build();
 
+// Authentication, then the rate limiter, then authorization: the limiter partitions by API key (AddTenantApi's policy,
+// WhatsAppTenants:Api:RateLimits) and by client address for calls without a valid key, before they are answered 401.
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
+
 app.MapTenantApi();   // /api/tenants... and every contributed endpoint, behind the API key
 if (generatedAdminKey)
 {

@@ -97,6 +97,9 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
             services.RemoveAll<MultiTenant.Security.ITenantApiKeyStore>();
             services.AddSingleton<MultiTenant.Security.ITenantApiKeyStore>(static sp => new PostgreSqlTenantApiKeyStore(
                 sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>()));
+            services.RemoveAll<MultiTenant.Idempotency.ITenantIdempotencyStore>();
+            services.AddSingleton<MultiTenant.Idempotency.ITenantIdempotencyStore>(static sp => new PostgreSqlTenantIdempotencyStore(
+                sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>()));
             services.AddSingleton<ITenantInbox>(static sp => new PostgreSqlTenantInbox(
                 sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>(), sp.GetService<ILogger<PostgreSqlTenantInbox>>()));
 

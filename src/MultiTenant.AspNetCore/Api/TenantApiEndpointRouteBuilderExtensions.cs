@@ -55,6 +55,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <param name="prefix">The route prefix. Default <c>/api/tenants</c>.</param>
     /// <returns>The route group of the API, so the host can add <c>RequireAuthorization()</c>, rate limiting or other conventions.</returns>
     /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> or <c>AddTenantApi()</c> was not called, or an option is out of range.</exception>
+    /// <remarks>Rate limits: the group requires the policy <see cref="TenantApiRateLimitOptions.PolicyName"/> (a token bucket per caller, 429 with <c>Retry-After</c>); the host calls <c>app.UseRateLimiter()</c>, else the endpoints answer 500 and log why. Sends take an optional <c>Idempotency-Key</c> header (one send per key and tenant for 24 h; the same key with another body 422, a duplicate still sending 409 <c>in_progress</c>).</remarks>
     public static RouteGroupBuilder MapTenantApi(this IEndpointRouteBuilder endpoints, string prefix = DefaultPrefix)
     {
         RequiredServices.ThrowIfTenantsMissing(endpoints, nameof(MapTenantApi));
@@ -74,6 +75,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
 
         var group = endpoints.MapGroup(prefix);
         group.RequireAuthorization(TenantApiAuthentication.TenantScopePolicy);
+        TenantApiRateLimiting.Apply(group, services, logger);
         string tenantRoute = "/{" + TenantApiHandlers.BusinessIdRouteValue + "}";
 
         group.MapPost("/", handlers.StartAsync)
@@ -104,7 +106,8 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .Typed("SendMessage", logger)
             .WithMetadata(ProducesProblems(400, 403, 404, 409, 413, 415, 429, 502, 503))
             .WithSummary("Sends a text message through a connected tenant.")
-            .WithTags(Tag);
+            .WithTags(Tag)
+            .WithIdempotencyKey(options.MaxRequestBodySize, logger);
 
         group.MapPost(tenantRoute + "/keys", TenantApiKeyHandlers.CreateAsync)
             .Typed("CreateApiKey", logger)

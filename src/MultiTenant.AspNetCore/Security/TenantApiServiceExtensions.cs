@@ -14,7 +14,9 @@ public static class TenantApiServiceExtensions
     /// Registers the API key authentication scheme (<see cref="TenantApiAuthentication.Scheme"/>, admin key from
     /// <c>WhatsAppTenants:Api:AdminKey</c> unless <paramref name="configure"/> sets it) and the policies
     /// <see cref="TenantApiAuthentication.TenantScopePolicy"/> and <see cref="TenantApiAuthentication.AdminPolicy"/>.
-    /// <c>MapTenantApi()</c> refuses to map without it, so the API is never open. Idempotent.
+    /// <c>MapTenantApi()</c> refuses to map without it, so the API is never open. Also registers the API's rate limiter policy
+    /// (<see cref="TenantApiRateLimitOptions"/>, from <c>WhatsAppTenants:Api:RateLimits</c>; the host calls <c>app.UseRateLimiter()</c>).
+    /// Idempotent.
     /// </summary>
     public static WhatsAppTenantsBuilder AddTenantApi(this WhatsAppTenantsBuilder builder, Action<TenantApiKeyAuthenticationOptions>? configure = null)
     {
@@ -46,6 +48,7 @@ public static class TenantApiServiceExtensions
                 .RequireAuthenticatedUser()
                 .AddRequirements(new AdminRequirement()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, TenantScopeAuthorizationHandler>());
+        TenantApiLimitServices.Add(services);
         return builder;
     }
 }

@@ -20,6 +20,12 @@ internal sealed class TestClientBehaviour
 
     /// <summary>When set, sends throw it.</summary>
     public Exception? SendFailure { get; set; }
+
+    /// <summary>When set, sends wait for it (after <see cref="SendCalled"/>), to hold a send open.</summary>
+    public TaskCompletionSource? SendGate { get; set; }
+
+    /// <summary>Completed when <c>SendMessageAsync</c> is first called.</summary>
+    public TaskCompletionSource SendCalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
 /// <summary>A client factory for API tests; no network, no sleeping.</summary>
@@ -80,15 +86,21 @@ internal sealed class TestClient(TenantClientContext context, TestClientBehaviou
 
     public ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(IsConnected);
 
-    public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken)
+    public async Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken)
     {
+        behaviour.SendCalled.TrySetResult();
+        if (behaviour.SendGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
+
         if (behaviour.SendFailure is { } failure)
         {
-            return Task.FromException<SendMessageResult>(failure);
+            throw failure;
         }
 
         Sent.Enqueue(message);
-        return Task.FromResult(new SendMessageResult($"msg-{context.BusinessId}-{Interlocked.Increment(ref _sent)}"));
+        return new SendMessageResult($"msg-{context.BusinessId}-{Interlocked.Increment(ref _sent)}");
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
