@@ -37,6 +37,9 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <item><c>POST {prefix}/{business_id}/messages</c> <c>{"to":"15551234567","text":"hi"}</c> → 202 <c>{"message_id":"…"}</c>;
     /// 400, 404, 409 not connected, 413, 415, 429 (with <c>Retry-After</c>) when the backend asks to retry later, 502 when it refuses,
     /// 503 <c>tenant_unavailable</c> (with <c>Retry-After</c>) when a relayed send was taken by no host, so a retry is safe.</item>
+    /// <item><c>GET {prefix}/{business_id}/dead-letters?limit=&amp;after=</c> → 200 <c>{"items":[{"id","key","source","kind","received_at",
+    /// "attempts","last_error"}],"next_after"}</c>: inbox items whose handlers kept failing; <c>POST …/dead-letters/{id}/retry</c> → 204
+    /// (404 unknown), <c>POST …/dead-letters/retry</c> → 200 <c>{"retried":n}</c>: pending again, in their place in the tenant's order.</item>
     /// </list>
     /// A status is <c>{"business_id","status","started_at","updated_at","error","host"}</c> in snake_case, with RFC 3339 UTC timestamps
     /// of whole seconds (<c>2025-01-07T10:00:05Z</c>); <c>error</c> is omitted when there is none, <c>host</c> unless
@@ -127,6 +130,8 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .WithMetadata(ProducesProblems(400, 403, 404))
             .WithSummary("Revokes one of the tenant's API keys, at once on every host.")
             .WithTags(Tag);
+
+        DeadLetterHandlers.Map(group, tenantRoute, logger);
 
         // Contributed endpoints get the API's conventions from a group of their own, so a contributor cannot forget them.
         var contributed = group.MapGroup(string.Empty);
