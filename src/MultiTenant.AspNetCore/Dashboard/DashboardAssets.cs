@@ -13,7 +13,7 @@ internal static class DashboardAssets
         th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;font-size:.9rem}th{background:#f4f4f4}
         tr.connected .state{color:#17803d;font-weight:600}tr.error .state{color:#b3261e;font-weight:600}
         tr.disconnected .state,tr.starting .state{color:#a36a00}tr.stopped .state{color:#777}
-        #session form{display:inline}#signin input{font-family:monospace}.error{max-width:28rem;color:#b3261e}code.qr{display:inline-block;max-width:18rem;word-break:break-all;font-size:.7rem;
+        #session form{display:inline}#signin input{font-family:monospace}td.error,p.error{max-width:28rem;color:#b3261e}code.qr{display:inline-block;max-width:18rem;word-break:break-all;font-size:.7rem;
         border:3px solid #000;padding:.3rem;background:#fff}button{margin-right:.2rem}#live{color:#777;font-size:.8rem}
         """;
 

@@ -85,7 +85,7 @@ internal static class DashboardView
         sb.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Tenants</title>")
           .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>").Append(DashboardAssets.Css).Append("</style></head>")
           .Append("<body data-base=\"").Append(Html.Encode(basePath)).Append("\" data-csrf=\"").Append(Html.Encode(session.CsrfToken))
-          .Append("\" data-csrf-header=\"").Append(Html.Encode(session.CsrfHeader)).Append("\"><h1>Tenants</h1><p id=\"session\">signed in as <span id=\"who\">")
+          .Append("\" data-csrf-header=\"").Append(Html.Encode(session.CsrfHeader)).Append("\"><h1>Tenants</h1><div id=\"session\">signed in as <span id=\"who\">")
           .Append(Html.Encode(session.Who)).Append("</span>");
         if (session.SignedIn)
         {
@@ -93,7 +93,7 @@ internal static class DashboardView
               .Append(Html.Encode(session.CsrfField)).Append("\" value=\"").Append(Html.Encode(session.CsrfToken)).Append("\"><button type=\"submit\">sign out</button></form>");
         }
 
-        sb.Append("</p>");
+        sb.Append("</div>");
 
         sb.Append("<section id=\"hosts\"><h2>Hosts</h2><table><thead><tr><th>host</th><th>tenants</th><th>connected</th><th>error</th></tr></thead><tbody>");
         foreach (var h in model.Hosts)
