@@ -123,6 +123,8 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .WithSummary("Revokes one of the tenant's API keys, at once on every host.")
             .WithTags(Tag);
 
+        TenantLifecycleEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
+
         foreach (var contributor in services.GetServices<ITenantApiEndpointContributor>())
         {
             contributor.MapEndpoints(group);

@@ -75,8 +75,7 @@ internal static class DashboardActions
                     status = await coordinator.StopAsync(tenant, aborted).ConfigureAwait(false);
                     break;
                 case "restart":
-                    await coordinator.StopAsync(tenant, aborted).ConfigureAwait(false);
-                    status = await coordinator.StartAsync(tenant, aborted).ConfigureAwait(false);
+                    status = await Api.TenantRestart.RunAsync(coordinator, tenant, aborted).ConfigureAwait(false);
                     break;
                 default:
                     await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "Unknown action; use start, stop or restart.").ConfigureAwait(false);
