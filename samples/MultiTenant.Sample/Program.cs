@@ -126,7 +126,7 @@ if (cloudApi)
 
 app.MapTenantHealthChecks();
 app.MapTenantMetrics();
-app.MapTenantDashboard();      // GET / (live dashboard, server-sent events at /events), admin key only
+app.MapTenantDashboard();      // GET / (live dashboard, server-sent events at /events); a browser signs in at /signin with an API key
 
 app.Run();
 

@@ -132,6 +132,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .WithTags(Tag);
 
         DeadLetterHandlers.Map(group, tenantRoute, logger);
+        TenantLifecycleEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
 
         // Contributed endpoints get the API's conventions from a group of their own, so a contributor cannot forget them.
         var contributed = group.MapGroup(string.Empty);

@@ -187,6 +187,20 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     }
 
     /// <inheritdoc />
+    public async Task LogoutAsync(TenantId tenant, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDefault(tenant);
+        if (_supervisors.TryGetValue(tenant, out var supervisor) && _placement.IsPlacedHere(tenant))
+        {
+            await supervisor.LogoutAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var status = await GetStatusAsync(tenant, cancellationToken).ConfigureAwait(false) ?? throw new TenantNotFoundException(tenant);
+        throw new TenantNotConnectedException(tenant, status.State);
+    }
+
+    /// <inheritdoc />
     public bool TryGetOwnershipEpoch(TenantId tenant, out long epoch)
     {
         epoch = 0;

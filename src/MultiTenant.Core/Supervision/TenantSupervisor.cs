@@ -18,7 +18,7 @@ namespace MultiTenant.Supervision;
 /// and signal the loop through its cancellation token; a new run first awaits the end of the previous one, so a tenant never has two
 /// clients. Each run has a generation number, and a status from a finished run can never overwrite a newer one.
 /// </remarks>
-internal sealed class TenantSupervisor
+internal sealed partial class TenantSupervisor
 {
     private readonly TenantCoordinator _owner;
     private readonly TenantId _tenant;
