@@ -14,6 +14,8 @@ namespace MultiTenant.CloudApi;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(SendMessageResponse))]
 [JsonSerializable(typeof(SuccessResponse))]
+[JsonSerializable(typeof(MediaUploadResponse))]
+[JsonSerializable(typeof(MediaInfoResponse))]
 [JsonSerializable(typeof(TemplatesResponse))]
 [JsonSerializable(typeof(GraphErrorEnvelope))]
 [JsonSerializable(typeof(PhoneNumberHealthResponse))]
@@ -22,6 +24,8 @@ namespace MultiTenant.CloudApi;
 [JsonSerializable(typeof(StoredSecrets))]
 [JsonSerializable(typeof(CredentialsRequest))]
 [JsonSerializable(typeof(CredentialsResponse))]
+[JsonSerializable(typeof(MultiTenant.CloudApi.Endpoints.MediaUploadedResponse))]
+[JsonSerializable(typeof(MultiTenant.CloudApi.Endpoints.MediaStoredResponse))]
 internal sealed partial class CloudApiJsonContext : JsonSerializerContext
 {
 }
