@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -21,8 +20,8 @@ internal enum WebhookOutcome
 
 /// <summary>
 /// Routes a verified webhook payload: each change's <c>metadata.phone_number_id</c> → the owning tenant → its running client →
-/// its event channel, as <see cref="CloudApiMessageEvent"/> and <see cref="CloudApiReceiptEvent"/>, in payload order per tenant,
-/// de-duplicated by message id.
+/// its event channel, as the typed events <see cref="InboundMessageParser"/> makes (messages of every kind, receipts, errors), in
+/// payload order per tenant, de-duplicated by message id.
 /// </summary>
 /// <remarks>
 /// A delivery is acknowledged once every handler has returned for its events (SPEC §5: acknowledge only what was delivered), which
@@ -71,19 +70,19 @@ internal sealed class WebhookProcessor
 
             foreach (var change in entry.Changes)
             {
-                var value = change?.Value;
-                if (value?.Metadata?.PhoneNumberId is not { Length: > 0 } phoneNumberId)
+                if (change is null)
+                {
+                    continue;
+                }
+
+                // One entry point for every kind (InboundMessageParser), shared with the durable inbox's decoder.
+                var events = InboundMessageParser.Parse(change.Value, _time.GetUtcNow());
+                if (events.Count == 0)
                 {
                     continue; // account-level fields (account_update, templates, ...) carry no number: not a tenant's traffic
                 }
 
-                ReportErrors(value, phoneNumberId);
-                int messages = value.Messages?.Count ?? 0;
-                int statuses = value.Statuses?.Count ?? 0;
-                if (messages + statuses == 0)
-                {
-                    continue;
-                }
+                string phoneNumberId = ReportErrors(events, out int messages, out int statuses);
 
                 if (!_directory.TryGetOwner(phoneNumberId, out var tenant))
                 {
@@ -101,7 +100,7 @@ internal sealed class WebhookProcessor
                 }
 
                 batches ??= [];
-                AddEvents(GetBatch(batches, client), value, phoneNumberId);
+                GetBatch(batches, client).AddRange(events);
             }
         }
 
@@ -157,66 +156,31 @@ internal sealed class WebhookProcessor
         _metrics.Events("status", "dropped", statuses);
     }
 
-    private void ReportErrors(WebhookValue value, string phoneNumberId)
+    /// <summary>Logs the change's errors, counts its messages and statuses, and returns its business phone number id.</summary>
+    private string ReportErrors(List<TenantEvent> events, out int messages, out int statuses)
     {
-        if (value.Errors is null)
+        messages = statuses = 0;
+        string phoneNumberId = string.Empty;
+        foreach (var tenantEvent in events)
         {
-            return;
-        }
-
-        foreach (var error in value.Errors)
-        {
-            Log.WebhookErrorReported(_logger, phoneNumberId, error?.Code ?? 0, error?.Title ?? error?.Message ?? "no title");
-        }
-    }
-
-    private void AddEvents(TenantBatch batch, WebhookValue value, string phoneNumberId)
-    {
-        if (value.Messages is not null)
-        {
-            foreach (var message in value.Messages)
+            switch (tenantEvent)
             {
-                if (message?.Id is not { Length: > 0 } id)
-                {
-                    continue;
-                }
-
-                var from = message.From ?? string.Empty;
-                batch.Add(WebhookDeduplicator.MessageKey(id), new CloudApiMessageEvent
-                {
-                    MessageId = id,
-                    From = from,
-                    Type = message.Type ?? "unknown",
-                    Text = message.Text?.Body,
-                    Timestamp = ParseTimestamp(message.Timestamp),
-                    PhoneNumberId = phoneNumberId,
-                    ContactName = FindContactName(value.Contacts, from),
-                });
+                case CloudApiMessageEvent message:
+                    messages++;
+                    phoneNumberId = message.PhoneNumberId;
+                    break;
+                case CloudApiReceiptEvent receipt:
+                    statuses++;
+                    phoneNumberId = receipt.PhoneNumberId;
+                    break;
+                case CloudApiWebhookErrorEvent error:
+                    phoneNumberId = error.PhoneNumberId;
+                    Log.WebhookErrorReported(_logger, error.PhoneNumberId, error.Code ?? 0, error.Error);
+                    break;
             }
         }
 
-        if (value.Statuses is not null)
-        {
-            foreach (var status in value.Statuses)
-            {
-                if (status?.Id is not { Length: > 0 } id || ParseStatus(status.Status) is not { } receipt)
-                {
-                    continue; // statuses outside sent/delivered/read/failed (for example "deleted") are not receipts
-                }
-
-                var error = status.Errors is [{ } first, ..] ? first : null;
-                batch.Add(WebhookDeduplicator.StatusKey(id, status.Status!), new CloudApiReceiptEvent
-                {
-                    MessageId = id,
-                    Recipient = status.RecipientId ?? string.Empty,
-                    Status = receipt,
-                    Timestamp = ParseTimestamp(status.Timestamp),
-                    PhoneNumberId = phoneNumberId,
-                    ErrorCode = error?.Code,
-                    Error = error is null ? null : DescribeError(error),
-                });
-            }
-        }
+        return phoneNumberId;
     }
 
     private async Task<bool> DeliverAsync(TenantBatch batch)
@@ -342,47 +306,6 @@ internal sealed class WebhookProcessor
         return count;
     }
 
-    private DateTimeOffset ParseTimestamp(string? value) =>
-        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long seconds) && seconds is > 0 and < 253402300800
-            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
-            : _time.GetUtcNow();
-
-    private static ReceiptStatus? ParseStatus(string? status) => status switch
-    {
-        "sent" => ReceiptStatus.Sent,
-        "delivered" => ReceiptStatus.Delivered,
-        "read" => ReceiptStatus.Read,
-        "failed" => ReceiptStatus.Failed,
-        _ => null,
-    };
-
-    private static string? FindContactName(List<WebhookContact>? contacts, string from)
-    {
-        if (contacts is null)
-        {
-            return null;
-        }
-
-        foreach (var contact in contacts)
-        {
-            if (contact is not null && string.Equals(contact.WaId, from, StringComparison.Ordinal))
-            {
-                return contact.Profile?.Name;
-            }
-        }
-
-        return contacts is [{ Profile.Name: { } name }] ? name : null;
-    }
-
-    private static string DescribeError(WebhookError error)
-    {
-        string code = error.Code?.ToString(CultureInfo.InvariantCulture) ?? "?";
-        string title = error.Title ?? error.Message ?? "error";
-        return error.ErrorData?.Details is { Length: > 0 } details && !string.Equals(details, title, StringComparison.Ordinal)
-            ? $"{code}: {title} ({details})"
-            : $"{code}: {title}";
-    }
-
     private sealed class TenantBatch(CloudApiClient client)
     {
         public CloudApiClient Client { get; } = client;
@@ -391,10 +314,22 @@ internal sealed class WebhookProcessor
 
         public List<TenantEvent> Events { get; } = [];
 
-        public void Add(string key, TenantEvent tenantEvent)
+        public void AddRange(IReadOnlyList<TenantEvent> events)
         {
-            Keys.Add(key);
-            Events.Add(tenantEvent);
+            foreach (var tenantEvent in events)
+            {
+                Keys.Add(KeyOf(tenantEvent));
+                Events.Add(tenantEvent);
+            }
         }
+
+        /// <summary>The de-duplication key: the message id, the status with the message id, or (errors, which have no id) the time received.</summary>
+        private static string KeyOf(TenantEvent tenantEvent) => tenantEvent switch
+        {
+            MessageEvent message => WebhookDeduplicator.MessageKey(message.MessageId),
+            ReceiptEvent receipt => WebhookDeduplicator.StatusKey(receipt.MessageId, receipt.Status.ToString().ToLowerInvariant()),
+            CloudApiWebhookErrorEvent error => WebhookDeduplicator.MessageKey("error/" + error.Code + "/" + error.Timestamp.ToUnixTimeMilliseconds()),
+            _ => WebhookDeduplicator.MessageKey("event/" + tenantEvent.Timestamp.ToUnixTimeMilliseconds()),
+        };
     }
 }
