@@ -156,6 +156,9 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         var stop = new NpgsqlBatchCommand(Sql.RequestStop);
         stop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
         batch.BatchCommands.Add(stop);
+        var status = new NpgsqlBatchCommand(Sql.StatusOnStop);
+        status.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
+        batch.BatchCommands.Add(status);
         batch.BatchCommands.Add(NotifyCommand("stop"));
         bool known;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))

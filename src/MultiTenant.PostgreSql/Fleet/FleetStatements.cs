@@ -79,6 +79,14 @@ internal sealed class FleetStatements
             RETURNING start_generation
             """;
         RequestStop = $"UPDATE {s}.tenants SET desired_running = false, updated_at = now() WHERE business_id = $1 RETURNING 1";
+
+        // $1 business id: a stopped tenant that never ran anywhere (stopped before a host claimed it) gets a status row, so it is still
+        // listed; an existing row is the owner's to write (its final status), so it is left alone.
+        StatusOnStop = $"""
+            INSERT INTO {s}.tenant_status (business_id, state, updated_at)
+            SELECT $1, 'stopped', now() WHERE EXISTS (SELECT 1 FROM {s}.tenants WHERE business_id = $1)
+            ON CONFLICT (business_id) DO NOTHING
+            """;
         CurrentOwner = $"""
             SELECT COALESCE((SELECT owner FROM {s}.leases WHERE business_id = $1 AND instance_id IS NOT NULL AND expires_at > now()),
                             (SELECT host FROM {s}.tenant_status WHERE business_id = $1))
@@ -240,6 +248,8 @@ internal sealed class FleetStatements
     public string RequestStart { get; }
 
     public string RequestStop { get; }
+
+    public string StatusOnStop { get; }
 
     public string CurrentOwner { get; }
 
