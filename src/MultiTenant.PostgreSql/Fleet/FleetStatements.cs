@@ -62,9 +62,11 @@ internal sealed class FleetStatements
 
         ReleaseAll = $"UPDATE {s}.leases SET owner = NULL, instance_id = NULL, expires_at = '-infinity' WHERE instance_id = $1";
 
-        // The desired tenants with their lease state, and the live hosts.
+        // The desired tenants with their lease state (and, for a held lease, the seconds until it expires by the database clock), and the
+        // live hosts.
         ReadDesired = $"""
-            SELECT t.business_id, t.start_generation, l.instance_id, (l.instance_id IS NOT NULL AND l.expires_at > now()) AS held
+            SELECT t.business_id, t.start_generation, l.instance_id, (l.instance_id IS NOT NULL AND l.expires_at > now()) AS held,
+                   CASE WHEN l.instance_id IS NOT NULL AND l.expires_at > now() THEN extract(epoch FROM l.expires_at - now())::float8 END AS expires_in
             FROM {s}.tenants t LEFT JOIN {s}.leases l ON l.business_id = t.business_id
             WHERE t.desired_running
             """;
