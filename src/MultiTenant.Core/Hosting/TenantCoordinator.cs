@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using MultiTenant.Clients;
 using MultiTenant.Diagnostics;
 using MultiTenant.Events;
+using MultiTenant.Scheduling;
 using MultiTenant.Storage;
 using MultiTenant.Supervision;
 
@@ -18,6 +19,9 @@ namespace MultiTenant.Hosting;
 /// <remarks>Modelled on Polly's <c>ResiliencePipelineRegistry&lt;TKey&gt;</c>: a concurrent map of per-key workers.</remarks>
 public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenantOwnershipReader, IHostedService, IAsyncDisposable
 {
+    /// <summary>The shared timers fire at most this often: a health check or a backoff ends at most this long after it is due.</summary>
+    private static readonly TimeSpan TimerResolution = TimeSpan.FromMilliseconds(10);
+
     private readonly ConcurrentDictionary<TenantId, TenantSupervisor> _supervisors = new();
     private readonly ITenantStatusStore _statusStore;
     private readonly ITenantStoreHealth? _storeHealth;
@@ -64,6 +68,8 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
         _lifetime = lifetime;
         _storeHealth = storeHealth;
         ConnectLimiter = new SemaphoreSlim(Options.MaxConcurrentConnects, Options.MaxConcurrentConnects);
+        HealthChecks = new DelayScheduler(TimeProvider, TimerResolution);
+        Backoffs = new DelayScheduler(TimeProvider, TimerResolution);
         _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger);
         _statusFeed = services.GetService(typeof(TenantStatusFeed)) as TenantStatusFeed;
         _placement = services.GetService(typeof(ITenantPlacement)) as ITenantPlacement ?? new SingleHostPlacement(this, registry, statusStore, options);
@@ -94,6 +100,12 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     internal ITenantEventHandler[] Handlers { get; }
 
     internal SemaphoreSlim ConnectLimiter { get; }
+
+    /// <summary>The connected tenants' health-check waits, on one timer (issue 12: an idle tenant holds no timer of its own).</summary>
+    internal DelayScheduler HealthChecks { get; }
+
+    /// <summary>The reconnect backoff waits, on one timer.</summary>
+    internal DelayScheduler Backoffs { get; }
 
     /// <summary>Cancelled when the host's shutdown timeout runs out: handlers still running are cancelled.</summary>
     internal CancellationToken AbortToken => _abort.Token;
@@ -270,6 +282,8 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
         await _statusWriter.StopAsync().ConfigureAwait(false);
         _abort.Dispose();
         ConnectLimiter.Dispose();
+        HealthChecks.Dispose();
+        Backoffs.Dispose();
     }
 
     internal void OnStatusChanged(TenantStatus previous, TenantStatus next)

@@ -1,5 +1,4 @@
-// Over 400 lines for now: the per-tenant state machine; its timers move to the shared timer of issue 12, which takes the waits and
-// timeouts out of this file. Until then it stays whole, so the lifecycle and ownership logic is read in one place.
+// Over 400 lines for now: the per-tenant state machine, kept whole so the lifecycle and ownership logic is read in one place.
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using MultiTenant.Clients;
@@ -383,22 +382,16 @@ internal sealed class TenantSupervisor
         var interval = _owner.Options.HealthCheckInterval;
         while (true)
         {
-            // This wait is what an idle tenant holds (10,000 idle tenants hold 10,000 of them), so it is one timer and one registration
-            // on the stop token, released as soon as it ends: it completes when the connection is lost, is cancelled when stopping,
-            // and times out (not thrown) when the health check is due.
-            var wait = ((Task)loss.Task).WaitAsync(interval, _owner.TimeProvider, stop);
-            await wait.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (wait.IsCompletedSuccessfully)
+            // This wait is what an idle tenant holds: an entry in the coordinator's shared health-check scheduler (one timer for all
+            // tenants), released as soon as the connection is lost; cancelled (thrown) when stopping; completed when the check is due.
+            var due = _owner.HealthChecks.Start(interval, stop);
+            if (await Task.WhenAny(loss.Task, due.Task).ConfigureAwait(false) == loss.Task)
             {
+                due.Cancel();
                 return await loss.Task.ConfigureAwait(false);
             }
 
-            if (wait.IsCanceled)
-            {
-                await wait.ConfigureAwait(false); // throws: stopping
-            }
-
-            _ = wait.Exception; // the TimeoutException that means "check now": observed, so it is never reported as unobserved
+            await due.Task.ConfigureAwait(false); // throws when stopping
 
             bool alive;
             try
@@ -426,15 +419,14 @@ internal sealed class TenantSupervisor
         if (delay > TimeSpan.Zero)
         {
             Log.ReconnectScheduled(_logger, _tenant.Value, delay);
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            var elapsed = Task.Delay(delay, _owner.TimeProvider, wait.Token);
-            if (await Task.WhenAny(elapsed, fatal).ConfigureAwait(false) == fatal)
+            var elapsed = _owner.Backoffs.Start(delay, stop); // shared by every waiting tenant: one timer
+            if (await Task.WhenAny(elapsed.Task, fatal).ConfigureAwait(false) == fatal)
             {
-                await wait.CancelAsync().ConfigureAwait(false); // releases the timer
+                elapsed.Cancel();
             }
             else
             {
-                await elapsed.ConfigureAwait(false); // throws when stopping
+                await elapsed.Task.ConfigureAwait(false); // throws when stopping
             }
         }
 
