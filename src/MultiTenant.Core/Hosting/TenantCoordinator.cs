@@ -67,7 +67,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
         Logger = logger ?? (ILogger)NullLogger.Instance;
         _lifetime = lifetime;
         _storeHealth = storeHealth;
-        ConnectLimiter = new SemaphoreSlim(Options.MaxConcurrentConnects, Options.MaxConcurrentConnects);
+        ConnectLimiter = new AdaptiveConnectLimiter(TimeProvider, Options.MaxConcurrentConnects, Options.MaxConnectsPerSecond);
         HealthChecks = new DelayScheduler(TimeProvider, TimerResolution);
         Backoffs = new DelayScheduler(TimeProvider, TimerResolution);
         _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger);
@@ -99,7 +99,8 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
 
     internal ITenantEventHandler[] Handlers { get; }
 
-    internal SemaphoreSlim ConnectLimiter { get; }
+    /// <summary>Spreads connects: an adaptive concurrency limit (ceiling <see cref="TenantCoordinatorOptions.MaxConcurrentConnects"/>) and a rate.</summary>
+    internal AdaptiveConnectLimiter ConnectLimiter { get; }
 
     /// <summary>The connected tenants' health-check waits, on one timer (issue 12: an idle tenant holds no timer of its own).</summary>
     internal DelayScheduler HealthChecks { get; }

@@ -5,6 +5,7 @@ using MultiTenant.Clients;
 using MultiTenant.Diagnostics;
 using MultiTenant.Events;
 using MultiTenant.Hosting;
+using MultiTenant.Scheduling;
 
 namespace MultiTenant.Supervision;
 
@@ -356,7 +357,8 @@ internal sealed class TenantSupervisor
 
     private async Task ConnectAsync(ITenantClient client, CancellationToken stop)
     {
-        await _owner.ConnectLimiter.WaitAsync(stop).ConfigureAwait(false);
+        long granted = await _owner.ConnectLimiter.AcquireAsync(stop).ConfigureAwait(false);
+        var outcome = ConnectOutcome.Ignored;
         try
         {
             using var timeout = new CancellationTokenSource(_owner.Options.ConnectTimeout, _owner.TimeProvider);
@@ -364,15 +366,22 @@ internal sealed class TenantSupervisor
             try
             {
                 await client.ConnectAsync(linked.Token).ConfigureAwait(false);
+                outcome = ConnectOutcome.Succeeded;
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stop.IsCancellationRequested)
             {
+                outcome = ConnectOutcome.Failed;
                 throw new ConnectTimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
+            }
+            catch (Exception ex) when (ex is not TenantFatalException && !stop.IsCancellationRequested)
+            {
+                outcome = ConnectOutcome.Failed; // a tenant's own fatal error, or a stop, says nothing about the backend
+                throw;
             }
         }
         finally
         {
-            _owner.ConnectLimiter.Release();
+            _owner.ConnectLimiter.Release(granted, outcome);
         }
     }
 
