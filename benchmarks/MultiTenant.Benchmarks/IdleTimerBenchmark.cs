@@ -11,7 +11,8 @@ namespace MultiTenant.Benchmarks;
 /// <remarks>
 /// <para>Baseline (what the supervisor did before): one timer per tenant, <c>loss.Task.WaitAsync(interval, TimeProvider, stop)</c>,
 /// whose timeout means "check now" (a <see cref="TimeoutException"/> per check). Ours: the coordinator's shared
-/// <see cref="DelayScheduler"/> (one timer for all tenants), waited with <c>Task.WhenAny(loss, due)</c> as the supervisor does.</para>
+/// <see cref="DelayScheduler"/> (one timer for all tenants): one entry per wait, completed when due, interrupted by the loss report
+/// (as the supervisor's connection reports do).</para>
 /// <para><b>Released</b>: every tenant arms its 10 s wait (all pending at once, as idle tenants are), then every connection is lost,
 /// which releases the wait. <b>Due</b>: every tenant waits 1 ms, and the check comes due; the invocation ends when all did, so the
 /// time includes that 1 ms once per invocation (spread over the tenants).</para>
@@ -63,16 +64,19 @@ public class IdleTimerBenchmark
     public async Task Shared_scheduler_released()
     {
         var losses = new TaskCompletionSource[Tenants];
+        var delays = new DelayScheduler.Delay[Tenants];
         var waits = new Task[Tenants];
         for (int i = 0; i < Tenants; i++)
         {
             losses[i] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            waits[i] = WaitSharedAsync(losses[i].Task, Interval);
+            delays[i] = _scheduler.Start(Interval, _stop.Token);
+            waits[i] = WaitSharedAsync(delays[i], losses[i].Task);
         }
 
-        foreach (var loss in losses)
+        for (int i = 0; i < Tenants; i++)
         {
-            loss.TrySetResult();
+            losses[i].TrySetResult();
+            delays[i].Interrupt(); // what the supervisor's connection reports do on a loss
         }
 
         await Task.WhenAll(waits);
@@ -100,7 +104,7 @@ public class IdleTimerBenchmark
         var waits = new Task[Tenants];
         for (int i = 0; i < Tenants; i++)
         {
-            waits[i] = WaitSharedAsync(loss.Task, Due);
+            waits[i] = WaitSharedAsync(_scheduler.Start(Due, _stop.Token), loss.Task);
         }
 
         await Task.WhenAll(waits);
@@ -114,15 +118,12 @@ public class IdleTimerBenchmark
         _ = wait.Exception;
     }
 
-    private async Task WaitSharedAsync(Task loss, TimeSpan interval)
+    private static async Task WaitSharedAsync(DelayScheduler.Delay wait, Task loss)
     {
-        var due = _scheduler.Start(interval, _stop.Token);
-        if (await Task.WhenAny(loss, due.Task).ConfigureAwait(false) == loss)
+        // The supervisor's wait: the entry completes with true when the check is due, false when a loss interrupted it.
+        if (!await wait.Task.ConfigureAwait(false))
         {
-            due.Cancel();
-            return;
+            await loss.ConfigureAwait(false);
         }
-
-        await due.Task.ConfigureAwait(false);
     }
 }

@@ -38,6 +38,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     private CancellationTokenRegistration _stoppingRegistration;
     private volatile bool _stopping;
     private int _disposed;
+    private int _supervisorCount; // ConcurrentDictionary.Count takes every lock of the map
 
     /// <summary>Creates the coordinator. Resolved from DI by <c>AddWhatsAppTenants()</c>.</summary>
     public TenantCoordinator(
@@ -92,6 +93,9 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     internal TenantCoordinatorOptions Options { get; }
 
     internal TimeProvider TimeProvider { get; }
+
+    /// <summary>Tenants this coordinator has a supervisor for (running or not).</summary>
+    internal int SupervisorCount => Volatile.Read(ref _supervisorCount);
 
     internal ILogger Logger { get; }
 
@@ -152,7 +156,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     public async ValueTask<IReadOnlyList<TenantStatus>> ListStatusesAsync(CancellationToken cancellationToken = default)
     {
         var stored = await _statusStore.ListAsync(cancellationToken).ConfigureAwait(false);
-        var merged = new Dictionary<TenantId, TenantStatus>(stored.Count + _supervisors.Count);
+        var merged = new Dictionary<TenantId, TenantStatus>(stored.Count + SupervisorCount);
         foreach (var status in stored)
         {
             merged[status.BusinessId] = status;
@@ -231,7 +235,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
         await _placement.StartAsync(this, cancellationToken).ConfigureAwait(false);
         if (!_supervisors.IsEmpty)
         {
-            Log.TenantsResumed(Logger, _supervisors.Count);
+            Log.TenantsResumed(Logger, SupervisorCount);
         }
     }
 
@@ -243,8 +247,8 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     {
         _stopping = true;
         Interlocked.MemoryBarrier(); // the flag is visible before the supervisors are read: a start either is seen below or sees the flag
-        Log.CoordinatorStopping(Logger, _supervisors.Count);
-        var stops = new List<Task>(_supervisors.Count);
+        Log.CoordinatorStopping(Logger, SupervisorCount);
+        var stops = new List<Task>(SupervisorCount);
         foreach (var supervisor in _supervisors.Values)
         {
             stops.Add(supervisor.StopAsync());
@@ -317,8 +321,21 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
 
     private TenantSupervisor GetOrCreateSupervisor(TenantId tenant)
     {
-        // GetOrAdd may build a supervisor on several threads and keep one: only the kept one counts its initial state.
-        var supervisor = _supervisors.GetOrAdd(tenant, static (t, self) => new TenantSupervisor(self, t, null), this);
+        // Two threads may build a supervisor for one tenant and keep one: only the kept one counts its initial state.
+        if (!_supervisors.TryGetValue(tenant, out var supervisor))
+        {
+            var created = new TenantSupervisor(this, tenant, null);
+            if (_supervisors.TryAdd(tenant, created))
+            {
+                Interlocked.Increment(ref _supervisorCount);
+                supervisor = created;
+            }
+            else
+            {
+                supervisor = _supervisors[tenant]; // supervisors are never removed
+            }
+        }
+
         supervisor.CountInitialState();
         return supervisor;
     }

@@ -38,11 +38,12 @@ internal sealed class DelayScheduler : IDisposable
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>A task that completes once <paramref name="delay"/> has passed, or is cancelled by <paramref name="cancellationToken"/>.</summary>
-    public Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken = default) => Start(delay, cancellationToken).Task;
+    public Task<bool> DelayAsync(TimeSpan delay, CancellationToken cancellationToken = default) => Start(delay, cancellationToken).Task;
 
     /// <summary>
-    /// Starts a delay. Its <see cref="Delay.Task"/> completes once <paramref name="delay"/> has passed, or is cancelled by
-    /// <paramref name="cancellationToken"/> or by <see cref="Delay.Cancel"/>, which a caller that stopped waiting calls to release it.
+    /// Starts a delay. Its <see cref="Delay.Task"/> completes once <paramref name="delay"/> has passed, or with <see langword="false"/>
+    /// by <see cref="Delay.Interrupt"/> (the event waited for happened first), or is cancelled by <paramref name="cancellationToken"/>
+    /// or by <see cref="Delay.Cancel"/>. Interrupt and cancel release the delay at once.
     /// </summary>
     public Delay Start(TimeSpan delay, CancellationToken cancellationToken = default)
     {
@@ -57,7 +58,7 @@ internal sealed class DelayScheduler : IDisposable
         if (delay <= TimeSpan.Zero)
         {
             entry.TryClaim();
-            entry.TrySetResult();
+            entry.TrySetResult(true);
             return new Delay(entry);
         }
 
@@ -143,7 +144,7 @@ internal sealed class DelayScheduler : IDisposable
             foreach (var entry in due)
             {
                 entry.Registration.Dispose();
-                entry.TrySetResult();
+                entry.TrySetResult(true);
             }
         }
     }
@@ -204,21 +205,30 @@ internal sealed class DelayScheduler : IDisposable
         }
     }
 
-    /// <summary>A pending delay: its task, and a way to release it early.</summary>
+    /// <summary>A pending delay: its task, and ways to end it early.</summary>
     internal readonly struct Delay
     {
-        private readonly Entry _entry;
+        private readonly Entry? _entry;
 
         internal Delay(Entry entry) => _entry = entry;
 
-        /// <summary>Completes when the delay has passed; cancelled by the token or by <see cref="Cancel"/>.</summary>
-        public Task Task => _entry.Task;
+        /// <summary>The entry, for a holder that interrupts the delay from elsewhere (<see cref="Entry.Interrupt"/>).</summary>
+        internal Entry? Entry => _entry;
+
+        /// <summary>
+        /// <see langword="true"/> when the delay has passed, <see langword="false"/> when <see cref="Interrupt"/> ended it first;
+        /// cancelled by the token or by <see cref="Cancel"/>.
+        /// </summary>
+        public Task<bool> Task => _entry!.Task;
 
         /// <summary>Releases the delay (its task is cancelled) unless it has completed already.</summary>
-        public void Cancel() => _entry.Cancel(CancellationToken.None);
+        public void Cancel() => _entry?.Cancel(CancellationToken.None);
+
+        /// <summary>Releases the delay, completing its task with <see langword="false"/>, unless it has completed already.</summary>
+        public void Interrupt() => _entry?.Interrupt();
     }
 
-    internal sealed class Entry(DelayScheduler owner) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    internal sealed class Entry(DelayScheduler owner) : TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         private int _done;
 
@@ -235,6 +245,16 @@ internal sealed class DelayScheduler : IDisposable
                 owner.Release();
                 Registration.Dispose();
                 TrySetCanceled(token);
+            }
+        }
+
+        public void Interrupt()
+        {
+            if (TryClaim())
+            {
+                owner.Release();
+                Registration.Dispose();
+                TrySetResult(false);
             }
         }
     }

@@ -82,7 +82,7 @@ public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, I
     public ValueTask<StoreHealthReport> CheckAsync(CancellationToken cancellationToken)
     {
         long start = _timeProvider.GetTimestamp();
-        _ = _statuses.Count;
+        _ = _statuses.IsEmpty; // a touch of the map; Count would take every lock of it
         return ValueTask.FromResult(new StoreHealthReport(true, _timeProvider.GetElapsedTime(start), 0, 0, 0));
     }
 

@@ -102,6 +102,25 @@ public sealed class DelaySchedulerTests
     }
 
     [Fact]
+    public async Task Interrupt_completes_the_delay_with_false_releases_it_and_a_late_interrupt_changes_nothing()
+    {
+        using var scheduler = new DelayScheduler(_time, TimeSpan.Zero);
+        var interrupted = scheduler.Start(TimeSpan.FromSeconds(10));
+        var due = scheduler.Start(TimeSpan.FromSeconds(1));
+        interrupted.Interrupt();
+        Assert.False(await interrupted.Task);
+        Assert.Equal(1, scheduler.Count);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(await due.Task);
+        due.Interrupt(); // already due
+        due.Cancel();
+        Assert.True(due.Task.IsCompletedSuccessfully);
+        Assert.Equal(0, scheduler.Count);
+        Assert.Empty(_time.ActiveTimers);
+    }
+
+    [Fact]
     public async Task Concurrent_starts_and_cancels_from_many_threads_leave_the_count_exact()
     {
         using var scheduler = new DelayScheduler(_time, TimeSpan.FromMilliseconds(10));
