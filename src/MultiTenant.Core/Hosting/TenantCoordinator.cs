@@ -17,7 +17,7 @@ namespace MultiTenant.Hosting;
 /// when the host starts, and stops them all (draining their event queues) when the host stops.
 /// </summary>
 /// <remarks>Modelled on Polly's <c>ResiliencePipelineRegistry&lt;TKey&gt;</c>: a concurrent map of per-key workers.</remarks>
-public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenantOwnershipReader, IHostedService, IAsyncDisposable
+public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenantOwnershipReader, IHostedService, IAsyncDisposable
 {
     /// <summary>The shared timers fire at most this often: a health check or a backoff ends at most this long after it is due.</summary>
     private static readonly TimeSpan TimerResolution = TimeSpan.FromMilliseconds(10);
@@ -328,6 +328,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
             if (_supervisors.TryAdd(tenant, created))
             {
                 Interlocked.Increment(ref _supervisorCount);
+                IndexSupervisor(tenant);
                 supervisor = created;
             }
             else
