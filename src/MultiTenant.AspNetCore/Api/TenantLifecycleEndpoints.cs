@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -33,13 +32,13 @@ internal static class TenantLifecycleEndpoints
     }
 
     /// <summary>Stops the tenant if it runs and starts it again: 200 with its status; 400, 404 unknown, 503 shutting down.</summary>
-    public static async Task<Results<Ok<TenantLifecycleResponse>, ProblemHttpResult>> RestartAsync(
+    public static async Task<Results<Ok<TenantStatusResponse>, ProblemHttpResult>> RestartAsync(
         [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
         try
         {
             var status = await TenantRestart.RunAsync(Coordinator(context), tenant, context.RequestAborted).ConfigureAwait(false);
-            return TypedResults.Ok(TenantLifecycleResponse.From(status, IncludeHost(context)));
+            return TypedResults.Ok(TenantStatusResponse.From(status, IncludeHost(context)));
         }
         catch (TenantNotFoundException)
         {
@@ -59,7 +58,7 @@ internal static class TenantLifecycleEndpoints
     /// Asks the client to log out: 200 with the status; 404 unknown; 409 <c>not_connected</c> (no client on this host) or
     /// <c>logout_not_supported</c> (a client without <see cref="ITenantClientLogout"/>).
     /// </summary>
-    public static async Task<Results<Ok<TenantLifecycleResponse>, ProblemHttpResult>> LogoutAsync(
+    public static async Task<Results<Ok<TenantStatusResponse>, ProblemHttpResult>> LogoutAsync(
         [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
         var coordinator = Coordinator(context);
@@ -83,7 +82,7 @@ internal static class TenantLifecycleEndpoints
         var status = await coordinator.GetStatusAsync(tenant, context.RequestAborted).ConfigureAwait(false);
         return status is null
             ? TypedProblems.Problem(context, StatusCodes.Status404NotFound, $"Tenant '{tenant}' is not known.")
-            : TypedResults.Ok(TenantLifecycleResponse.From(status, IncludeHost(context)));
+            : TypedResults.Ok(TenantStatusResponse.From(status, IncludeHost(context)));
     }
 
     private static ITenantCoordinator Coordinator(HttpContext context) => context.RequestServices.GetRequiredService<ITenantCoordinator>();
@@ -100,36 +99,5 @@ internal static class TenantRestart
     {
         await coordinator.StopAsync(tenant, cancellationToken).ConfigureAwait(false);
         return await coordinator.StartAsync(tenant, cancellationToken).ConfigureAwait(false);
-    }
-}
-
-/// <summary>A tenant's status as the lifecycle endpoints return it (the API's status members, snake_case).</summary>
-internal sealed record TenantLifecycleResponse
-{
-    [JsonPropertyName("business_id")]
-    public required string BusinessId { get; init; }
-
-    [JsonPropertyName("status")]
-    public required string Status { get; init; }
-
-    [JsonPropertyName("started_at")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? StartedAt { get; init; }
-
-    [JsonPropertyName("updated_at")]
-    public required string UpdatedAt { get; init; }
-
-    [JsonPropertyName("error")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? Error { get; init; }
-
-    [JsonPropertyName("host")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? Host { get; init; }
-
-    public static TenantLifecycleResponse From(TenantStatus status, bool includeHost)
-    {
-        var s = TenantStatusResponse.From(status, includeHost);
-        return new() { BusinessId = s.BusinessId, Status = s.Status, StartedAt = s.StartedAt, UpdatedAt = s.UpdatedAt, Error = s.Error, Host = s.Host };
     }
 }

@@ -43,6 +43,17 @@ public static class TenantApiServiceExtensions
         var authentication = services.AddAuthentication()
             .AddScheme<TenantApiKeyAuthenticationOptions, TenantApiKeyAuthenticationHandler>(TenantApiAuthentication.Scheme, configure);
         DashboardAuthentication.Register(services, authentication);
+
+        // With several schemes ASP.NET Core picks no default, so UseAuthentication() would leave every request anonymous and the rate
+        // limiter (which runs before the endpoint's policy) would count API calls by client address instead of by key. Unless the host
+        // chose a default itself, requests are authenticated by the API key header when there is one, else by the dashboard's cookie.
+        services.PostConfigure<AuthenticationOptions>(static o =>
+        {
+            if (o.DefaultScheme is null && o.DefaultAuthenticateScheme is null)
+            {
+                o.DefaultAuthenticateScheme = TenantApiAuthentication.DashboardScheme;
+            }
+        });
         services.AddAuthorizationBuilder()
             .AddPolicy(TenantApiAuthentication.TenantScopePolicy, static p => p
                 .AddAuthenticationSchemes(TenantApiAuthentication.Scheme)

@@ -19,6 +19,9 @@ internal sealed class CloudApiInboxDecoder : IInboxEventDecoder
     /// <summary>The kind of an item holding a status update.</summary>
     public const string StatusKind = "status";
 
+    /// <summary>The kind of an item holding one error Meta reports for the number (a webhook <c>value.errors</c> element).</summary>
+    public const string ErrorKind = "error";
+
     public string Source => SourceName;
 
     public TenantEvent? Decode(InboxItem item)

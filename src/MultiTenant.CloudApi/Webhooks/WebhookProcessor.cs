@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -106,6 +107,7 @@ internal sealed class WebhookProcessor(
         var items = new List<InboxWrite>();
         AddItems(value, metadata, "messages", CloudApiInboxDecoder.MessageKind, phoneNumberId, items);
         AddItems(value, metadata, "statuses", CloudApiInboxDecoder.StatusKind, phoneNumberId, items);
+        AddItems(value, metadata, "errors", CloudApiInboxDecoder.ErrorKind, phoneNumberId, items);
         if (items.Count == 0)
         {
             return;
@@ -195,9 +197,17 @@ internal sealed class WebhookProcessor(
         }
     }
 
-    /// <summary>The inbox key of a message (<c>m/{id}</c>) or status (<c>s/{status}/{id}</c>), or <see langword="null"/> without an id.</summary>
+    /// <summary>The inbox key of a message (<c>m/{id}</c>), status (<c>s/{status}/{id}</c>) or error (<c>e/{sha256 of its JSON}</c>), or <see langword="null"/> without an id.</summary>
     private static string? Key(JsonElement element, string kind)
     {
+        if (kind == CloudApiInboxDecoder.ErrorKind)
+        {
+            // Errors carry no id: the hash of Meta's own JSON of the error makes a redelivery the same item.
+            return element.ValueKind == JsonValueKind.Object
+                ? "e/" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(element.GetRawText())))
+                : null;
+        }
+
         if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty("id", out var idElement)
             || idElement.ValueKind != JsonValueKind.String || idElement.GetString() is not { Length: > 0 } id)
         {
