@@ -84,6 +84,27 @@ public sealed class DeadLetterTests : IAsyncLifetime
         Assert.Equal("application/problem+json", again.Content.Headers.ContentType!.MediaType);
     }
 
+    [Fact]
+    public async Task Retry_all_makes_every_dead_letter_pending_again_in_order()
+    {
+        _failing.FailText = "*";
+        await PostAsync("wamid.D1", "d1");
+        await PostAsync("wamid.D2", "d2");
+        var inbox = _host.Services.GetRequiredService<ITenantInbox>();
+        await _failing.WaitForAttemptsAsync("d2", 3);
+        _failing.FailText = null;
+        await PostAsync("wamid.MARK", "mark");
+        await _failing.WaitForHandledAsync(1);
+        Assert.Equal(2, (await inbox.CountAsync(_tenant)).DeadLetters);
+
+        using var retryAll = await _host.Http.PostAsync("/api/tenants/tenant-a/dead-letters/retry", null);
+        Assert.Equal(HttpStatusCode.OK, retryAll.StatusCode);
+        Assert.Equal(2, JsonDocument.Parse(await retryAll.Content.ReadAsStringAsync()).RootElement.GetProperty("retried").GetInt32());
+        await _failing.WaitForHandledAsync(3);
+
+        Assert.Equal(["mark", "d1", "d2"], _failing.Handled);
+    }
+
     [Theory]
     [InlineData("/api/tenants/tenant-a/dead-letters?limit=0")]
     [InlineData("/api/tenants/tenant-a/dead-letters?limit=1001")]

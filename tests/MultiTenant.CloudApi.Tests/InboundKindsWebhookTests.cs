@@ -27,11 +27,15 @@ public sealed class InboundKindsWebhookTests : GraphAndHostTest
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        // Acknowledged once stored; a later message is handled after everything stored before it (the inbox keeps the order).
+        using var mark = await SignedWebhook.PostAsync(Host.Http, Envelope(Change(Phone, messages: ["""{"from":"16505551234","id":"wamid.mark","timestamp":"1749416390","type":"text","text":{"body":"mark"}}"""])));
+        await Host.Events.WaitForAsync(all => all.Any(e => e.Event is MessageEvent { MessageId: "wamid.mark" }));
         var events = Host.Events.All(tenant).Where(static e => e is CloudApiMessageEvent or CloudApiWebhookErrorEvent).ToList();
         Assert.IsType<CloudApiMediaMessageEvent>(events[0]);
         Assert.Equal(("2754859441498128", MediaKind.Image, "Sheena Nelson"), (((CloudApiMediaMessageEvent)events[0]).MediaId, ((CloudApiMediaMessageEvent)events[0]).MediaKind, ((CloudApiMediaMessageEvent)events[0]).ContactName));
         Assert.Equal("wamid.out1", Assert.IsType<CloudApiReactionEvent>(events[1]).ReactedMessageId);
         Assert.Equal(131000, Assert.IsType<CloudApiWebhookErrorEvent>(events[2]).Code);
-        Assert.Equal(2, Host.Events.Of<MessageEvent>(tenant).Count);
+        Assert.Equal(4, events.Count); // the redelivery added nothing: image, reaction, error, mark
+        Assert.Equal(3, Host.Events.Of<MessageEvent>(tenant).Count);
     }
 }

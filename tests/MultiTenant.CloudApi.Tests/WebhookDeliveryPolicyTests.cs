@@ -121,6 +121,8 @@ public sealed class WebhookDeliveryPolicyTests : IAsyncLifetime
 
         public ValueTask<int> ResetClaimsAsync(TenantId tenant, long ownershipEpoch, CancellationToken cancellationToken = default) => _inner.ResetClaimsAsync(tenant, ownershipEpoch, cancellationToken);
 
+        public ValueTask<int> ReleaseAsync(TenantId tenant, IReadOnlyList<long> itemIds, InboxConsumer consumer, CancellationToken cancellationToken = default) => _inner.ReleaseAsync(tenant, itemIds, consumer, cancellationToken);
+
         public ValueTask<bool> CompleteAsync(TenantId tenant, long itemId, InboxConsumer consumer, CancellationToken cancellationToken = default) => _inner.CompleteAsync(tenant, itemId, consumer, cancellationToken);
 
         public ValueTask<bool> FailAsync(TenantId tenant, long itemId, InboxConsumer consumer, string error, DateTimeOffset? retryAt, CancellationToken cancellationToken = default) => _inner.FailAsync(tenant, itemId, consumer, error, retryAt, cancellationToken);

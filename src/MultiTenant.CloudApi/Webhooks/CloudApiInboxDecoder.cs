@@ -19,7 +19,7 @@ internal sealed class CloudApiInboxDecoder : IInboxEventDecoder
     /// <summary>The kind of an item holding a status update.</summary>
     public const string StatusKind = "status";
 
-    /// <summary>The kind of an item holding one error Meta reports for the number (a webhook <c>value.errors</c> element).</summary>
+    /// <summary>The kind of an item holding an error WhatsApp reported for the number (a <c>value.errors</c> element).</summary>
     public const string ErrorKind = "error";
 
     public string Source => SourceName;

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -170,9 +169,11 @@ internal sealed class WebhookProcessor(
 
         bool hasContacts = value.TryGetProperty("contacts", out var contacts) && contacts.ValueKind == JsonValueKind.Array;
         var now = time.GetUtcNow();
+        int index = -1;
         foreach (var element in list.EnumerateArray())
         {
-            if (Key(element, kind) is not { } key)
+            index++;
+            if (Key(value, element, kind, index) is not { } key)
             {
                 continue;
             }
@@ -197,15 +198,17 @@ internal sealed class WebhookProcessor(
         }
     }
 
-    /// <summary>The inbox key of a message (<c>m/{id}</c>), status (<c>s/{status}/{id}</c>) or error (<c>e/{sha256 of its JSON}</c>), or <see langword="null"/> without an id.</summary>
-    private static string? Key(JsonElement element, string kind)
+    /// <summary>
+    /// The inbox key of a message (<c>m/{id}</c>) or status (<c>s/{status}/{id}</c>), or <see langword="null"/> without an id. A
+    /// value-level error has no id: its key is <c>e/{SHA-256 of the whole value}/{index}</c>, the same for Meta's redeliveries of the
+    /// delivery (so they are absorbed) and different for another delivery.
+    /// </summary>
+    private static string? Key(JsonElement value, JsonElement element, string kind, int index)
     {
         if (kind == CloudApiInboxDecoder.ErrorKind)
         {
-            // Errors carry no id: the hash of Meta's own JSON of the error makes a redelivery the same item.
-            return element.ValueKind == JsonValueKind.Object
-                ? "e/" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(element.GetRawText())))
-                : null;
+            byte[] hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(value.GetRawText()));
+            return "e/" + Convert.ToHexStringLower(hash) + "/" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty("id", out var idElement)

@@ -38,6 +38,13 @@ public interface ITenantInbox
     /// </summary>
     ValueTask<int> ResetClaimsAsync(TenantId tenant, long ownershipEpoch, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Frees <paramref name="consumer"/>'s claims on <paramref name="itemIds"/> and takes back the attempt each claim counted: the
+    /// consumer never delivered them (they were held back behind a failed item, or it stopped first), so they must not come closer
+    /// to <see cref="InboxDeliveryOptions.MaxAttempts"/>. Items the consumer no longer holds are left alone. Returns how many were freed.
+    /// </summary>
+    ValueTask<int> ReleaseAsync(TenantId tenant, IReadOnlyList<long> itemIds, InboxConsumer consumer, CancellationToken cancellationToken = default);
+
     /// <summary>Marks a claimed item done. <see langword="false"/> when <paramref name="consumer"/> no longer holds its claim.</summary>
     ValueTask<bool> CompleteAsync(TenantId tenant, long itemId, InboxConsumer consumer, CancellationToken cancellationToken = default);
 

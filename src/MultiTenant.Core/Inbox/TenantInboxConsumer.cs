@@ -147,11 +147,13 @@ public sealed class TenantInboxConsumer : IAsyncDisposable
     /// <summary>Delivers a batch in order. Returns when a failed item is due again, or <see langword="null"/> to claim again at once.</summary>
     private async Task<DateTimeOffset?> DeliverAsync(IReadOnlyList<InboxItem> items, CancellationToken stop)
     {
-        foreach (var item in items)
+        for (int i = 0; i < items.Count; i++)
         {
+            var item = items[i];
             if (stop.IsCancellationRequested)
             {
-                return null; // the rest stay claimed until the release in RunAsync's finally
+                await ReleaseAsync(items, i).ConfigureAwait(false); // not delivered: the next run starts with them, attempts unchanged
+                return null;
             }
 
             var tenantEvent = _decoders.TryGetValue(item.Source, out var decoder) ? Decode(decoder, item) : null;
@@ -175,8 +177,9 @@ public sealed class TenantInboxConsumer : IAsyncDisposable
 
             if (failure == QueueClosed)
             {
-                // The tenant is stopping: the item (and the rest of the batch) stays pending for the next run, its claim freed.
-                await _inbox.ResetClaimsAsync(Tenant, _consumer.OwnershipEpoch, CancellationToken.None).ConfigureAwait(false);
+                // The tenant is stopping: the item (its handlers were cancelled, not failed) and the rest of the batch stay pending for
+                // the next run, their claims freed and their attempts not counted.
+                await ReleaseAsync(items, i).ConfigureAwait(false);
                 return Time.GetUtcNow() + _options.PollInterval;
             }
 
@@ -194,12 +197,29 @@ public sealed class TenantInboxConsumer : IAsyncDisposable
             _metrics?.Delivered(InboxMetrics.Failed);
             InboxLog.DeliveryFailed(_context.Logger, Tenant.Value, item.Id, item.Attempts, delay);
 
-            // The later items of the batch wait behind this one: free their claims and wait for its retry.
-            await _inbox.ResetClaimsAsync(Tenant, _consumer.OwnershipEpoch, CancellationToken.None).ConfigureAwait(false);
+            // The later items of the batch wait behind this one: free their claims (they were not attempted) and wait for its retry.
+            await ReleaseAsync(items, i + 1).ConfigureAwait(false);
             return due;
         }
 
         return null;
+    }
+
+    /// <summary>Frees the claims of <paramref name="items"/> from <paramref name="from"/> on, without counting them as attempts.</summary>
+    private async Task ReleaseAsync(IReadOnlyList<InboxItem> items, int from)
+    {
+        if (from >= items.Count)
+        {
+            return;
+        }
+
+        var ids = new long[items.Count - from];
+        for (int i = from; i < items.Count; i++)
+        {
+            ids[i - from] = items[i].Id;
+        }
+
+        await _inbox.ReleaseAsync(Tenant, ids, _consumer, CancellationToken.None).ConfigureAwait(false);
     }
 
     private const string QueueClosed = "queue closed";

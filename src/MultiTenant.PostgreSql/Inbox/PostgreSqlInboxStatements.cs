@@ -44,6 +44,10 @@ internal sealed class PostgreSqlInboxStatements
             UPDATE {s}.inbox SET claimed_by = NULL, claim_epoch = NULL
             WHERE business_id = $1 AND state = 'pending' AND claimed_by IS NOT NULL AND claim_epoch <= $2
             """;
+        Release = $"""
+            UPDATE {s}.inbox SET claimed_by = NULL, claim_epoch = NULL, attempts = greatest(attempts - 1, 0)
+            WHERE business_id = $1 AND id = ANY($2) AND state = 'pending' AND claimed_by = $3
+            """;
         Complete = $"""
             UPDATE {s}.inbox SET state = 'done', claimed_by = NULL, claim_epoch = NULL, completed_at = $4
             WHERE business_id = $1 AND id = $2 AND state = 'pending' AND claimed_by = $3
@@ -100,6 +104,8 @@ internal sealed class PostgreSqlInboxStatements
     public string Claim { get; }
 
     public string ResetClaims { get; }
+
+    public string Release { get; }
 
     public string Complete { get; }
 

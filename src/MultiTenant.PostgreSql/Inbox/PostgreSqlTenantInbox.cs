@@ -109,6 +109,23 @@ public sealed class PostgreSqlTenantInbox : ITenantInbox, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    public async ValueTask<int> ReleaseAsync(TenantId tenant, IReadOnlyList<long> itemIds, InboxConsumer consumer, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDefault(tenant);
+        ArgumentNullException.ThrowIfNull(itemIds);
+        if (itemIds.Count == 0)
+        {
+            return 0;
+        }
+
+        await using var command = Command(_sql.Release);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. itemIds] });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = consumer.Id });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
     public async ValueTask<bool> CompleteAsync(TenantId tenant, long itemId, InboxConsumer consumer, CancellationToken cancellationToken = default)
     {
         ThrowIfDefault(tenant);

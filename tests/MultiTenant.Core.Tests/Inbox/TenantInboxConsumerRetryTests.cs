@@ -78,6 +78,35 @@ public sealed class TenantInboxConsumerRetryTests
     }
 
     [Fact]
+    public async Task Items_held_back_behind_a_failing_item_do_not_use_up_their_attempts()
+    {
+        await using var queues = new QueueFixture();
+        var handler = new ScriptedHandler(failuresOf: new() { ["a"] = int.MaxValue, ["b"] = 1 });
+        var inbox = new InMemoryTenantInbox(queues.Time);
+        await inbox.WriteAsync([Item("a"), Item("b")]);
+
+        await using (var consumer = Consumer(inbox, queues, handler, maxAttempts: 3))
+        {
+            consumer.Start();
+            for (int call = 1; call <= 4; call++)
+            {
+                await handler.WaitForCallsAsync(call);
+                if (call != 3)
+                {
+                    await AdvanceThroughRetryAsync(queues.Time); // a's retries, then b's one retry (a is dead after call 3)
+                }
+            }
+
+            await handler.WaitForHandledAsync(1);
+        }
+
+        // b was claimed with a three times while a failed; had those claims counted, its one failure would have dead-lettered it.
+        Assert.Equal(["a", "a", "a", "b", "b"], handler.Calls);
+        Assert.Equal(["b"], handler.Handled);
+        Assert.Equal("a", Assert.Single(await inbox.ListDeadLettersAsync(Tenant, 10)).Key);
+    }
+
+    [Fact]
     public async Task Handler_cancelled_at_shutdown_leaves_the_item_pending_and_the_next_run_delivers_it_again()
     {
         var inbox = new InMemoryTenantInbox();

@@ -184,6 +184,24 @@ public abstract class InboxContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Released_items_are_free_again_without_the_attempt_their_claim_counted()
+    {
+        await Inbox.WriteAsync([Item(T1, "a"), Item(T1, "b"), Item(T1, "c")]);
+        var consumer = NewConsumer();
+        var claimed = await Inbox.ClaimAsync(T1, consumer, 10);
+
+        Assert.Equal(0, await Inbox.ReleaseAsync(T1, [claimed[1].Id], NewConsumer())); // not its claim
+        Assert.Equal(0, await Inbox.ReleaseAsync(T2, [claimed[1].Id], consumer)); // another tenant cannot name it
+        Assert.Equal(2, await Inbox.ReleaseAsync(T1, [claimed[1].Id, claimed[2].Id], consumer));
+        Assert.Equal(0, await Inbox.ReleaseAsync(T1, [claimed[1].Id], consumer)); // freed already
+
+        Assert.True(await Inbox.CompleteAsync(T1, claimed[0].Id, consumer));
+        var again = await Inbox.ClaimAsync(T1, NewConsumer(), 10);
+        Assert.Equal(["b", "c"], Keys(again));
+        Assert.All(again, item => Assert.Equal(1, item.Attempts)); // the released claim did not count
+    }
+
+    [Fact]
     public async Task Completed_items_are_not_claimed_again()
     {
         await Inbox.WriteAsync([Item(T1, "a"), Item(T1, "b")]);
