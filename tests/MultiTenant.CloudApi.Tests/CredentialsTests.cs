@@ -3,7 +3,9 @@ using System.Text;
 using System.Text.Json;
 using MultiTenant.Clients;
 using MultiTenant.CloudApi.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using MultiTenant.Events;
+using MultiTenant.Inbox;
 
 namespace MultiTenant.CloudApi.Tests;
 
@@ -88,9 +90,59 @@ public sealed class CredentialsTests : GraphAndHostTest
         using var response = await PutAsync("tenant-b", $$"""{"phone_number_id":"{{Phone}}","access_token":"EAAGother"}""");
 
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
-        Assert.Contains("tenant-a", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.DoesNotContain("tenant-a", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal); // never the other tenant's id
         await Assert.ThrowsAsync<CloudApiPhoneNumberInUseException>(() =>
             Host.Credentials.SetAsync(TenantId.Parse("tenant-c"), new CloudApiCredentials(Phone, "EAAGother")).AsTask());
+    }
+
+    [Fact]
+    public async Task Concurrent_puts_of_one_number_for_different_tenants_have_exactly_one_winner()
+    {
+        var puts = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            PutAsync("tenant-" + i, $$"""{"phone_number_id":"{{Phone}}","access_token":"EAAGtoken-{{i}}"}""")));
+
+        Assert.Single(puts, r => r.StatusCode == HttpStatusCode.NoContent);
+        Assert.Equal(7, puts.Count(r => r.StatusCode == HttpStatusCode.Conflict));
+        var index = Host.Services.GetRequiredService<ITenantAddressIndex>();
+        var owner = await index.FindAsync(new TenantAddress("cloudapi", Phone));
+        int winner = Array.FindIndex(puts, r => r.StatusCode == HttpStatusCode.NoContent);
+        Assert.Equal(TenantId.Parse("tenant-" + winner), owner);
+        foreach (var put in puts)
+        {
+            put.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Get_never_claims_and_delete_releases_the_number()
+    {
+        var index = Host.Services.GetRequiredService<ITenantAddressIndex>();
+        var address = new TenantAddress("cloudapi", Phone);
+        using var getNothing = await Host.Http.GetAsync("/api/tenants/tenant-a/cloud-api/credentials");
+        Assert.Equal(HttpStatusCode.NotFound, getNothing.StatusCode);
+        Assert.Null(await index.FindAsync(address));
+
+        using var put = await PutAsync("tenant-a", $$"""{"phone_number_id":"{{Phone}}","access_token":"{{Token}}"}""");
+        Assert.Equal(TenantId.Parse("tenant-a"), await index.FindAsync(address));
+        using var delete = await Host.Http.DeleteAsync("/api/tenants/tenant-a/cloud-api/credentials");
+        Assert.Null(await index.FindAsync(address));
+
+        using var other = await PutAsync("tenant-b", $$"""{"phone_number_id":"{{Phone}}","access_token":"{{Token}}"}""");
+        Assert.Equal(HttpStatusCode.NoContent, other.StatusCode);
+    }
+
+    [Fact]
+    public async Task Changing_the_number_releases_the_previous_one()
+    {
+        var index = Host.Services.GetRequiredService<ITenantAddressIndex>();
+        var tenant = TenantId.Parse("tenant-a");
+        await Host.Credentials.SetAsync(tenant, new CloudApiCredentials(Phone, Token));
+        await Host.Credentials.SetAsync(tenant, new CloudApiCredentials("106540352242000", Token));
+
+        Assert.Null(await index.FindAsync(new TenantAddress("cloudapi", Phone)));
+        Assert.Equal(tenant, await index.FindAsync(new TenantAddress("cloudapi", "106540352242000")));
+        Assert.Equal(["106540352242000"], (await index.ListAsync(tenant, "cloudapi")).Select(a => a.Value));
     }
 
     [Theory]

@@ -37,6 +37,9 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <item><c>POST {prefix}/{business_id}/messages</c> <c>{"to":"15551234567","text":"hi"}</c> → 202 <c>{"message_id":"…"}</c>;
     /// 400, 404, 409 not connected, 413, 415, 429 (with <c>Retry-After</c>) when the backend asks to retry later, 502 when it refuses,
     /// 503 <c>tenant_unavailable</c> (with <c>Retry-After</c>) when a relayed send was taken by no host, so a retry is safe.</item>
+    /// <item><c>GET {prefix}/{business_id}/dead-letters?limit=&amp;after=</c> → 200 <c>{"items":[{"id","key","source","kind","received_at",
+    /// "attempts","last_error"}],"next_after"}</c>: inbox items whose handlers kept failing; <c>POST …/dead-letters/{id}/retry</c> → 204
+    /// (404 unknown), <c>POST …/dead-letters/retry</c> → 200 <c>{"retried":n}</c>: pending again, in their place in the tenant's order.</item>
     /// </list>
     /// A status is <c>{"business_id","status","started_at","updated_at","error","host"}</c> in snake_case, with RFC 3339 UTC timestamps
     /// of whole seconds (<c>2025-01-07T10:00:05Z</c>); <c>error</c> is omitted when there is none, <c>host</c> unless
@@ -55,6 +58,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <param name="prefix">The route prefix. Default <c>/api/tenants</c>.</param>
     /// <returns>The route group of the API, so the host can add <c>RequireAuthorization()</c>, rate limiting or other conventions.</returns>
     /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> or <c>AddTenantApi()</c> was not called, or an option is out of range.</exception>
+    /// <remarks>Rate limits: the group requires the policy <see cref="TenantApiRateLimitOptions.PolicyName"/> (a token bucket per caller, 429 with <c>Retry-After</c>); the host calls <c>app.UseRateLimiter()</c>, else the endpoints answer 500 and log why. Sends take an optional <c>Idempotency-Key</c> header (one send per key and tenant for 24 h; the same key with another body 422, a duplicate still sending 409 <c>in_progress</c>).</remarks>
     public static RouteGroupBuilder MapTenantApi(this IEndpointRouteBuilder endpoints, string prefix = DefaultPrefix)
     {
         RequiredServices.ThrowIfTenantsMissing(endpoints, nameof(MapTenantApi));
@@ -74,6 +78,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
 
         var group = endpoints.MapGroup(prefix);
         group.RequireAuthorization(TenantApiAuthentication.TenantScopePolicy);
+        TenantApiRateLimiting.Apply(group, services, logger);
         string tenantRoute = "/{" + TenantApiHandlers.BusinessIdRouteValue + "}";
 
         group.MapPost("/", handlers.StartAsync)
@@ -100,7 +105,8 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .Typed("SendMessage", logger)
             .WithJsonRequestBody<SendMessageRequest>()
             .WithMetadata(ProducesProblems(400, 403, 404, 409, 413, 415, 429, 502, 503))
-            .WithTags(Tag);
+            .WithTags(Tag)
+            .WithIdempotencyKey(options.MaxRequestBodySize, logger);
 
         group.MapPost(tenantRoute + "/keys", TenantApiKeyHandlers.CreateAsync)
             .Typed("CreateApiKey", logger)
@@ -117,6 +123,9 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .Typed("RevokeApiKey", logger)
             .WithMetadata(ProducesProblems(400, 403, 404))
             .WithTags(Tag);
+
+        DeadLetterHandlers.Map(group, tenantRoute, logger);
+        TenantLifecycleEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
 
         // The OpenAPI summaries are the handlers' XML doc summaries (Microsoft.AspNetCore.OpenApi reads them at build time).
         // Contributed endpoints get the API's conventions from a group of their own, so a contributor cannot forget them.

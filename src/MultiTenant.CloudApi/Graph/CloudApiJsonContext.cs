@@ -18,6 +18,7 @@ namespace MultiTenant.CloudApi;
 [JsonSerializable(typeof(GraphErrorEnvelope))]
 [JsonSerializable(typeof(PhoneNumberHealthResponse))]
 [JsonSerializable(typeof(WebhookPayload))]
+[JsonSerializable(typeof(WebhookValue))]
 [JsonSerializable(typeof(StoredCredentials))]
 [JsonSerializable(typeof(StoredSecrets))]
 internal sealed partial class CloudApiJsonContext : JsonSerializerContext
