@@ -21,7 +21,7 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
 {
     public const string BusinessIdRouteValue = "business_id";
 
-    /// <summary><c>POST {prefix}</c>: starts a tenant. 201 with its location; 403 another tenant's key, 409, 503.</summary>
+    /// <summary>Starts a tenant: 201 with its location; 403 a tenant key of another tenant, 409 already running, 503 shutting down.</summary>
     public async Task<Results<Created<TenantCommandResponse>, ProblemHttpResult>> StartAsync(StartTenantRequest request, HttpContext context)
     {
         var tenant = request.Tenant;
@@ -52,7 +52,7 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             new TenantCommandResponse { Status = "started", BusinessId = tenant.Value });
     }
 
-    /// <summary><c>GET {prefix}</c>: every tenant's status a key may see, in ordinal order of the ids. 200.</summary>
+    /// <summary>Lists the statuses of the tenants the key may see (a tenant key: its own), in ordinal order of the ids.</summary>
     public async Task<Ok<TenantStatusResponse[]>> ListAsync(HttpContext context)
     {
         var all = await Coordinator(context).ListStatusesAsync(context.RequestAborted).ConfigureAwait(false);
@@ -65,7 +65,7 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
         return TypedResults.Ok(body);
     }
 
-    /// <summary><c>GET {prefix}/{business_id}</c>: one status. 200; 404.</summary>
+    /// <summary>Gets a tenant's status: 200; 404 unknown tenant.</summary>
     public async Task<Results<Ok<TenantStatusResponse>, ProblemHttpResult>> GetAsync(
         [FromRoute(Name = BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
@@ -78,7 +78,7 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
         return TypedResults.Ok(TenantStatusResponse.From(status, options.IncludeHost));
     }
 
-    /// <summary><c>DELETE {prefix}/{business_id}</c>: stops a tenant. 200; 404.</summary>
+    /// <summary>Stops a tenant: 200; 404 unknown tenant.</summary>
     public async Task<Results<Ok<TenantCommandResponse>, ProblemHttpResult>> StopAsync(
         [FromRoute(Name = BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
@@ -96,8 +96,8 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
     }
 
     /// <summary>
-    /// <c>POST {prefix}/{business_id}/messages</c>: sends a text message. 202 with the message id; 404, 409 (not connected),
-    /// 429 (the backend asked to retry later), 502 (the backend refused it), 503 (a relayed send nobody took: a retry is safe).
+    /// Sends a text message through a connected tenant: 202 with the message id; 404 unknown tenant, 409 not connected, 429 the backend
+    /// asked to retry later (Retry-After), 502 the backend refused it, 503 a relayed send no host took, so a retry is safe (Retry-After).
     /// </summary>
     public async Task<Results<Accepted<MessageAcceptedResponse>, ProblemHttpResult>> SendMessageAsync(
         [FromRoute(Name = BusinessIdRouteValue)] TenantId tenant, SendMessageRequest request, HttpContext context)
