@@ -63,6 +63,11 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             await RejectAsync(context, nameof(StartAsync), new RequestError(StatusCodes.Status503ServiceUnavailable, ex.Message)).ConfigureAwait(false);
             return;
         }
+        catch (TenantLimitReachedException ex)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status409Conflict, ex.Message, "tenant_limit_reached").ConfigureAwait(false);
+            return;
+        }
 
         Log.TenantCommand(logger, "started", tenant.Value);
         var request = context.Request;

@@ -16,7 +16,7 @@ namespace MultiTenant.Hosting;
 /// when the host starts, and stops them all (draining their event queues) when the host stops.
 /// </summary>
 /// <remarks>Modelled on Polly's <c>ResiliencePipelineRegistry&lt;TKey&gt;</c>: a concurrent map of per-key workers.</remarks>
-public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenantOwnershipReader, IHostedService, IAsyncDisposable
+public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenantOwnershipReader, IHostedService, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<TenantId, TenantSupervisor> _supervisors = new();
     private readonly ITenantStatusStore _statusStore;
@@ -29,6 +29,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     private readonly ITenantStateStoreProvider _stateStores;
     private readonly ITenantRunStateStoreProvider? _runStateStores;
     private readonly TenantStatusFeed? _statusFeed;
+    private readonly ITenantRegistry _registry;
     private readonly int[] _counts = new int[5];
     private ITenantClientFactory? _clientFactory;
     private CancellationTokenRegistration _stoppingRegistration;
@@ -52,7 +53,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handlers);
         Options = options.Value;
-        ArgumentNullException.ThrowIfNull(registry);
+        _registry = registry ?? throw new ArgumentNullException(nameof(registry));
         _statusStore = statusStore ?? throw new ArgumentNullException(nameof(statusStore));
         _stateStores = stateStores ?? throw new ArgumentNullException(nameof(stateStores));
         _runStateStores = services?.GetService(typeof(ITenantRunStateStoreProvider)) as ITenantRunStateStoreProvider;
@@ -113,7 +114,9 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     public ValueTask<TenantStatus> StartAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
         ThrowIfDefault(tenant);
-        return _stopping ? throw new TenantCoordinatorStoppingException() : _placement.RequestStartAsync(tenant, cancellationToken);
+        return _stopping ? throw new TenantCoordinatorStoppingException()
+            : Options.MaxTenants > 0 ? StartWithinLimitAsync(_registry, tenant, Options.MaxTenants, cancellationToken)
+            : _placement.RequestStartAsync(tenant, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -270,6 +273,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
         await _statusWriter.StopAsync().ConfigureAwait(false);
         _abort.Dispose();
         ConnectLimiter.Dispose();
+        _limitGate.Dispose();
     }
 
     internal void OnStatusChanged(TenantStatus previous, TenantStatus next)
