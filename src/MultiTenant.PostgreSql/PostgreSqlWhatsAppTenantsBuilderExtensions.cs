@@ -15,7 +15,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class PostgreSqlWhatsAppTenantsBuilderExtensions
 {
     /// <summary>
-    /// Stores the registry, the statuses, the per-tenant client state, the inbox and the address index in PostgreSQL, connecting with a <c>DATABASE_URL</c>
+    /// Stores the registry, the statuses, the per-tenant client state, the inbox, the address index, the API keys and the webhook subscriptions and outbox in PostgreSQL, connecting with a <c>DATABASE_URL</c>
     /// (<c>postgres://user:password@host:port/database?sslmode=require&amp;pool_max_conns=20</c>, see <see cref="DatabaseUrl"/>) or an
     /// Npgsql connection string. Registers one <see cref="NpgsqlDataSource"/> built from it (with <c>TryAdd</c>: a data source the host
     /// registers itself is used instead, and a warning is logged at start). The schema is migrated when the host starts, before tenants
@@ -24,7 +24,9 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
     /// <paramref name="configure"/> runs; they are validated when the host starts. The key ring of secrets at rest is stored in the
     /// database too (table <c>secret_key_ring</c>), so a key-encryption key must be configured
     /// (<c>WhatsAppTenants:Secrets:KeyEncryptionKey</c>): without one start-up fails with a
-    /// <see cref="MultiTenant.Secrets.TenantSecretsConfigurationException"/>.
+    /// <see cref="MultiTenant.Secrets.TenantSecretsConfigurationException"/>. Every host on PostgreSQL runs in fleet mode (one host is a
+    /// fleet of one; options in <c>WhatsAppTenants:Fleet</c> or <c>UseFleet(...)</c>): a tenant runs only on the host that holds its
+    /// lease, so two processes on one database never run one tenant twice; give each process its own <c>WhatsAppTenants:HostId</c>.
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddWhatsAppTenants()</c>.</param>
     /// <param name="databaseUrlOrConnectionString">A <c>postgres://</c> or <c>postgresql://</c> URI, or an Npgsql connection string.</param>
@@ -103,6 +105,13 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
             services.AddSingleton<ITenantInbox>(static sp => new PostgreSqlTenantInbox(
                 sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>(), sp.GetService<ILogger<PostgreSqlTenantInbox>>()));
 
+            // Webhook subscriptions and the outbox, durable in the store's schema.
+            services.RemoveAll<MultiTenant.Webhooks.ITenantWebhookSubscriptionStore>();
+            services.RemoveAll<MultiTenant.Webhooks.ITenantWebhookOutbox>();
+            services.AddSingleton(static sp => new PostgreSqlTenantWebhookStore(sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>()));
+            services.AddSingleton<MultiTenant.Webhooks.ITenantWebhookSubscriptionStore>(static sp => sp.GetRequiredService<PostgreSqlTenantWebhookStore>());
+            services.AddSingleton<MultiTenant.Webhooks.ITenantWebhookOutbox>(static sp => sp.GetRequiredService<PostgreSqlTenantWebhookStore>());
+
             // Secrets at rest: the key ring in the database, shared by every host (a key-encryption key is then required at start).
             builder.UseSecretKeyRepository(static sp =>
             {
@@ -117,6 +126,10 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
                 sp.GetRequiredService<NpgsqlDataSource>(),
                 sp.GetService<ILogger<PostgreSqlStoreInitializer>>(),
                 sp.GetService<OwnedDataSource>()));
+
+            // One runner per tenant: on PostgreSQL every host is a fleet member (a fleet of one when alone), so a second process on the
+            // same database (a rolling deploy, two replicas) never runs a tenant another live process holds the lease of.
+            FleetWhatsAppTenantsBuilderExtensions.AddFleetServices(services);
         }
 
         if (configure is not null)

@@ -20,14 +20,14 @@ public sealed class TenantLimitTests
         {
             string detail = await Responses.AssertProblemAsync(third, 409);
             Assert.Contains("maximum of 2", detail, StringComparison.Ordinal);
-            Assert.Equal("tenant_limit_reached", await ErrorCodeAsync(third));
+            Assert.Equal("tenant_limit_reached", await Responses.ErrorCodeAsync(third));
         }
 
         // A running tenant is "already running", not over the limit.
         using (var again = await app.PostJsonAsync("/api/tenants", """{"business_id":"t1"}"""))
         {
             await Responses.AssertProblemAsync(again, 409);
-            Assert.Null(await ErrorCodeAsync(again));
+            Assert.Null(await Responses.ErrorCodeAsync(again));
         }
 
         using (var stop = await app.Http.DeleteAsync("/api/tenants/t1"))
@@ -84,11 +84,5 @@ public sealed class TenantLimitTests
         using var list = await app.Http.GetAsync("/api/tenants");
         using var json = JsonDocument.Parse(await Responses.AssertJsonAsync(list, 200));
         Assert.Equal(["real"], json.RootElement.EnumerateArray().Select(e => e.GetProperty("business_id").GetString()));
-    }
-
-    private static async Task<string?> ErrorCodeAsync(HttpResponseMessage response)
-    {
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return json.RootElement.TryGetProperty("error_code", out var code) ? code.GetString() : null;
     }
 }

@@ -26,6 +26,9 @@ internal sealed class TestClientBehaviour
 
     /// <summary>Completed when <c>SendMessageAsync</c> is first called.</summary>
     public TaskCompletionSource SendCalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Whether the client has the logout capability (<see cref="ITenantClientLogout"/>).</summary>
+    public bool CanLogout { get; set; }
 }
 
 /// <summary>A client factory for API tests; no network, no sleeping.</summary>
@@ -47,13 +50,26 @@ internal sealed class TestClientFactory : ITenantClientFactory
             throw failure;
         }
 
-        var client = new TestClient(context, behaviour);
+        var client = behaviour.CanLogout ? new LogoutTestClient(context, behaviour) : new TestClient(context, behaviour);
         _clients[context.BusinessId.Value] = client;
         return ValueTask.FromResult<ITenantClient>(client);
     }
 }
 
-internal sealed class TestClient(TenantClientContext context, TestClientBehaviour behaviour) : ITenantClient
+/// <summary>A test client with the logout capability: a logout reports the tenant logged out, as a real client does.</summary>
+internal sealed class LogoutTestClient(TenantClientContext context, TestClientBehaviour behaviour) : TestClient(context, behaviour), ITenantClientLogout
+{
+    public int Logouts { get; private set; }
+
+    public Task LogoutAsync(CancellationToken cancellationToken)
+    {
+        Logouts++;
+        Context.ReportFatal(TenantFatalReason.LoggedOut, "Logged out (test).");
+        return Task.CompletedTask;
+    }
+}
+
+internal class TestClient(TenantClientContext context, TestClientBehaviour behaviour) : ITenantClient
 {
     private int _sent;
 
