@@ -101,6 +101,9 @@ if (!string.IsNullOrWhiteSpace(databaseUrl))
     builder.Services.Configure<TenantApiOptions>(api => api.IncludeHost = true);
 }
 
+// The API key scheme as the default one, so that UseAuthentication() below reads the key before the rate limiter runs.
+builder.Services.AddAuthentication(MultiTenant.AspNetCore.Security.TenantApiAuthentication.Scheme);
+
 var app = builder.Build();
 
 // Authentication, then the rate limiter, then authorization: the limiter partitions by API key (AddTenantApi's policy,

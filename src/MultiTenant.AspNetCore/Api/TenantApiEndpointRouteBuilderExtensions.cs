@@ -58,7 +58,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <param name="prefix">The route prefix. Default <c>/api/tenants</c>.</param>
     /// <returns>The route group of the API, so the host can add <c>RequireAuthorization()</c>, rate limiting or other conventions.</returns>
     /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> or <c>AddTenantApi()</c> was not called, or an option is out of range.</exception>
-    /// <remarks>Rate limits: the group requires the policy <see cref="TenantApiRateLimitOptions.PolicyName"/> (a token bucket per caller, 429 with <c>Retry-After</c>); the host calls <c>app.UseRateLimiter()</c>, else the endpoints answer 500 and log why. Sends take an optional <c>Idempotency-Key</c> header (one send per key and tenant for 24 h; the same key with another body 422, a duplicate still sending 409 <c>in_progress</c>).</remarks>
+    /// <remarks>Rate limits: the group requires the policy <see cref="TenantApiRateLimitOptions.PolicyName"/> (a token bucket per caller, 429 with <c>Retry-After</c>); the host calls <c>app.UseRateLimiter()</c>, else the endpoints answer 500 and log why. Sends take an optional <c>Idempotency-Key</c> header (one send per key and tenant for 24 h; the same key with another body 422, a duplicate still sending 409 <c>in_progress</c>). A start beyond <c>TenantCoordinatorOptions.MaxTenants</c> is 409 <c>tenant_limit_reached</c>.</remarks>
     public static RouteGroupBuilder MapTenantApi(this IEndpointRouteBuilder endpoints, string prefix = DefaultPrefix)
     {
         RequiredServices.ThrowIfTenantsMissing(endpoints, nameof(MapTenantApi));

@@ -44,6 +44,10 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
         {
             return Reject(context, nameof(StartAsync), StatusCodes.Status503ServiceUnavailable, ex.Message);
         }
+        catch (TenantLimitReachedException ex)
+        {
+            return TypedProblems.Problem(context, StatusCodes.Status409Conflict, ex.Message, "tenant_limit_reached");
+        }
 
         Log.TenantCommand(logger, "started", tenant.Value);
         string collection = (context.Request.PathBase + context.Request.Path).Value?.TrimEnd('/') ?? string.Empty;
