@@ -34,6 +34,10 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <item><c>POST {prefix}/{business_id}/keys</c> (admin only) → 201 <c>{"id","key","business_id","created_at"}</c>, the key shown
     /// once; <c>GET {prefix}/{business_id}/keys</c> → 200 <c>[{"id","business_id","created_at"}]</c>;
     /// <c>DELETE {prefix}/{business_id}/keys/{id}</c> → 204, 404 unknown key.</item>
+    /// <item><c>PUT {prefix}/{business_id}/webhooks</c> <c>{"url","event_types","secret"}</c> → 201 created / 200 replaced
+    /// <c>{"id","business_id","url","event_types","created_at","updated_at"}</c> (plus <c>"secret"</c> once when the server generated
+    /// it); 400 invalid body, URL refused as a request forgery target, unknown event type; <c>GET</c> → 200 without the secret, 404;
+    /// <c>DELETE</c> → 204, 404. See <see cref="MultiTenant.Webhooks.WebhookDeliveryOptions"/>.</item>
     /// <item><c>POST {prefix}/{business_id}/messages</c> <c>{"to":"15551234567","text":"hi"}</c> → 202 <c>{"message_id":"…"}</c>;
     /// 400, 404, 409 not connected, 413, 415, 429 (with <c>Retry-After</c>) when the backend asks to retry later, 502 when it refuses.</item>
     /// </list>
@@ -123,6 +127,8 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .WithSummary("Revokes one of the tenant's API keys, at once on every host.")
             .WithTags(Tag);
 
+        TenantWebhookEndpoints.Map(group, tenantRoute, logger);
+
         foreach (var contributor in services.GetServices<ITenantApiEndpointContributor>())
         {
             contributor.MapEndpoints(group);
@@ -169,7 +175,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// whole request delegate, binding included, runs inside <see cref="Guard"/>. Per endpoint, not on the group, so endpoints the host
     /// adds to the returned group keep their own behaviour.
     /// </summary>
-    private static RouteHandlerBuilder Typed(this RouteHandlerBuilder builder, string endpoint, ILogger logger)
+    internal static RouteHandlerBuilder Typed(this RouteHandlerBuilder builder, string endpoint, ILogger logger)
     {
         builder.AddEndpointFilter(TenantRouteFilter.Instance);
         builder.Finally(b =>
@@ -180,10 +186,10 @@ public static class TenantApiEndpointRouteBuilderExtensions
         return builder;
     }
 
-    private static ProducesResponseTypeMetadata Produces(int statusCode, string contentType) =>
+    internal static ProducesResponseTypeMetadata Produces(int statusCode, string contentType) =>
         new(statusCode, type: null, contentTypes: [contentType]);
 
-    private static object[] ProducesProblems(params int[] statusCodes)
+    internal static object[] ProducesProblems(params int[] statusCodes)
     {
         var metadata = new object[statusCodes.Length];
         for (int i = 0; i < statusCodes.Length; i++)

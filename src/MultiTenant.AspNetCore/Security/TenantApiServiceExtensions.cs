@@ -14,7 +14,8 @@ public static class TenantApiServiceExtensions
     /// Registers the API key authentication scheme (<see cref="TenantApiAuthentication.Scheme"/>, admin key from
     /// <c>WhatsAppTenants:Api:AdminKey</c> unless <paramref name="configure"/> sets it) and the policies
     /// <see cref="TenantApiAuthentication.TenantScopePolicy"/> and <see cref="TenantApiAuthentication.AdminPolicy"/>.
-    /// <c>MapTenantApi()</c> refuses to map without it, so the API is never open. Idempotent.
+    /// <c>MapTenantApi()</c> refuses to map without it, so the API is never open. Also adds the delivery of outbound webhooks
+    /// (<see cref="TenantWebhookServiceExtensions.AddTenantWebhooks"/>), whose subscriptions the API manages. Idempotent.
     /// </summary>
     public static WhatsAppTenantsBuilder AddTenantApi(this WhatsAppTenantsBuilder builder, Action<TenantApiKeyAuthenticationOptions>? configure = null)
     {
@@ -46,6 +47,9 @@ public static class TenantApiServiceExtensions
                 .RequireAuthenticatedUser()
                 .AddRequirements(new AdminRequirement()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, TenantScopeAuthorizationHandler>());
+
+        // The API manages webhook subscriptions (PUT /api/tenants/{id}/webhooks): their delivery comes with it.
+        builder.AddTenantWebhooks();
         return builder;
     }
 }
