@@ -2,8 +2,8 @@
 //
 //   dotnet run --project samples/MultiTenant.Sample
 //
-// Environment: HTTP_PORT (default 8080), DATABASE_URL (unset: the embedded in-process store; set: PostgreSQL, in fleet mode unless
-// WhatsAppTenants__Fleet__Enabled=false), HOST_ID (default: machine name; must differ between the processes of a fleet),
+// Environment: HTTP_PORT (default 8080), DATABASE_URL (unset: the embedded in-process store; set: PostgreSQL, always in fleet mode,
+// one process being a fleet of one), HOST_ID (default: machine name; must differ between the processes of a fleet),
 // Simulator__MessagesPerSecond and the other Simulator__* settings (see Simulation/SimulatorOptions.cs).
 // Secrets at rest (README, "Secrets at rest"): with DATABASE_URL set, WhatsAppTenants__Secrets__KeyEncryptionKey is required (base64 of
 // 32 random bytes, `openssl rand -base64 32`, the same on every host, never in the database; start-up fails saying so without it);
@@ -11,6 +11,10 @@
 // needed: the key ring lives in memory with the embedded store.
 using System.Globalization;
 using MultiTenant.AspNetCore;
+using MultiTenant.Diagnostics;
+using Npgsql;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using MultiTenant.Sample;
 using MultiTenant.Sample.Simulation;
 
@@ -43,6 +47,21 @@ var tenants = builder.Services.AddWhatsAppTenants(options =>
     .AddEventHandler<LoggingEventHandler>()
     .AddPrometheusMetrics();
 
+// Observability (README, "Tracing and logs"): .NET runtime metrics join ours on /metrics. With OTEL_EXPORTER_OTLP_ENDPOINT set (the
+// standard OpenTelemetry variables: OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME, ...), the spans of MultiTenant, ASP.NET Core
+// and Npgsql go to that collector over OTLP; without it no tracer is registered, so nothing is sampled. JSON logs:
+// Logging__Console__FormatterName=json.
+var openTelemetry = builder.Services.AddOpenTelemetry().WithMetrics(static metrics => metrics.AddRuntimeInstrumentation());
+if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+{
+    openTelemetry
+        .WithTracing(static tracing => tracing
+            .AddSource(TenantTracing.ActivitySourceName)
+            .AddAspNetCoreInstrumentation()
+            .AddNpgsql()
+            .AddOtlpExporter());
+}
+
 // The API is never open: the admin key comes from WhatsAppTenants:Api:AdminKey (WhatsAppTenants__Api__AdminKey) or API_KEY; with
 // neither, one is generated at start and logged once (like Jupyter's token).
 string? adminKey = builder.Configuration["WhatsAppTenants:Api:AdminKey"];
@@ -73,18 +92,19 @@ else
 string? databaseUrl = builder.Configuration["DATABASE_URL"];
 if (!string.IsNullOrWhiteSpace(databaseUrl))
 {
+    // PostgreSQL is always fleet mode (SPEC §8; one process is a fleet of one): processes with their own HOST_ID share the tenants and
+    // never run one twice; statuses show the owner host.
     tenants.UsePostgreSql(databaseUrl);
-
-    // Fleet mode (SPEC §8) is on with a database unless WhatsAppTenants:Fleet:Enabled (WhatsAppTenants__Fleet__Enabled) is false:
-    // several processes with their own HOST_ID share the tenants; statuses then show the owner host.
-    if (builder.Configuration.GetValue("WhatsAppTenants:Fleet:Enabled", defaultValue: true))
-    {
-        tenants.UseFleet();
-        builder.Services.Configure<TenantApiOptions>(api => api.IncludeHost = true);
-    }
+    builder.Services.Configure<TenantApiOptions>(api => api.IncludeHost = true);
 }
 
 var app = builder.Build();
+
+// Authentication, then the rate limiter, then authorization: the limiter partitions by API key (AddTenantApi's policy,
+// WhatsAppTenants:Api:RateLimits) and by client address for calls without a valid key, before they are answered 401.
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
 
 app.MapTenantApi();   // /api/tenants... and every contributed endpoint, behind the API key
 if (generatedAdminKey)
@@ -101,7 +121,7 @@ if (cloudApi)
 
 app.MapTenantHealthChecks();
 app.MapTenantMetrics();
-app.MapTenantDashboard();      // GET / (live dashboard, server-sent events at /events), admin key only
+app.MapTenantDashboard();      // GET / (live dashboard, server-sent events at /events); a browser signs in at /signin with an API key
 
 app.Run();
 

@@ -29,25 +29,16 @@ internal static class TenantWebhookEndpoints
     private const int MaxSecretLength = 256;
 
     /// <summary>Maps the three endpoints on the API's group (inside its authentication and tenant-scope policy).</summary>
-    public static void Map(RouteGroupBuilder group, string tenantRoute, ILogger logger)
+    public static void Map(RouteGroupBuilder group, string tenantRoute, Func<RouteHandlerBuilder, string, RouteHandlerBuilder> conventions)
     {
         string route = tenantRoute + "/webhooks";
-        group.MapPut(route, PutAsync)
-            .Typed("PutWebhook", logger)
-            .WithMetadata(TenantApiEndpointRouteBuilderExtensions.Produces(StatusCodes.Status200OK, "application/json"))
-            .WithMetadata(TenantApiEndpointRouteBuilderExtensions.Produces(StatusCodes.Status201Created, "application/json"))
-            .WithMetadata(TenantApiEndpointRouteBuilderExtensions.ProducesProblems(400, 401, 403, 413, 415))
+        conventions(group.MapPut(route, PutAsync), "PutWebhook")
             .WithSummary("Creates or replaces the tenant's webhook subscription (URL, event types, secret).")
             .WithTags(Tag);
-        group.MapGet(route, GetAsync)
-            .Typed("GetWebhook", logger)
-            .WithMetadata(TenantApiEndpointRouteBuilderExtensions.Produces(StatusCodes.Status200OK, "application/json"))
-            .WithMetadata(TenantApiEndpointRouteBuilderExtensions.ProducesProblems(400, 401, 403, 404))
+        conventions(group.MapGet(route, GetAsync), "GetWebhook")
             .WithSummary("Gets the tenant's webhook subscription, without its secret.")
             .WithTags(Tag);
-        group.MapDelete(route, DeleteAsync)
-            .Typed("DeleteWebhook", logger)
-            .WithMetadata(TenantApiEndpointRouteBuilderExtensions.ProducesProblems(400, 401, 403, 404))
+        conventions(group.MapDelete(route, DeleteAsync), "DeleteWebhook")
             .WithSummary("Deletes the tenant's webhook subscription; events not delivered yet become dead letters.")
             .WithTags(Tag);
     }
@@ -61,9 +52,9 @@ internal static class TenantWebhookEndpoints
         [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
         var services = context.RequestServices;
-        var apiOptions = services.GetService<IOptions<TenantApiOptions>>()?.Value ?? new TenantApiOptions();
+        var apiOptions = TenantApiRequestOptions.Get(context);
         var options = services.GetRequiredService<IOptions<WebhookDeliveryOptions>>().Value;
-        if (JsonRequestBody.CheckContentType(context.Request) is { } contentTypeError)
+        if (JsonObjectParser.CheckContentType(context.Request) is { } contentTypeError)
         {
             return TypedProblems.Problem(context, contentTypeError.StatusCode, contentTypeError.Detail);
         }
@@ -171,7 +162,10 @@ internal static class TenantWebhookEndpoints
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }
 
-/// <summary>The PUT body: <c>url</c> (required), <c>event_types</c> (default <c>["*"]</c>), <c>secret</c> (optional).</summary>
+/// <summary>
+/// The PUT body: <c>url</c> (required), <c>event_types</c> (default <c>["*"]</c>), <c>secret</c> (optional). Its own parser rather than
+/// <see cref="StrictJsonBody"/>, which reads string members only: <c>event_types</c> is an array.
+/// </summary>
 internal sealed class WebhookPutBody
 {
     public Uri? Url { get; private set; }

@@ -77,6 +77,9 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         // The embedded API key store (in memory, not durable); UsePostgreSql() replaces it.
         services.TryAddSingleton<MultiTenant.Security.ITenantApiKeyStore>(
             static sp => new MultiTenant.Security.InMemoryTenantApiKeyStore(sp.GetService<TimeProvider>()));
+        // The embedded idempotency keys of sends (bounded, in memory); UsePostgreSql() replaces it.
+        services.TryAddSingleton<MultiTenant.Idempotency.ITenantIdempotencyStore>(
+            static sp => new MultiTenant.Idempotency.InMemoryTenantIdempotencyStore(sp.GetService<TimeProvider>()));
 
         services.TryAddSingleton(static sp => new TenantMetrics(
             sp.GetService<IMeterFactory>(),
