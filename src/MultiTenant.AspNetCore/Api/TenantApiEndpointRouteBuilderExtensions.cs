@@ -34,6 +34,10 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <item><c>POST {prefix}/{business_id}/keys</c> (admin only) → 201 <c>{"id","key","business_id","created_at"}</c>, the key shown
     /// once; <c>GET {prefix}/{business_id}/keys</c> → 200 <c>[{"id","business_id","created_at"}]</c>;
     /// <c>DELETE {prefix}/{business_id}/keys/{id}</c> → 204, 404 unknown key.</item>
+    /// <item><c>PUT {prefix}/{business_id}/webhooks</c> <c>{"url","event_types","secret"}</c> → 201 created / 200 replaced
+    /// <c>{"id","business_id","url","event_types","created_at","updated_at"}</c> (plus <c>"secret"</c> once when the server generated
+    /// it); 400 invalid body, URL refused as a request forgery target, unknown event type; <c>GET</c> → 200 without the secret, 404;
+    /// <c>DELETE</c> → 204, 404. See <see cref="MultiTenant.Webhooks.WebhookDeliveryOptions"/>.</item>
     /// <item><c>POST {prefix}/{business_id}/messages</c> <c>{"to":"15551234567","text":"hi"}</c> → 202 <c>{"message_id":"…"}</c>;
     /// 400, 404, 409 not connected, 413, 415, 429 (with <c>Retry-After</c>) when the backend asks to retry later, 502 when it refuses,
     /// 503 <c>tenant_unavailable</c> (with <c>Retry-After</c>) when a relayed send was taken by no host, so a retry is safe.</item>
@@ -126,6 +130,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
 
         DeadLetterHandlers.Map(group, tenantRoute, logger);
         TenantLifecycleEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
+        TenantWebhookEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
 
         // The OpenAPI summaries are the handlers' XML doc summaries (Microsoft.AspNetCore.OpenApi reads them at build time).
         // Contributed endpoints get the API's conventions from a group of their own, so a contributor cannot forget them.

@@ -117,6 +117,7 @@ internal sealed class ProblemResponse
 [JsonSerializable(typeof(ProblemResponse))]
 [JsonSerializable(typeof(ApiKeyResponse[]))]
 [JsonSerializable(typeof(ApiKeyCreatedResponse))]
+[JsonSerializable(typeof(MultiTenant.AspNetCore.Api.WebhookSubscriptionResponse))]
 internal sealed partial class TenantApiJsonContext : JsonSerializerContext
 {
 }
