@@ -43,6 +43,11 @@ public static class TenantApiServiceExtensions
         var authentication = services.AddAuthentication()
             .AddScheme<TenantApiKeyAuthenticationOptions, TenantApiKeyAuthenticationHandler>(TenantApiAuthentication.Scheme, configure);
         DashboardAuthentication.Register(services, authentication);
+
+        // With the API key scheme as the only one, ASP.NET Core used it as the default (UseAuthentication() then authenticates the key
+        // before the rate limiter partitions by it); the dashboard's schemes would end that, so it is made the default explicitly,
+        // unless the host chose another.
+        services.PostConfigure<AuthenticationOptions>(static o => o.DefaultScheme ??= TenantApiAuthentication.Scheme);
         services.AddAuthorizationBuilder()
             .AddPolicy(TenantApiAuthentication.TenantScopePolicy, static p => p
                 .AddAuthenticationSchemes(TenantApiAuthentication.Scheme)

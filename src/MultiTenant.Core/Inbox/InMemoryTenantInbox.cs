@@ -8,7 +8,7 @@ namespace MultiTenant.Inbox;
 /// with it; use the PostgreSQL store for that guarantee. Same semantics as the durable stores otherwise. Thread-safe (one lock; every
 /// operation is short and does no I/O).
 /// </summary>
-public sealed class InMemoryTenantInbox : ITenantInbox
+public sealed partial class InMemoryTenantInbox : ITenantInbox, MultiTenant.Storage.ITenantPurgeable
 {
     private const int MaxErrorLength = 1000;
 
