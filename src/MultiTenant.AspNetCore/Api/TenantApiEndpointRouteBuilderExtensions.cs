@@ -30,7 +30,16 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// 415 not JSON, 503 shutting down.</item>
     /// <item><c>GET {prefix}</c> → 200, an array of tenant statuses.</item>
     /// <item><c>GET {prefix}/{business_id}</c> → 200, one status; 400 invalid id, 404 unknown.</item>
-    /// <item><c>DELETE {prefix}/{business_id}</c> → 200 <c>{"status":"stopped","business_id":"tenant1"}</c>; 400, 404.</item>
+    /// <item><c>DELETE {prefix}/{business_id}</c> → 200 <c>{"status":"stopped","business_id":"tenant1"}</c>; 400, 404. With
+    /// <c>?purge=true</c> it also erases everything stored about the tenant (client state and credentials, status, registry row, API
+    /// keys, inbox items, labels): 200 <c>{"status":"purged",…}</c>.</item>
+    /// <item><c>POST {prefix}/{business_id}/restart</c> → 200, the status (stops the tenant if it runs, starts it); 404.
+    /// <c>POST {prefix}/{business_id}/logout</c> → 200, the status, once the client logged its device out (the tenant then goes to
+    /// <c>error</c>); 404; 409 <c>not_connected</c> or <c>logout_not_supported</c> (a client without
+    /// <see cref="MultiTenant.Clients.ITenantClientLogout"/>).</item>
+    /// <item><c>PUT {prefix}/{business_id}</c> <c>{"env":"prod"}</c> → 200, the status with its <c>labels</c> (at most 16; keys 1–63
+    /// of <c>A-Za-z0-9._-/</c>, values up to 256 characters; <c>{}</c> removes them); 400, 404, 413, 415. <c>GET</c> of one tenant
+    /// returns its labels too.</item>
     /// <item><c>POST {prefix}/{business_id}/keys</c> (admin only) → 201 <c>{"id","key","business_id","created_at"}</c>, the key shown
     /// once; <c>GET {prefix}/{business_id}/keys</c> → 200 <c>[{"id","business_id","created_at"}]</c>;
     /// <c>DELETE {prefix}/{business_id}/keys/{id}</c> → 204, 404 unknown key.</item>

@@ -79,13 +79,23 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             return NotFound(context, nameof(GetAsync), tenant);
         }
 
-        return TypedResults.Ok(TenantStatusResponse.From(status, options.IncludeHost));
+        var labels = await context.RequestServices.GetRequiredService<MultiTenant.Storage.ITenantLabelStore>()
+            .GetAsync(tenant, context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Ok(TenantStatusResponse.From(status, options.IncludeHost, labels));
     }
 
-    /// <summary>Stops a tenant: 200; 404 unknown tenant.</summary>
+    /// <summary>
+    /// <c>DELETE {prefix}/{business_id}</c>: stops a tenant, 200 <c>{"status":"stopped"}</c>; with <c>?purge=true</c> also erases
+    /// everything stored about it (<see cref="TenantPurge"/>), 200 <c>{"status":"purged"}</c>. 400 another purge value, 404.
+    /// </summary>
     public async Task<Results<Ok<TenantCommandResponse>, ProblemHttpResult>> StopAsync(
         [FromRoute(Name = BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
+        if (TenantPurge.Requested(context.Request, out string? purgeProblem) is not { } purge)
+        {
+            return Reject(context, nameof(StopAsync), StatusCodes.Status400BadRequest, purgeProblem!);
+        }
+
         try
         {
             await Coordinator(context).StopAsync(tenant, context.RequestAborted).ConfigureAwait(false);
@@ -95,8 +105,13 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             return NotFound(context, nameof(StopAsync), tenant);
         }
 
-        Log.TenantCommand(logger, "stopped", tenant.Value);
-        return TypedResults.Ok(new TenantCommandResponse { Status = "stopped", BusinessId = tenant.Value });
+        if (purge)
+        {
+            await TenantPurge.RunAsync(context.RequestServices, tenant, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        Log.TenantCommand(logger, purge ? "purged" : "stopped", tenant.Value);
+        return TypedResults.Ok(new TenantCommandResponse { Status = purge ? "purged" : "stopped", BusinessId = tenant.Value });
     }
 
     /// <summary>
