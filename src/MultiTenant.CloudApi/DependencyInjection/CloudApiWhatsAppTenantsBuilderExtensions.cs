@@ -22,7 +22,9 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
     /// Uses the official WhatsApp Business Cloud API for every tenant: registers its client factory (replacing any set before),
     /// <see cref="ICloudApiCredentialStore"/>, <see cref="ICloudApiMessaging"/>, <see cref="ICloudApiMedia"/> (with a
     /// <see cref="MultiTenant.Media.FileSystemMediaStore"/> as the <see cref="MultiTenant.Media.IMediaStore"/> unless one was set before), the Graph API <see cref="System.Net.Http.HttpClient"/> (named
-    /// <see cref="CloudApiOptions.HttpClientName"/>) and the webhook's services. <see cref="CloudApiOptions"/> bind from the
+    /// <see cref="CloudApiOptions.HttpClientName"/>), the webhook's services and the decoder of its inbox items (source <c>cloudapi</c>).
+    /// Webhook deliveries go into the store's durable inbox and phone number index (<c>AddWhatsAppTenants()</c> registers in-memory
+    /// ones, <c>UsePostgreSql()</c> durable ones shared by a fleet). <see cref="CloudApiOptions"/> bind from the
     /// <c>WhatsAppTenants:CloudApi</c> section, then <paramref name="configure"/> runs; they are validated when the host starts.
     /// Calling it again registers nothing twice (a new <paramref name="configure"/> is added).
     /// </summary>
@@ -75,6 +77,8 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
         services.TryAddSingleton(static sp => new CloudApiMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton<GraphApiClient>();
         services.TryAddSingleton<CredentialStorage>();
+        services.TryAddSingleton<CloudApiInbox>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MultiTenant.Inbox.IInboxEventDecoder, CloudApiInboxDecoder>());
         services.TryAddSingleton<ICloudApiCredentialStore, CloudApiCredentialStore>();
         services.TryAddSingleton<ICloudApiMessaging, CloudApiMessaging>();
         services.TryAddSingleton<CloudApiMedia>();

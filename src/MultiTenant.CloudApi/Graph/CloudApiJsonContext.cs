@@ -1,12 +1,11 @@
 using System.Text.Json.Serialization;
 using MultiTenant.CloudApi.Graph;
-using MultiTenant.CloudApi.Webhooks;
 
 namespace MultiTenant.CloudApi;
 
 /// <summary>
 /// System.Text.Json source generation for every document the package reads or writes: Graph API requests and responses, webhook
-/// payloads, the stored credentials and the credentials endpoint's bodies. Names are snake_case, as Meta's.
+/// payloads and the stored credentials. Names are snake_case, as Meta's.
 /// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -19,11 +18,8 @@ namespace MultiTenant.CloudApi;
 [JsonSerializable(typeof(TemplatesResponse))]
 [JsonSerializable(typeof(GraphErrorEnvelope))]
 [JsonSerializable(typeof(PhoneNumberHealthResponse))]
-[JsonSerializable(typeof(WebhookPayload))]
 [JsonSerializable(typeof(StoredCredentials))]
 [JsonSerializable(typeof(StoredSecrets))]
-[JsonSerializable(typeof(CredentialsRequest))]
-[JsonSerializable(typeof(CredentialsResponse))]
 [JsonSerializable(typeof(MultiTenant.CloudApi.Endpoints.MediaUploadedResponse))]
 [JsonSerializable(typeof(MultiTenant.CloudApi.Endpoints.MediaStoredResponse))]
 internal sealed partial class CloudApiJsonContext : JsonSerializerContext
