@@ -21,8 +21,9 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
     /// <summary>
     /// Uses the official WhatsApp Business Cloud API for every tenant: registers its client factory (replacing any set before),
     /// <see cref="ICloudApiCredentialStore"/>, <see cref="ICloudApiMessaging"/>, <see cref="ICloudApiMedia"/> (with a
-    /// <see cref="MultiTenant.Media.FileSystemMediaStore"/> as the <see cref="MultiTenant.Media.IMediaStore"/> unless one was set before), the Graph API <see cref="System.Net.Http.HttpClient"/> (named
-    /// <see cref="CloudApiOptions.HttpClientName"/>), the webhook's services and the decoder of its inbox items (source <c>cloudapi</c>).
+    /// <see cref="MultiTenant.Media.FileSystemMediaStore"/> as the <see cref="MultiTenant.Media.IMediaStore"/> unless one was set before),
+    /// the Graph API <see cref="System.Net.Http.HttpClient"/> (named <see cref="CloudApiOptions.HttpClientName"/>), the webhook's services
+    /// and the decoder of its inbox items (source <c>cloudapi</c>).
     /// Webhook deliveries go into the store's durable inbox and phone number index (<c>AddWhatsAppTenants()</c> registers in-memory
     /// ones, <c>UsePostgreSql()</c> durable ones shared by a fleet). <see cref="CloudApiOptions"/> bind from the
     /// <c>WhatsAppTenants:CloudApi</c> section, then <paramref name="configure"/> runs; they are validated when the host starts.
