@@ -99,7 +99,7 @@ internal sealed partial class FleetMember
                     // Another instance registered with this host id after we were counted dead: it is the host now.
                     _superseded = true;
                     FleetLog.Superseded(_logger, HostId);
-                    Lose(_owned.Keys.ToList(), "superseded by another instance");
+                    _leases.Lose(_leases.Tenants.ToList(), "superseded by another instance");
                 }
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
