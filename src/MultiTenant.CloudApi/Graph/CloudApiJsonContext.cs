@@ -6,7 +6,7 @@ namespace MultiTenant.CloudApi;
 
 /// <summary>
 /// System.Text.Json source generation for every document the package reads or writes: Graph API requests and responses, webhook
-/// payloads, the stored credentials and the credentials endpoint's bodies. Names are snake_case, as Meta's.
+/// payloads and the stored credentials. Names are snake_case, as Meta's.
 /// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -14,14 +14,16 @@ namespace MultiTenant.CloudApi;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(SendMessageResponse))]
 [JsonSerializable(typeof(SuccessResponse))]
+[JsonSerializable(typeof(MediaUploadResponse))]
+[JsonSerializable(typeof(MediaInfoResponse))]
 [JsonSerializable(typeof(TemplatesResponse))]
 [JsonSerializable(typeof(GraphErrorEnvelope))]
 [JsonSerializable(typeof(PhoneNumberHealthResponse))]
 [JsonSerializable(typeof(WebhookPayload))]
 [JsonSerializable(typeof(StoredCredentials))]
 [JsonSerializable(typeof(StoredSecrets))]
-[JsonSerializable(typeof(CredentialsRequest))]
-[JsonSerializable(typeof(CredentialsResponse))]
+[JsonSerializable(typeof(MultiTenant.CloudApi.Endpoints.MediaUploadedResponse))]
+[JsonSerializable(typeof(MultiTenant.CloudApi.Endpoints.MediaStoredResponse))]
 internal sealed partial class CloudApiJsonContext : JsonSerializerContext
 {
 }

@@ -1,5 +1,6 @@
 // Over 400 lines for now: the per-tenant state machine; its timers move to the shared timer of issue 12, which takes the waits and
 // timeouts out of this file. Until then it stays whole, so the lifecycle and ownership logic is read in one place.
+using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using MultiTenant.Clients;
@@ -17,7 +18,7 @@ namespace MultiTenant.Supervision;
 /// and signal the loop through its cancellation token; a new run first awaits the end of the previous one, so a tenant never has two
 /// clients. Each run has a generation number, and a status from a finished run can never overwrite a newer one.
 /// </remarks>
-internal sealed class TenantSupervisor
+internal sealed partial class TenantSupervisor
 {
     private readonly TenantCoordinator _owner;
     private readonly TenantId _tenant;
@@ -192,15 +193,22 @@ internal sealed class TenantSupervisor
             throw new TenantNotConnectedException(_tenant, status.State);
         }
 
+        using var activity = TenantTracing.Source.HasListeners() ? StartActivity("tenant client send", ActivityKind.Client) : null;
+        activity?.SetTag(TenantTracing.MessageKindAttribute, message.Content.Kind);
         try
         {
             var result = await client.SendMessageAsync(message, cancellationToken).ConfigureAwait(false);
             _owner.Metrics.Messages.Add(1, _tenantTag, new KeyValuePair<string, object?>("direction", "out"));
             return result;
         }
-        catch (TenantSendException)
+        catch (Exception ex)
         {
-            _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "send"));
+            TenantTracing.RecordFailure(activity, ex);
+            if (ex is TenantSendException)
+            {
+                _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "send"));
+            }
+
             throw;
         }
     }
@@ -357,7 +365,10 @@ internal sealed class TenantSupervisor
 
     private async Task ConnectAsync(ITenantClient client, CancellationToken stop)
     {
+        // The span covers the wait for a connect slot too: a slow connect is often a queue, not the network.
+        using var activity = TenantTracing.Source.HasListeners() ? StartActivity("tenant connect", ActivityKind.Client) : null;
         await _owner.ConnectLimiter.WaitAsync(stop).ConfigureAwait(false);
+        activity?.AddEvent(new ActivityEvent("connect slot acquired"));
         try
         {
             using var timeout = new CancellationTokenSource(_owner.Options.ConnectTimeout, _owner.TimeProvider);
@@ -368,13 +379,28 @@ internal sealed class TenantSupervisor
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stop.IsCancellationRequested)
             {
-                throw new ConnectTimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
+                var timedOut = new ConnectTimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
+                TenantTracing.RecordFailure(activity, timedOut);
+                throw timedOut;
+            }
+            catch (Exception ex)
+            {
+                TenantTracing.RecordFailure(activity, ex);
+                throw;
             }
         }
         finally
         {
             _owner.ConnectLimiter.Release();
         }
+    }
+
+    /// <summary>Starts a span of this tenant on <see cref="TenantTracing.Source"/> (only called when the source has listeners).</summary>
+    private Activity? StartActivity(string name, ActivityKind kind)
+    {
+        var activity = TenantTracing.Source.StartActivity(name, kind);
+        activity?.SetTag(TenantTracing.BusinessIdAttribute, _tenant.Value);
+        return activity;
     }
 
     /// <summary>Waits until the connection is lost: reported by the client, or found by the periodic health check.</summary>
