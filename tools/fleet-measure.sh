@@ -35,7 +35,7 @@ psql() { command psql -h 127.0.0.1 -p "$PORT" -U postgres -At "$@"; }
 now_ms() { date +%s%3N; }
 start_host() { # name db port
   local h=$1 db=$2 port=$3
-  env DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/$db?application_name=host-$h&pool_max_conns=10" HOST_ID="host-$h" HTTP_PORT="$port" API_KEY="$API_KEY" WhatsAppTenants__Secrets__KeyEncryptionKey="$KEK" \
+  env DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/$db?application_name=host-$h&pool_max_conns=10" HOST_ID="host-$h" HTTP_PORT="$port" API_KEY="$API_KEY" WhatsAppTenants__Secrets__KeyEncryptionKey="$KEK" WhatsAppTenants__Api__RateLimits__Enabled=false \
     Simulator__ConnectDelayMin=00:00:00 Simulator__ConnectDelayMax=00:00:00.050 Simulator__AuditFile="$WORK/audit-$db-$h-$(now_ms).log" \
     Logging__LogLevel__Default=Warning ASPNETCORE_ENVIRONMENT=Production \
     dotnet "$DLL" >"$WORK/host-$h-$db.log" 2>&1 &

@@ -267,6 +267,9 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
                 ["API_KEY"] = ApiKey,
                 ["WhatsAppTenants__Secrets__KeyEncryptionKey"] = SecretScan.KeyEncryptionKey,
                 ["HTTP_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
+
+                // The tests start tenants in bursts: the API's rate limits are not what they measure.
+                ["WhatsAppTenants__Api__RateLimits__Enabled"] = "false",
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
                 ["Logging__LogLevel__Default"] = "Warning",
                 ["Simulator__ConnectDelayMin"] = "00:00:00",
