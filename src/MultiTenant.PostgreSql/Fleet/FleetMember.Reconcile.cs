@@ -22,7 +22,7 @@ internal sealed partial class FleetMember
     {
         _nextReconcile = _options.ReconcileInterval;
         var coordinator = _host;
-        if (coordinator is null || _leaving || _superseded || CoordinationPaused || coordinator.IsStopping)
+        if (coordinator is null || _membership.IsLeaving || _membership.Superseded || CoordinationPaused || coordinator.IsStopping)
         {
             return;
         }
@@ -32,10 +32,10 @@ internal sealed partial class FleetMember
         var held = new HashSet<TenantId>();
         var hosts = new List<FleetHost>();
 
-        // Another instance's lease may expire before the next interval (a dead host's, a paused one's): the next reconcile is due just
-        // after the earliest such expiry, so its tenants are claimed at once rather than up to a whole interval later. A live host renews
-        // before its leases expire, so with a short interval (1 s by default, leases 7-10 s from expiry) this only moves the reconcile
-        // that follows a host's death to the moment its leases expire.
+        // Another instance's lease may expire, or another host count as dead, before the next interval: the next reconcile is due just
+        // after the earliest such moment, so a dead host's tenants are placed and claimed at once rather than up to a whole interval
+        // later (claiming needs both: the owner dead by its heartbeats and its leases expired). A live host renews and heartbeats before
+        // then, so with a short interval (1 s by default) this only moves the reconciles that follow a host's death.
         double nextExpiry = double.MaxValue;
         await using (var batch = _coordination.CreateBatch())
         {
@@ -67,7 +67,12 @@ internal sealed partial class FleetMember
             await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                hosts.Add(new FleetHost(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetInt32(1)));
+                var host = new FleetHost(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetInt32(1));
+                hosts.Add(host);
+                if (host.HostId != HostId)
+                {
+                    nextExpiry = Math.Min(nextExpiry, reader.GetDouble(2));
+                }
             }
         }
 
@@ -119,7 +124,7 @@ internal sealed partial class FleetMember
             await StopAndReleaseAsync(coordinator, toRelease, cancellationToken).ConfigureAwait(false);
         }
 
-        for (int i = 0; i < toAcquire.Count && !coordinator.IsStopping && !_leaving; i += _options.AcquireBatchSize)
+        for (int i = 0; i < toAcquire.Count && !coordinator.IsStopping && !_membership.IsLeaving; i += _options.AcquireBatchSize)
         {
             var chunk = toAcquire.GetRange(i, Math.Min(_options.AcquireBatchSize, toAcquire.Count - i));
             await _leases.AcquireAsync(chunk, HostId, generations, (tenant, epoch) => coordinator.Activate(tenant, epoch), cancellationToken).ConfigureAwait(false);

@@ -241,7 +241,7 @@ internal sealed partial class FleetMember
                 return;
             }
 
-            if (_superseded || _host is not { } coordinator)
+            if (_membership.Superseded || _host is not { } coordinator)
             {
                 continue;
             }

@@ -27,6 +27,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly IHostApplicationLifetime? _lifetime;
     private readonly LeaseKeeper _leases;
+    private readonly FleetMembership _membership;
 
     // Stops of tenants whose lease was lost, still winding down (awaited when the member stops, never by the loops).
     private readonly ConcurrentDictionary<Task, byte> _losing = new();
@@ -38,9 +39,6 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private readonly List<Task> _loops = [];
     private ITenantHost? _host;
     private CancellationTokenRegistration _stoppingRegistration;
-    private Task _leaveMembership = Task.CompletedTask;
-    private volatile bool _leaving;
-    private volatile bool _superseded;
     private int _stopped;
 
     public FleetMember(
@@ -64,7 +62,10 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         _channel = new FleetChannel(coordination, Sql, _time, _logger, OnNotification, OnListening);
         _leases = new LeaseKeeper(
             coordination, Sql, _channel, _options, _time, _logger, InstanceId, store.CommandTimeoutSeconds,
-            renewalsPaused: () => CoordinationPaused || _superseded, watchdogPaused: () => WatchdogPaused, onLost: StopLost);
+            renewalsPaused: () => CoordinationPaused || _membership!.Superseded, watchdogPaused: () => WatchdogPaused, onLost: StopLost);
+        _membership = new FleetMembership(
+            coordination, Sql, _channel, _options, _time, _logger, InstanceId, store.CommandTimeoutSeconds,
+            heartbeatsPaused: () => CoordinationPaused, onSuperseded: () => _leases.Lose(_leases.Tenants.ToList(), "superseded by another instance"));
         _nextReconcile = _options.ReconcileInterval;
     }
 
@@ -98,16 +99,16 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     public async Task StartAsync(ITenantHost host, CancellationToken cancellationToken)
     {
         _host = host;
-        await RegisterAsync(cancellationToken).ConfigureAwait(false);
+        await _membership.RegisterAsync(host.HostId, cancellationToken).ConfigureAwait(false);
         if (_lifetime is not null)
         {
-            _stoppingRegistration = _lifetime.ApplicationStopping.Register(static state => ((FleetMember)state!).BeginLeaving(), this);
+            _stoppingRegistration = _lifetime.ApplicationStopping.Register(static state => ((FleetMembership)state!).BeginLeaving(), _membership);
         }
 
         var stop = _stop.Token;
         _loops.Add(Task.Run(() => _channel.RunAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => _leases.RunRenewalsAsync(stop), CancellationToken.None));
-        _loops.Add(Task.Run(() => HeartbeatLoopAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => _membership.RunHeartbeatsAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => _leases.RunWatchdogAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => RelayLoopAsync(stop), CancellationToken.None));
@@ -185,8 +186,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             return;
         }
 
-        BeginLeaving();
-        await _leaveMembership.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _membership.LeaveAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         var host = _host;
         int released = await _leases.ReleaseAllAsync(tenant => host?.GetLocalStatus(tenant), cancellationToken).ConfigureAwait(false);
         FleetLog.Left(_logger, HostId, released);
@@ -251,16 +251,6 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         Poke();
         SignalRelay();
     }
-
-    private NpgsqlCommand CreateCoordinationCommand(string sql)
-    {
-        var command = _coordination.CreateCommand(sql);
-        command.CommandTimeout = _store.CommandTimeoutSeconds;
-        return command;
-    }
-
-    private NpgsqlParameter CapacityParameter() =>
-        new() { Value = _options.Capacity is { } c ? c : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer };
 
     /// <summary>
     /// Stops the tenants whose leases were lost in the background: the caller (the renewals, the watchdog) never waits for a tenant's
