@@ -194,6 +194,33 @@ public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore,
         return statuses;
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// A keyset query on the primary key (<c>business_id &gt; $1 ORDER BY business_id LIMIT $3</c>), so a page costs the same at any
+    /// depth. A state filter is applied while walking the key: quick for states most tenants are in, a longer walk for a rare one.
+    /// </remarks>
+    public async ValueTask<TenantStatusPage> ListPageAsync(TenantStatusQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var command = CreateCommand(Sql.ListStatusPage);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = query.After?.Value ?? string.Empty });
+        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = query.State?.ToWireName(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = query.Limit + 1 });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var rows = new List<TenantStatus>(Math.Min(query.Limit, 1024));
+        int read = 0;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (++read <= query.Limit && ReadStatus(reader) is { } status)
+            {
+                rows.Add(status);
+            }
+        }
+
+        // A row past the limit says more follow.
+        return new TenantStatusPage(rows, read > query.Limit && rows.Count > 0 ? rows[^1].BusinessId : null);
+    }
+
     /// <summary>
     /// The client state store bound to <paramref name="tenant"/>: every statement it runs takes the business id from this binding (and
     /// sets the transaction-local <c>multitenant.business_id</c> that row-level security checks), never from a namespace or key.
@@ -313,6 +340,10 @@ internal sealed class PostgreSqlStatements
             """;
         GetStatus = $"SELECT business_id, state, started_at, updated_at, error, host FROM {s}.tenant_status WHERE business_id = $1";
         ListStatuses = $"SELECT business_id, state, started_at, updated_at, error, host FROM {s}.tenant_status ORDER BY business_id";
+        ListStatusPage = $"""
+            SELECT business_id, state, started_at, updated_at, error, host FROM {s}.tenant_status
+            WHERE business_id > $1 AND ($2::text IS NULL OR state = $2) ORDER BY business_id LIMIT $3
+            """;
 
         // Client state: $1 is always the bound tenant.
         GetState = $"SELECT value FROM {s}.client_state WHERE business_id = $1 AND namespace = $2 AND key = $3";
@@ -337,6 +368,9 @@ internal sealed class PostgreSqlStatements
     public string GetStatus { get; }
 
     public string ListStatuses { get; }
+
+    /// <summary>One keyset page of statuses: <c>$1</c> the cursor (empty: from the first), <c>$2</c> a state or null, <c>$3</c> the row limit.</summary>
+    public string ListStatusPage { get; }
 
     public string GetState { get; }
 

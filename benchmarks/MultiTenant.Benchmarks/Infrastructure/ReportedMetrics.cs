@@ -31,7 +31,13 @@ internal static class ReportedMetrics
     public static readonly MetricKind OutOfOrder = new(
         "OutOfOrder", "Out of order", "Events a handler saw before an earlier event of the same tenant, in % of all events handled", UnitType.Dimensionless, "%", theGreaterTheBetter: false, format: "0.###'%'");
 
-    public static readonly MetricKind[] All = [RetainedPerTenant, OutOfOrder];
+    public static readonly MetricKind AllConnectedAfter = new(
+        "AllConnectedAfter", "All connected (s)", "Seconds (simulated, on fake time) until every tenant of a connect storm was connected; 600 = gave up", UnitType.Dimensionless, "s", theGreaterTheBetter: false, format: "0.0");
+
+    public static readonly MetricKind ConnectFailures = new(
+        "ConnectFailures", "Failed connects", "Connects the simulated backend failed during the storm (it fails when overloaded)", UnitType.Dimensionless, "", theGreaterTheBetter: false, format: "N0");
+
+    public static readonly MetricKind[] All = [RetainedPerTenant, OutOfOrder, AllConnectedAfter, ConnectFailures];
 
     public static string Folder =>
         Environment.GetEnvironmentVariable(FolderVariable) is { Length: > 0 } folder

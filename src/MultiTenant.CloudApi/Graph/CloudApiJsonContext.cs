@@ -19,7 +19,6 @@ namespace MultiTenant.CloudApi;
 [JsonSerializable(typeof(TemplatesResponse))]
 [JsonSerializable(typeof(GraphErrorEnvelope))]
 [JsonSerializable(typeof(PhoneNumberHealthResponse))]
-[JsonSerializable(typeof(WebhookPayload))]
 [JsonSerializable(typeof(StoredCredentials))]
 [JsonSerializable(typeof(StoredSecrets))]
 [JsonSerializable(typeof(MultiTenant.CloudApi.Endpoints.MediaUploadedResponse))]

@@ -46,6 +46,14 @@ public interface ITenantCoordinator
     /// <exception cref="TenantLogoutNotSupportedException">The tenant's client cannot log out.</exception>
     Task LogoutAsync(TenantId tenant, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Lists one page of statuses (issue 12): at most <see cref="TenantStatusQuery.Limit"/> after the query's cursor, in ordinal order of
+    /// the ids, of the query's state when it has one. Read on with <see cref="TenantStatusPage.Next"/> until it is <see langword="null"/>;
+    /// a page may hold fewer statuses than the limit while more follow. This default implementation pages the whole list.
+    /// </summary>
+    async ValueTask<TenantStatusPage> ListStatusPageAsync(TenantStatusQuery query, CancellationToken cancellationToken = default) =>
+        TenantStatusPage.FromSorted(await ListStatusesAsync(cancellationToken).ConfigureAwait(false), query);
+
     /// <summary>Sends a text message through a connected tenant.</summary>
     /// <exception cref="TenantNotFoundException">The tenant is not known.</exception>
     /// <exception cref="TenantNotConnectedException">The tenant is not connected.</exception>

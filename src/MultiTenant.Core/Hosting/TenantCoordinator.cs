@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using MultiTenant.Clients;
 using MultiTenant.Diagnostics;
 using MultiTenant.Events;
+using MultiTenant.Scheduling;
 using MultiTenant.Storage;
 using MultiTenant.Supervision;
 
@@ -16,8 +17,11 @@ namespace MultiTenant.Hosting;
 /// when the host starts, and stops them all (draining their event queues) when the host stops.
 /// </summary>
 /// <remarks>Modelled on Polly's <c>ResiliencePipelineRegistry&lt;TKey&gt;</c>: a concurrent map of per-key workers.</remarks>
-public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenantOwnershipReader, IHostedService, IAsyncDisposable
+public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenantOwnershipReader, IHostedService, IAsyncDisposable
 {
+    /// <summary>The shared timers fire at most this often: a health check or a backoff ends at most this long after it is due.</summary>
+    private static readonly TimeSpan TimerResolution = TimeSpan.FromMilliseconds(10);
+
     private readonly ConcurrentDictionary<TenantId, TenantSupervisor> _supervisors = new();
     private readonly ITenantStatusStore _statusStore;
     private readonly ITenantStoreHealth? _storeHealth;
@@ -34,6 +38,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     private CancellationTokenRegistration _stoppingRegistration;
     private volatile bool _stopping;
     private int _disposed;
+    private int _supervisorCount; // ConcurrentDictionary.Count takes every lock of the map
 
     /// <summary>Creates the coordinator. Resolved from DI by <c>AddWhatsAppTenants()</c>.</summary>
     public TenantCoordinator(
@@ -63,7 +68,9 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
         Logger = logger ?? (ILogger)NullLogger.Instance;
         _lifetime = lifetime;
         _storeHealth = storeHealth;
-        ConnectLimiter = new SemaphoreSlim(Options.MaxConcurrentConnects, Options.MaxConcurrentConnects);
+        ConnectLimiter = new AdaptiveConnectLimiter(TimeProvider, Options.MaxConcurrentConnects, Options.MaxConnectsPerSecond);
+        HealthChecks = new DelayScheduler(TimeProvider, TimerResolution);
+        Backoffs = new DelayScheduler(TimeProvider, TimerResolution);
         _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger);
         _statusFeed = services.GetService(typeof(TenantStatusFeed)) as TenantStatusFeed;
         _placement = services.GetService(typeof(ITenantPlacement)) as ITenantPlacement ?? new SingleHostPlacement(this, registry, statusStore, options);
@@ -87,13 +94,23 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
 
     internal TimeProvider TimeProvider { get; }
 
+    /// <summary>Tenants this coordinator has a supervisor for (running or not).</summary>
+    internal int SupervisorCount => Volatile.Read(ref _supervisorCount);
+
     internal ILogger Logger { get; }
 
     internal TenantMetrics Metrics { get; }
 
     internal ITenantEventHandler[] Handlers { get; }
 
-    internal SemaphoreSlim ConnectLimiter { get; }
+    /// <summary>Spreads connects: an adaptive concurrency limit (ceiling <see cref="TenantCoordinatorOptions.MaxConcurrentConnects"/>) and a rate.</summary>
+    internal AdaptiveConnectLimiter ConnectLimiter { get; }
+
+    /// <summary>The connected tenants' health-check waits, on one timer (issue 12: an idle tenant holds no timer of its own).</summary>
+    internal DelayScheduler HealthChecks { get; }
+
+    /// <summary>The reconnect backoff waits, on one timer.</summary>
+    internal DelayScheduler Backoffs { get; }
 
     /// <summary>Cancelled when the host's shutdown timeout runs out: handlers still running are cancelled.</summary>
     internal CancellationToken AbortToken => _abort.Token;
@@ -139,7 +156,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     public async ValueTask<IReadOnlyList<TenantStatus>> ListStatusesAsync(CancellationToken cancellationToken = default)
     {
         var stored = await _statusStore.ListAsync(cancellationToken).ConfigureAwait(false);
-        var merged = new Dictionary<TenantId, TenantStatus>(stored.Count + _supervisors.Count);
+        var merged = new Dictionary<TenantId, TenantStatus>(stored.Count + SupervisorCount);
         foreach (var status in stored)
         {
             merged[status.BusinessId] = status;
@@ -251,7 +268,7 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
         await _placement.StartAsync(this, cancellationToken).ConfigureAwait(false);
         if (!_supervisors.IsEmpty)
         {
-            Log.TenantsResumed(Logger, _supervisors.Count);
+            Log.TenantsResumed(Logger, SupervisorCount);
         }
     }
 
@@ -263,8 +280,8 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
     {
         _stopping = true;
         Interlocked.MemoryBarrier(); // the flag is visible before the supervisors are read: a start either is seen below or sees the flag
-        Log.CoordinatorStopping(Logger, _supervisors.Count);
-        var stops = new List<Task>(_supervisors.Count);
+        Log.CoordinatorStopping(Logger, SupervisorCount);
+        var stops = new List<Task>(SupervisorCount);
         foreach (var supervisor in _supervisors.Values)
         {
             stops.Add(supervisor.StopAsync());
@@ -303,6 +320,8 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
         await _statusWriter.StopAsync().ConfigureAwait(false);
         _abort.Dispose();
         ConnectLimiter.Dispose();
+        HealthChecks.Dispose();
+        Backoffs.Dispose();
     }
 
     internal void OnStatusChanged(TenantStatus previous, TenantStatus next)
@@ -335,8 +354,22 @@ public sealed class TenantCoordinator : ITenantCoordinator, ITenantHost, ITenant
 
     private TenantSupervisor GetOrCreateSupervisor(TenantId tenant)
     {
-        // GetOrAdd may build a supervisor on several threads and keep one: only the kept one counts its initial state.
-        var supervisor = _supervisors.GetOrAdd(tenant, static (t, self) => new TenantSupervisor(self, t, null), this);
+        // Two threads may build a supervisor for one tenant and keep one: only the kept one counts its initial state.
+        if (!_supervisors.TryGetValue(tenant, out var supervisor))
+        {
+            var created = new TenantSupervisor(this, tenant, null);
+            if (_supervisors.TryAdd(tenant, created))
+            {
+                Interlocked.Increment(ref _supervisorCount);
+                IndexSupervisor(tenant);
+                supervisor = created;
+            }
+            else
+            {
+                supervisor = _supervisors[tenant]; // supervisors are never removed
+            }
+        }
+
         supervisor.CountInitialState();
         return supervisor;
     }

@@ -28,9 +28,21 @@ public sealed class TenantCoordinatorOptions
     /// <summary>How long a connection must last for the backoff to reset to an immediate retry. Default 60 s; 0 to 1 h.</summary>
     public TimeSpan StableConnectionPeriod { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>How many tenants may be connecting at once on this host, so mass starts are spread. Default 32; 1 to 10,000.</summary>
+    /// <summary>
+    /// The most tenants that may be connecting at once on this host: the ceiling of the adaptive connect limit, which starts at 32 (or
+    /// this value, when lower), grows while connects are fast and succeed, and is cut when they slow down (twice their usual latency) or
+    /// fail, so a restart or failover storm connects as fast as the backend allows while a suffering backend gets less load.
+    /// Default 1,000; 1 to 10,000.
+    /// </summary>
     [Range(1, 10_000)]
-    public int MaxConcurrentConnects { get; set; } = 32;
+    public int MaxConcurrentConnects { get; set; } = 1000;
+
+    /// <summary>
+    /// The most connect attempts this host begins per second (a token bucket holding one second's worth), whatever the concurrency
+    /// limit. Default 1,000; 1 to 100,000.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxConnectsPerSecond { get; set; } = 1000;
 
     /// <summary>
     /// Capacity of each tenant's event queue. When it is full the client waits (backpressure), so no event is lost.

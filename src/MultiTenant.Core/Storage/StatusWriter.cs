@@ -20,6 +20,7 @@ internal sealed class StatusWriter
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private int _started;
+    private int _pendingCount; // kept beside the map: ConcurrentDictionary.Count takes every lock of the map
 
     public StatusWriter(ITenantStatusStore store, TimeProvider timeProvider, ILogger logger)
     {
@@ -29,7 +30,7 @@ internal sealed class StatusWriter
     }
 
     /// <summary>Statuses not yet written.</summary>
-    public int PendingCount => _pending.Count;
+    public int PendingCount => Volatile.Read(ref _pendingCount);
 
     public void Start()
     {
@@ -41,7 +42,22 @@ internal sealed class StatusWriter
 
     public void Enqueue(TenantStatus status)
     {
-        _pending[status.BusinessId] = status;
+        while (true)
+        {
+            if (_pending.TryGetValue(status.BusinessId, out var older))
+            {
+                if (_pending.TryUpdate(status.BusinessId, status, older))
+                {
+                    break;
+                }
+            }
+            else if (_pending.TryAdd(status.BusinessId, status))
+            {
+                Interlocked.Increment(ref _pendingCount);
+                break;
+            }
+        }
+
         Signal();
     }
 
@@ -63,7 +79,7 @@ internal sealed class StatusWriter
             }
             catch (Exception ex)
             {
-                Log.StatusWriteFailed(_logger, _pending.Count, TimeSpan.Zero, ex);
+                Log.StatusWriteFailed(_logger, PendingCount, TimeSpan.Zero, ex);
             }
         }
     }
@@ -109,7 +125,7 @@ internal sealed class StatusWriter
                 {
                     failures++;
                     var delay = ReconnectBackoff.GetCeiling(failures, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10));
-                    Log.StatusWriteFailed(_logger, _pending.Count, delay, ex);
+                    Log.StatusWriteFailed(_logger, PendingCount, delay, ex);
                     try
                     {
                         await Task.Delay(delay, _timeProvider, stop).ConfigureAwait(false);
@@ -129,7 +145,7 @@ internal sealed class StatusWriter
 
     private async Task FlushOnceAsync(CancellationToken cancellationToken)
     {
-        var batch = new List<TenantStatus>(_pending.Count);
+        var batch = new List<TenantStatus>(PendingCount);
         foreach (var entry in _pending)
         {
             batch.Add(entry.Value);
@@ -140,7 +156,10 @@ internal sealed class StatusWriter
         // Remove only what was written; a status that changed meanwhile stays pending.
         foreach (var status in batch)
         {
-            _pending.TryRemove(new KeyValuePair<TenantId, TenantStatus>(status.BusinessId, status));
+            if (_pending.TryRemove(new KeyValuePair<TenantId, TenantStatus>(status.BusinessId, status)))
+            {
+                Interlocked.Decrement(ref _pendingCount);
+            }
         }
     }
 }

@@ -23,6 +23,15 @@ public interface ITenantStatusStore
 
     /// <summary>Reads every tenant's status, in ordinal order of their ids.</summary>
     ValueTask<IReadOnlyList<TenantStatus>> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads one page of statuses: the first <see cref="TenantStatusQuery.Limit"/> after the query's cursor, in ordinal order of the ids,
+    /// of the query's state when it has one. The embedded and PostgreSQL stores answer it in time independent of the number of tenants
+    /// (a sorted index; a keyset query). This default implementation reads the whole list (<see cref="ListAsync"/>) and pages it, so
+    /// a store of its own works unchanged, at the cost of a full read per page.
+    /// </summary>
+    async ValueTask<TenantStatusPage> ListPageAsync(TenantStatusQuery query, CancellationToken cancellationToken) =>
+        TenantStatusPage.FromSorted(await ListAsync(cancellationToken).ConfigureAwait(false), query);
 }
 
 /// <summary>

@@ -1,7 +1,3 @@
-// Over 400 lines for now: the per-tenant state machine; its timers move to the shared timer of issue 12, which takes the waits and
-// timeouts out of this file. Until then it stays whole, so the lifecycle and ownership logic is read in one place.
-using System.Diagnostics;
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using MultiTenant.Clients;
 using MultiTenant.Diagnostics;
@@ -184,35 +180,6 @@ internal sealed partial class TenantSupervisor
     /// <summary>The error a tenant reports when this host lost its ownership (<see cref="TenantFatalReason.OwnershipLost"/>).</summary>
     internal const string OwnershipLostError = "ownership lost: another host owns the tenant now, or this host could not renew its lease in time";
 
-    public async Task<SendMessageResult> SendAsync(OutboundMessage message, CancellationToken cancellationToken)
-    {
-        var status = Status;
-        var client = Volatile.Read(ref _client);
-        if (status.State != TenantState.Connected || client is null)
-        {
-            throw new TenantNotConnectedException(_tenant, status.State);
-        }
-
-        using var activity = TenantTracing.Source.HasListeners() ? StartActivity("tenant client send", ActivityKind.Client) : null;
-        activity?.SetTag(TenantTracing.MessageKindAttribute, message.Content.Kind);
-        try
-        {
-            var result = await client.SendMessageAsync(message, cancellationToken).ConfigureAwait(false);
-            _owner.Metrics.Messages.Add(1, _tenantTag, new KeyValuePair<string, object?>("direction", "out"));
-            return result;
-        }
-        catch (Exception ex)
-        {
-            TenantTracing.RecordFailure(activity, ex);
-            if (ex is TenantSendException)
-            {
-                _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "send"));
-            }
-
-            throw;
-        }
-    }
-
     private async Task RunAsync(Task previous, long generation, CancellationTokenSource runCts, CancellationTokenSource abort, long ownershipEpoch)
     {
         using var abortOnShutdown = _owner.AbortToken.UnsafeRegister(static s => CancelQuietly((CancellationTokenSource)s!), abort);
@@ -297,7 +264,7 @@ internal sealed partial class TenantSupervisor
                 Log.TenantConnected(_logger, _tenant.Value);
                 await queue.WriteAsync(new TenantConnectedEvent { Timestamp = time.GetUtcNow() }, stop).ConfigureAwait(false);
 
-                var lost = await MonitorAsync(client, loss, stop).ConfigureAwait(false);
+                var lost = await MonitorAsync(client, reports, loss, stop).ConfigureAwait(false);
                 // Measured at the drop: time spent afterwards (a slow handler, a slow disconnect) is not connected time.
                 bool stable = time.GetElapsedTime(connectedAt) >= options.StableConnectionPeriod;
                 Volatile.Write(ref _client, null);
@@ -363,131 +330,6 @@ internal sealed partial class TenantSupervisor
         }
     }
 
-    private async Task ConnectAsync(ITenantClient client, CancellationToken stop)
-    {
-        // The span covers the wait for a connect slot too: a slow connect is often a queue, not the network.
-        using var activity = TenantTracing.Source.HasListeners() ? StartActivity("tenant connect", ActivityKind.Client) : null;
-        await _owner.ConnectLimiter.WaitAsync(stop).ConfigureAwait(false);
-        activity?.AddEvent(new ActivityEvent("connect slot acquired"));
-        try
-        {
-            using var timeout = new CancellationTokenSource(_owner.Options.ConnectTimeout, _owner.TimeProvider);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
-            try
-            {
-                await client.ConnectAsync(linked.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stop.IsCancellationRequested)
-            {
-                var timedOut = new ConnectTimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
-                TenantTracing.RecordFailure(activity, timedOut);
-                throw timedOut;
-            }
-            catch (Exception ex)
-            {
-                TenantTracing.RecordFailure(activity, ex);
-                throw;
-            }
-        }
-        finally
-        {
-            _owner.ConnectLimiter.Release();
-        }
-    }
-
-    /// <summary>Starts a span of this tenant on <see cref="TenantTracing.Source"/> (only called when the source has listeners).</summary>
-    private Activity? StartActivity(string name, ActivityKind kind)
-    {
-        var activity = TenantTracing.Source.StartActivity(name, kind);
-        activity?.SetTag(TenantTracing.BusinessIdAttribute, _tenant.Value);
-        return activity;
-    }
-
-    /// <summary>Waits until the connection is lost: reported by the client, or found by the periodic health check.</summary>
-    private async Task<ConnectionLoss> MonitorAsync(ITenantClient client, TaskCompletionSource<ConnectionLoss> loss, CancellationToken stop)
-    {
-        var interval = _owner.Options.HealthCheckInterval;
-        while (true)
-        {
-            // This wait is what an idle tenant holds (10,000 idle tenants hold 10,000 of them), so it is one timer and one registration
-            // on the stop token, released as soon as it ends: it completes when the connection is lost, is cancelled when stopping,
-            // and times out (not thrown) when the health check is due.
-            var wait = ((Task)loss.Task).WaitAsync(interval, _owner.TimeProvider, stop);
-            await wait.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (wait.IsCompletedSuccessfully)
-            {
-                return await loss.Task.ConfigureAwait(false);
-            }
-
-            if (wait.IsCanceled)
-            {
-                await wait.ConfigureAwait(false); // throws: stopping
-            }
-
-            _ = wait.Exception; // the TimeoutException that means "check now": observed, so it is never reported as unobserved
-
-            bool alive;
-            try
-            {
-                alive = client.IsConnected && await client.CheckHealthAsync(stop).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not TenantFatalException && !stop.IsCancellationRequested)
-            {
-                alive = false;
-            }
-
-            if (!alive)
-            {
-                Log.SilentDropDetected(_logger, _tenant.Value);
-                return new ConnectionLoss("the health check found the connection gone", null);
-            }
-        }
-    }
-
-    /// <summary>Waits before the next attempt; a fatal report ends the wait (and the run) at once.</summary>
-    private async Task BackoffAsync(int failures, Task<ConnectionLoss> fatal, CancellationToken stop)
-    {
-        var options = _owner.Options;
-        var delay = ReconnectBackoff.GetDelay(failures, options.ReconnectBaseDelay, options.ReconnectMaxDelay, _owner.NextRandom());
-        if (delay > TimeSpan.Zero)
-        {
-            Log.ReconnectScheduled(_logger, _tenant.Value, delay);
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            var elapsed = Task.Delay(delay, _owner.TimeProvider, wait.Token);
-            if (await Task.WhenAny(elapsed, fatal).ConfigureAwait(false) == fatal)
-            {
-                await wait.CancelAsync().ConfigureAwait(false); // releases the timer
-            }
-            else
-            {
-                await elapsed.ConfigureAwait(false); // throws when stopping
-            }
-        }
-
-        ThrowIfFatal(fatal);
-    }
-
-    private static void ThrowIfFatal(Task<ConnectionLoss> fatal)
-    {
-        if (fatal.IsCompletedSuccessfully && fatal.Result.Fatal is { } reason)
-        {
-            throw new TenantFatalException(reason, fatal.Result.Reason);
-        }
-    }
-
-    private async Task DisconnectQuietlyAsync(ITenantClient client)
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(_owner.Options.ConnectTimeout, _owner.TimeProvider);
-            await client.DisconnectAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            Log.ClientCleanupFailed(_logger, _tenant.Value, "disconnect", ex);
-        }
-    }
-
     private void EndRunInError(long generation, CancellationTokenSource runCts, string error)
     {
         lock (_gate)
@@ -535,80 +377,4 @@ internal sealed partial class TenantSupervisor
         Volatile.Write(ref _status, next);
         _owner.OnStatusChanged(previous, next);
     }
-
-    /// <summary>
-    /// The status error of a failed connect. The text of the library's own exceptions (types of the <c>MultiTenant</c> namespaces, whose
-    /// messages are written to be shown, such as a Cloud API error code) is kept; any other exception (a socket, a driver, a bug) is
-    /// described by its type only, never by its text, which goes to the log with event id <see cref="MultiTenantEventIds.ConnectFailed"/>.
-    /// </summary>
-    private static string DescribeConnectFailure(Exception ex) =>
-        ex is ConnectTimeoutException ? ex.Message
-        : ex.GetType().Namespace is { } ns && (ns == "MultiTenant" || ns.StartsWith("MultiTenant.", StringComparison.Ordinal)) ? "connect failed: " + ex.Message
-        : string.Create(CultureInfo.InvariantCulture, $"connect failed ({ex.GetType().Name}); see the log, event id {MultiTenantEventIds.ConnectFailed}");
-
-    /// <summary>The supervisor's own connect timeout: its message is ours, so it may appear in a status.</summary>
-    private sealed class ConnectTimeoutException(string message) : TimeoutException(message);
-
-    private readonly record struct ConnectionLoss(string Reason, TenantFatalReason? Fatal);
-
-    /// <summary>One run's receiver of the client's connection reports.</summary>
-    private sealed class RunReports : ITenantConnectionSink
-    {
-        private TaskCompletionSource<ConnectionLoss>? _currentLoss;
-        private volatile bool _closed;
-
-        // Kept for the whole run, so a fatal report during a connect attempt or a backoff is not forgotten.
-        public TaskCompletionSource<ConnectionLoss> Fatal { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        // The current connection attempt's drop signal.
-        public TaskCompletionSource<ConnectionLoss>? CurrentLoss
-        {
-            get => Volatile.Read(ref _currentLoss);
-            set => Volatile.Write(ref _currentLoss, value);
-        }
-
-        public void OnDisconnected(string? reason)
-        {
-            if (!_closed)
-            {
-                CurrentLoss?.TrySetResult(new ConnectionLoss(reason ?? "the client reported a lost connection", null));
-            }
-        }
-
-        public void OnFatal(TenantFatalReason reason, string message)
-        {
-            if (_closed)
-            {
-                return;
-            }
-
-            var loss = new ConnectionLoss(message, reason);
-            Fatal.TrySetResult(loss);
-            CurrentLoss?.TrySetResult(loss);
-        }
-
-        public void Close()
-        {
-            _closed = true;
-            CurrentLoss = null;
-        }
-    }
-}
-
-/// <summary>The logging scope of a tenant's loop: carries <c>BusinessId</c>.</summary>
-internal sealed class TenantLogScope(TenantId tenant) : IReadOnlyList<KeyValuePair<string, object?>>
-{
-    public int Count => 1;
-
-    public KeyValuePair<string, object?> this[int index] =>
-        index == 0 ? new KeyValuePair<string, object?>("BusinessId", tenant.Value) : throw new ArgumentOutOfRangeException(nameof(index));
-
-    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
-    {
-        yield return this[0];
-    }
-
-    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
-
-    public override string ToString() => "BusinessId:" + tenant.Value;
 }

@@ -83,7 +83,8 @@ public sealed class DependencyInjectionTests
         Assert.Equal(TimeSpan.FromSeconds(1), options.ReconnectBaseDelay);
         Assert.Equal(TimeSpan.FromMinutes(5), options.ReconnectMaxDelay);
         Assert.Equal(TimeSpan.FromSeconds(60), options.StableConnectionPeriod);
-        Assert.Equal(32, options.MaxConcurrentConnects);
+        Assert.Equal(1000, options.MaxConcurrentConnects);
+        Assert.Equal(1000, options.MaxConnectsPerSecond);
         Assert.Equal(1024, options.EventQueueCapacity);
         Assert.Equal(EventQueueFullMode.Wait, options.EventQueueFullMode);
         Assert.Equal(TimeSpan.FromSeconds(30), options.ConnectTimeout);
@@ -118,6 +119,8 @@ public sealed class DependencyInjectionTests
     [Theory]
     [InlineData("MaxConcurrentConnects", "0")]
     [InlineData("MaxConcurrentConnects", "10001")]
+    [InlineData("MaxConnectsPerSecond", "0")]
+    [InlineData("MaxConnectsPerSecond", "100001")]
     [InlineData("EventQueueCapacity", "0")]
     [InlineData("MaxTenantMetricLabels", "-1")]
     [InlineData("HealthCheckInterval", "00:00:00.010")]

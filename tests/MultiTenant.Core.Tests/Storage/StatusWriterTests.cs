@@ -137,6 +137,37 @@ public sealed class StatusWriterTests
         await store.WaitForStoredAsync(t, TenantState.Connected);
     }
 
+    [Fact]
+    public async Task The_pending_count_stays_exact_while_many_threads_enqueue_and_the_writer_flushes()
+    {
+        // Issue 12: the count is a counter beside the map (ConcurrentDictionary.Count takes every lock), so it must follow every add,
+        // replace and remove exactly, with the writer removing written entries while writers add and replace.
+        var store = new InMemoryTenantStore(_time);
+        var writer = new StatusWriter(store, _time, new FakeLogger(_logs));
+        var tenants = Enumerable.Range(0, 500).Select(static i => Id($"t{i:D3}")).ToArray();
+        writer.Start();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(() =>
+        {
+            for (int round = 0; round < 20; round++)
+            {
+                foreach (var tenant in tenants)
+                {
+                    writer.Enqueue(Status(tenant, (round + w) % 2 == 0 ? TenantState.Starting : TenantState.Connected));
+                }
+            }
+        }))).WithTimeout();
+        foreach (var tenant in tenants)
+        {
+            writer.Enqueue(Status(tenant, TenantState.Disconnected));
+        }
+
+        await writer.StopAsync().WithTimeout();
+        Assert.Equal(0, writer.PendingCount);
+        var stored = await store.ListAsync(CancellationToken.None);
+        Assert.Equal(tenants.Length, stored.Count);
+        Assert.All(stored, static s => Assert.Equal(TenantState.Disconnected, s.State));
+    }
+
     private StatusWriter NewWriter() => new(_store, _time, new FakeLogger(_logs));
 
     private TenantStatus Status(TenantId tenant, TenantState state) =>

@@ -197,6 +197,40 @@ public abstract class TenantStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Status_pages_follow_the_ordinal_order_after_the_cursor_and_filter_by_state()
+    {
+        // Issue 12: a keyset page, the same on every backend (ordinal: "10" < "9" < "B" < "a").
+        string[] ids = ["9", "a", "B", "10", "a.b", "A-1", "b", "a_b"];
+        await Store.Statuses.UpsertAsync(
+            [.. ids.Select((id, i) => Status(id, i % 3 == 0 ? TenantState.Error : TenantState.Connected))], CancellationToken.None);
+        string[] ordinal = [.. ids.Order(StringComparer.Ordinal)];
+
+        var seen = new List<string>();
+        var query = new TenantStatusQuery { Limit = 3 };
+        while (true)
+        {
+            var page = await Store.Statuses.ListPageAsync(query, CancellationToken.None);
+            Assert.InRange(page.Statuses.Count, 1, 3);
+            seen.AddRange(page.Statuses.Select(static s => s.BusinessId.Value));
+            if (page.Next is not { } next)
+            {
+                break;
+            }
+
+            Assert.Equal(page.Statuses[^1].BusinessId, next);
+            query = query with { After = next };
+        }
+
+        Assert.Equal(ordinal, seen);
+        var errors = await Store.Statuses.ListPageAsync(new TenantStatusQuery { State = TenantState.Error }, CancellationToken.None);
+        Assert.Equal(ids.Where((_, i) => i % 3 == 0).Order(StringComparer.Ordinal), errors.Statuses.Select(static s => s.BusinessId.Value));
+        Assert.Null(errors.Next);
+        var tail = await Store.Statuses.ListPageAsync(new TenantStatusQuery { After = Id("a"), Limit = 10 }, CancellationToken.None);
+        Assert.Equal(["a.b", "a_b", "b"], tail.Statuses.Select(static s => s.BusinessId.Value));
+        Assert.Empty((await Store.Statuses.ListPageAsync(new TenantStatusQuery { After = Id("b") }, CancellationToken.None)).Statuses);
+    }
+
+    [Fact]
     public async Task A_batch_of_five_thousand_statuses_is_written_whole()
     {
         var batch = Enumerable.Range(0, 5000).Select(i => Status("tenant-" + i.ToString("D5", System.Globalization.CultureInfo.InvariantCulture), TenantState.Connected)).ToList();
