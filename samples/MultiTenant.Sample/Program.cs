@@ -11,6 +11,10 @@
 // needed: the key ring lives in memory with the embedded store.
 using System.Globalization;
 using MultiTenant.AspNetCore;
+using MultiTenant.Diagnostics;
+using Npgsql;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using MultiTenant.Sample;
 using MultiTenant.Sample.Simulation;
 
@@ -42,6 +46,21 @@ var tenants = builder.Services.AddWhatsAppTenants(options =>
     })
     .AddEventHandler<LoggingEventHandler>()
     .AddPrometheusMetrics();
+
+// Observability (README, "Tracing and logs"): .NET runtime metrics join ours on /metrics. With OTEL_EXPORTER_OTLP_ENDPOINT set (the
+// standard OpenTelemetry variables: OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME, ...), the spans of MultiTenant, ASP.NET Core
+// and Npgsql go to that collector over OTLP; without it no tracer is registered, so nothing is sampled. JSON logs:
+// Logging__Console__FormatterName=json.
+var openTelemetry = builder.Services.AddOpenTelemetry().WithMetrics(static metrics => metrics.AddRuntimeInstrumentation());
+if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+{
+    openTelemetry
+        .WithTracing(static tracing => tracing
+            .AddSource(TenantTracing.ActivitySourceName)
+            .AddAspNetCoreInstrumentation()
+            .AddNpgsql()
+            .AddOtlpExporter());
+}
 
 // The API is never open: the admin key comes from WhatsAppTenants:Api:AdminKey (WhatsAppTenants__Api__AdminKey) or API_KEY; with
 // neither, one is generated at start and logged once (like Jupyter's token).
@@ -86,6 +105,12 @@ if (!string.IsNullOrWhiteSpace(databaseUrl))
 
 var app = builder.Build();
 
+// Authentication, then the rate limiter, then authorization: the limiter partitions by API key (AddTenantApi's policy,
+// WhatsAppTenants:Api:RateLimits) and by client address for calls without a valid key, before they are answered 401.
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
+
 app.MapTenantApi();   // /api/tenants... and every contributed endpoint, behind the API key
 if (generatedAdminKey)
 {
@@ -101,7 +126,7 @@ if (cloudApi)
 
 app.MapTenantHealthChecks();
 app.MapTenantMetrics();
-app.MapTenantDashboard();      // GET / (live dashboard, server-sent events at /events), admin key only
+app.MapTenantDashboard();      // GET / (live dashboard, server-sent events at /events); a browser signs in at /signin with an API key
 
 app.Run();
 

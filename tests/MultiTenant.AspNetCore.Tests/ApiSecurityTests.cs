@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
@@ -130,6 +131,21 @@ public sealed class ApiSecurityTests
     }
 
     [Fact]
+    public async Task A_contributed_endpoint_gets_the_api_conventions_for_failures_and_bad_route_ids()
+    {
+        await using var app = await TestApp.StartAsync(
+            static b => b.Services.AddSingleton<ITenantApiEndpointContributor>(new ConventionsContributor()));
+
+        using var boom = await app.Http.GetAsync("/api/tenants/t1/boom");
+        using var badId = await app.Http.GetAsync("/api/tenants/-bad/typed");
+        using var good = await app.Http.GetAsync("/api/tenants/t1/typed");
+
+        Assert.Contains("failed to process the request", await Responses.AssertProblemAsync(boom, 500), StringComparison.Ordinal);
+        Assert.StartsWith("The business id must", await Responses.AssertProblemAsync(badId, 400), StringComparison.Ordinal);
+        Assert.Equal("t1", await good.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task MapTenantApi_without_AddTenantApi_refuses_to_map_an_open_api()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -159,6 +175,15 @@ public sealed class ApiSecurityTests
             {
                 yield return (method, path);
             }
+        }
+    }
+
+    private sealed class ConventionsContributor : ITenantApiEndpointContributor
+    {
+        public void MapEndpoints(RouteGroupBuilder tenants)
+        {
+            tenants.MapGet("/{business_id}/boom", static string () => throw new InvalidOperationException("secret internals"));
+            tenants.MapGet("/{business_id}/typed", static ([FromRoute(Name = "business_id")] TenantId tenant) => tenant.Value);
         }
     }
 

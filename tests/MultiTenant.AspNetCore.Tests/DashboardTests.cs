@@ -10,6 +10,8 @@ namespace MultiTenant.AspNetCore.Tests;
 /// <summary>The dashboard (issue 13): paging and filtering, rendering, the event stream and the buttons' endpoints.</summary>
 public sealed class DashboardTests
 {
+    private static readonly DashboardSession Session = new("admin", "token<1>", "RequestVerificationToken", "__RequestVerificationToken", SignedIn: true);
+
     private static TenantStatus Status(string id, TenantState state, string host = "h1", string? error = null) =>
         new(TenantId.Parse(id), state, TestApp.Now, TestApp.Now, error, host);
 
@@ -46,7 +48,7 @@ public sealed class DashboardTests
         var pairing = new[] { new TenantPairingChallenge(TenantId.Parse("a2"), "2@qr<&>", null, TestApp.Now) };
         var model = DashboardQuery.Build(statuses, null, null, page: 1, pageSize: 1, pairing);
 
-        var html = DashboardView.Render(model, "/dash");
+        var html = DashboardView.Render(model, "/dash", Session);
 
         Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt;", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<script>alert(1)", html, StringComparison.Ordinal);
@@ -55,7 +57,7 @@ public sealed class DashboardTests
         Assert.Contains("rel=\"next\"", html, StringComparison.Ordinal);
         Assert.Contains("data-base=\"/dash\"", html, StringComparison.Ordinal);
 
-        var second = DashboardView.Render(DashboardQuery.Build(statuses, null, null, page: 2, pageSize: 1, pairing), "");
+        var second = DashboardView.Render(DashboardQuery.Build(statuses, null, null, page: 2, pageSize: 1, pairing), "", Session);
         Assert.Contains("<code class=\"qr\">2@qr&lt;&amp;&gt;</code>", second, StringComparison.Ordinal);
         Assert.Contains("rel=\"prev\"", second, StringComparison.Ordinal);
     }
@@ -104,8 +106,9 @@ public sealed class DashboardTests
         using var restart = await app.Http.PostAsync("/dashboard/tenants/tenant1/restart", null);
         Assert.Equal(HttpStatusCode.OK, restart.StatusCode);
     }
+
     [Fact]
-    public async Task Every_dashboard_endpoint_needs_the_admin_key()
+    public async Task Every_dashboard_endpoint_needs_a_key_or_a_sign_in_and_an_anonymous_page_view_goes_to_the_sign_in_form()
     {
         await using var app = await TestApp.StartAsync(map: static a =>
         {
@@ -115,10 +118,11 @@ public sealed class DashboardTests
         await app.StartConnectedAsync("tenant1");
 
         using var page = await app.Anonymous.GetAsync("/dashboard/");
-        await Responses.AssertProblemAsync(page, 401);
-        Assert.NotEmpty(page.Headers.WwwAuthenticate);
+        Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
+        Assert.Equal("/dashboard/signin", page.Headers.Location?.OriginalString);
         using var events = await app.Anonymous.GetAsync("/dashboard/events");
         await Responses.AssertProblemAsync(events, 401);
+        Assert.NotEmpty(events.Headers.WwwAuthenticate);
         using var stop = await app.Anonymous.PostAsync("/dashboard/tenants/tenant1/stop", null);
         await Responses.AssertProblemAsync(stop, 401);
 

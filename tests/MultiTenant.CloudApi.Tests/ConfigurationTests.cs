@@ -46,8 +46,7 @@ public sealed class ConfigurationTests
         Assert.Equal(new Uri("https://graph.facebook.com"), options.GraphBaseUrl);
         Assert.Equal("v21.0", options.GraphApiVersion);
         Assert.Equal(80, options.MessagesPerSecond);
-        Assert.Equal(StoppedTenantDelivery.RetryLater, options.StoppedTenantDelivery);
-        Assert.Equal(TimeSpan.FromDays(7), options.DeduplicationWindow);
+        Assert.Equal(10_000, options.UnroutedCapacity);
     }
 
     [Theory]
@@ -59,6 +58,7 @@ public sealed class ConfigurationTests
     [InlineData("TenantMessagesPerSecond:bad id!", "100")]
     [InlineData("TemplateCacheDuration", "2.00:00:00")]
     [InlineData("AppSecret", " ")]
+    [InlineData("UnroutedCapacity", "-1")]
     public async Task Invalid_options_fail_the_host_at_start(string key, string value)
     {
         var builder = Host.CreateApplicationBuilder();

@@ -3,7 +3,9 @@ using System.Text;
 using System.Text.Json;
 using MultiTenant.Clients;
 using MultiTenant.CloudApi.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using MultiTenant.Events;
+using MultiTenant.Inbox;
 
 namespace MultiTenant.CloudApi.Tests;
 
@@ -88,19 +90,72 @@ public sealed class CredentialsTests : GraphAndHostTest
         using var response = await PutAsync("tenant-b", $$"""{"phone_number_id":"{{Phone}}","access_token":"EAAGother"}""");
 
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
-        Assert.Contains("tenant-a", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.DoesNotContain("tenant-a", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal); // never the other tenant's id
         await Assert.ThrowsAsync<CloudApiPhoneNumberInUseException>(() =>
             Host.Credentials.SetAsync(TenantId.Parse("tenant-c"), new CloudApiCredentials(Phone, "EAAGother")).AsTask());
     }
 
+    [Fact]
+    public async Task Concurrent_puts_of_one_number_for_different_tenants_have_exactly_one_winner()
+    {
+        var puts = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            PutAsync("tenant-" + i, $$"""{"phone_number_id":"{{Phone}}","access_token":"EAAGtoken-{{i}}"}""")));
+
+        Assert.Single(puts, r => r.StatusCode == HttpStatusCode.NoContent);
+        Assert.Equal(7, puts.Count(r => r.StatusCode == HttpStatusCode.Conflict));
+        var index = Host.Services.GetRequiredService<ITenantAddressIndex>();
+        var owner = await index.FindAsync(new TenantAddress("cloudapi", Phone));
+        int winner = Array.FindIndex(puts, r => r.StatusCode == HttpStatusCode.NoContent);
+        Assert.Equal(TenantId.Parse("tenant-" + winner), owner);
+        foreach (var put in puts)
+        {
+            put.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Get_never_claims_and_delete_releases_the_number()
+    {
+        var index = Host.Services.GetRequiredService<ITenantAddressIndex>();
+        var address = new TenantAddress("cloudapi", Phone);
+        using var getNothing = await Host.Http.GetAsync("/api/tenants/tenant-a/cloud-api/credentials");
+        Assert.Equal(HttpStatusCode.NotFound, getNothing.StatusCode);
+        Assert.Null(await index.FindAsync(address));
+
+        using var put = await PutAsync("tenant-a", $$"""{"phone_number_id":"{{Phone}}","access_token":"{{Token}}"}""");
+        Assert.Equal(TenantId.Parse("tenant-a"), await index.FindAsync(address));
+        using var delete = await Host.Http.DeleteAsync("/api/tenants/tenant-a/cloud-api/credentials");
+        Assert.Null(await index.FindAsync(address));
+
+        using var other = await PutAsync("tenant-b", $$"""{"phone_number_id":"{{Phone}}","access_token":"{{Token}}"}""");
+        Assert.Equal(HttpStatusCode.NoContent, other.StatusCode);
+    }
+
+    [Fact]
+    public async Task Changing_the_number_releases_the_previous_one()
+    {
+        var index = Host.Services.GetRequiredService<ITenantAddressIndex>();
+        var tenant = TenantId.Parse("tenant-a");
+        await Host.Credentials.SetAsync(tenant, new CloudApiCredentials(Phone, Token));
+        await Host.Credentials.SetAsync(tenant, new CloudApiCredentials("106540352242000", Token));
+
+        Assert.Null(await index.FindAsync(new TenantAddress("cloudapi", Phone)));
+        Assert.Equal(tenant, await index.FindAsync(new TenantAddress("cloudapi", "106540352242000")));
+        Assert.Equal(["106540352242000"], (await index.ListAsync(tenant, "cloudapi")).Select(a => a.Value));
+    }
+
     [Theory]
-    [InlineData("""{"phone_number_id":"106540352242922"}""", "access_token is required")]
-    [InlineData("""{"access_token":"EAAGsecret-in-a-bad-body"}""", "phone_number_id is required")]
+    [InlineData("""{"phone_number_id":"106540352242922"}""", "'access_token' is missing")]
+    [InlineData("""{"access_token":"EAAGsecret-in-a-bad-body"}""", "'phone_number_id' is missing")]
     [InlineData("""{"phone_number_id":"+1 555","access_token":"EAAGsecret-in-a-bad-body"}""", "digits only")]
     [InlineData("""{"phone_number_id":"106540352242922","access_token":"EAAG secret-in-a-bad-body"}""", "printable ASCII")]
-    [InlineData("""{"phone_number_id":"106540352242922","acces_token":"EAAGsecret-in-a-bad-body"}""", "exactly these members")]
-    [InlineData("""["EAAGsecret-in-a-bad-body"]""", "exactly these members")]
-    [InlineData("""{"phone_number_id":"106540352242922","access_token":"EAAGsecret-in-a-bad-body""", "exactly these members")]
+    [InlineData("""{"phone_number_id":"106540352242922","acces_token":"EAAGsecret-in-a-bad-body"}""", "The member 'acces_token' is not accepted")]
+    [InlineData("""{"phone_number_id":"106540352242922","access_token":"EAAGsecret-in-a-bad-body","access_token":"EAAGsecret-2"}""", "'access_token' appears more than once")]
+    [InlineData("""{"phone_number_id":"106540352242922","access_token":5}""", "'access_token' must be a string; it is a number")]
+    [InlineData("""{"phone_number_id":"106540352242922","access_token":null}""", "'access_token' must be a string, not null")]
+    [InlineData("""["EAAGsecret-in-a-bad-body"]""", "must be a JSON object")]
+    [InlineData("""{"phone_number_id":"106540352242922","access_token":"EAAGsecret-in-a-bad-body""", "not valid JSON")]
     public async Task Bad_bodies_get_400_problems_that_never_repeat_the_token(string body, string expected)
     {
         using var response = await PutAsync("tenant-a", body);
@@ -118,7 +173,23 @@ public sealed class CredentialsTests : GraphAndHostTest
         using var response = await PutAsync("-bad!", $$"""{"phone_number_id":"{{Phone}}","access_token":"{{Token}}"}""");
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("business_id", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.StartsWith("The business id must", json.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(""","waba_id":null""")]
+    [InlineData("")]
+    public async Task The_waba_id_may_be_null_or_absent(string waba)
+    {
+        using var put = await PutAsync("tenant-a", $$"""{"phone_number_id":"{{Phone}}","access_token":"{{Token}}"{{waba}}}""");
+        using var get = await Host.Http.GetAsync("/api/tenants/tenant-a/cloud-api/credentials");
+
+        Assert.Equal(HttpStatusCode.NoContent, put.StatusCode);
+        using var json = JsonDocument.Parse(await get.Content.ReadAsStringAsync());
+        Assert.Equal(Phone, json.RootElement.GetProperty("phone_number_id").GetString());
+        Assert.False(json.RootElement.TryGetProperty("waba_id", out _));
     }
 
     [Fact]

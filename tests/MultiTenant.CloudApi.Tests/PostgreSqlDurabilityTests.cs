@@ -8,7 +8,7 @@ using static MultiTenant.CloudApi.Tests.Infrastructure.MetaPayloads;
 
 namespace MultiTenant.CloudApi.Tests;
 
-/// <summary>With the PostgreSQL store, credentials and delivered webhook ids live in the database and survive a restart.</summary>
+/// <summary>With the PostgreSQL store, credentials and the inbox (with the keys of handled items) live in the database and survive a restart.</summary>
 [Collection(PostgreSqlCollection.Name)]
 public sealed class PostgreSqlDurabilityTests(PostgreSqlFixture postgres) : IAsyncLifetime
 {
@@ -38,14 +38,17 @@ public sealed class PostgreSqlDurabilityTests(PostgreSqlFixture postgres) : IAsy
             await first.StartConnectedAsync(tenant);
             using var delivered = await PostAsync(first, delivery);
             Assert.Equal(HttpStatusCode.OK, delivered.StatusCode);
+            await first.Events.WaitForAsync<MessageEvent>(tenant);
             Assert.Single(first.Events.Of<MessageEvent>(tenant));
         }
 
-        // A new process on the same database: the tenant resumes with the stored credentials, and Meta's redelivery is dropped.
+        // A new process on the same database: the tenant resumes with the stored credentials, and Meta's redelivery is absorbed by
+        // the inbox key (the fresh message, stored after it, is handled after it: in order).
         await using var second = await CloudApiTestHost.StartAsync(_graph, tenants: t => t.UsePostgreSql(database).ConfigureSecrets(o => o.KeyEncryptionKey = SecretScan.KeyEncryptionKey));
         await second.Events.WaitForAsync<TenantConnectedEvent>(tenant);
         using var redelivered = await PostAsync(second, delivery);
         using var fresh = await PostAsync(second, Envelope(Change(Phone, messages: [TextMessage("16505551234", "wamid.AFTER", 1739321090, "after the restart")])));
+        await second.Events.WaitForAsync<MessageEvent>(tenant);
 
         Assert.Equal(HttpStatusCode.OK, redelivered.StatusCode);
         Assert.Equal(HttpStatusCode.OK, fresh.StatusCode);

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using MultiTenant.CloudApi.Tests.Infrastructure;
 using MultiTenant.Diagnostics;
 using MultiTenant.Events;
+using MultiTenant.Inbox;
 using static MultiTenant.CloudApi.Tests.Infrastructure.MetaPayloads;
 
 namespace MultiTenant.CloudApi.Tests;
@@ -73,8 +74,9 @@ public sealed class WebhookTests : IAsyncLifetime
 
         using var response = await PostAsync(payload);
 
-        // Acknowledged only once handled: the handler has every message when the 200 arrives.
+        // Acknowledged once stored in the inbox; the tenant's consumer then delivers them in order.
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await _host.Events.WaitForAsync<CloudApiMessageEvent>(_a, 3);
         var messages = _host.Events.Of<CloudApiMessageEvent>(_a);
         Assert.Equal(["first", "second", "third"], messages.Select(m => m.Text));
         var first = messages[0];
@@ -97,6 +99,8 @@ public sealed class WebhookTests : IAsyncLifetime
         using var response = await PostAsync(payload);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await _host.Events.WaitForAsync<MessageEvent>(_a);
+        await _host.Events.WaitForAsync<MessageEvent>(_b);
         Assert.Equal("for a", Assert.Single(_host.Events.Of<MessageEvent>(_a)).Text);
         Assert.Equal("for b", Assert.Single(_host.Events.Of<MessageEvent>(_b)).Text);
     }
@@ -114,6 +118,7 @@ public sealed class WebhookTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+        await _host.Events.WaitForAsync<MessageEvent>(_a);
         Assert.Equal(["real"], _host.Events.Of<MessageEvent>(_a).Select(m => m.Text));
         Assert.Contains(collector.GetMeasurementSnapshot(), m => m.Value == 1 && Equals(m.Tags["result"], "unauthorized"));
     }
@@ -137,16 +142,18 @@ public sealed class WebhookTests : IAsyncLifetime
 
         using var first = await PostAsync(payload);
         using var second = await PostAsync(payload);
+        await _host.Events.WaitForAsync<MessageEvent>(_a);
 
-        // A new client instance (empty memory) still finds the id in the tenant's state store.
+        // A new client instance (empty memory) runs a new consumer; the inbox key still absorbs the redelivery.
         await _host.Coordinator.StopAsync(_a);
         await _host.StartConnectedAsync(_a);
         using var third = await PostAsync(payload);
+        await DeliveredAfterAsync(_a, "wamid.MARK");
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
         Assert.Equal(HttpStatusCode.OK, third.StatusCode);
-        Assert.Single(_host.Events.Of<MessageEvent>(_a));
+        Assert.Equal(["once", "mark"], _host.Events.Of<MessageEvent>(_a).Select(m => m.Text));
     }
 
     [Fact]
@@ -155,9 +162,10 @@ public sealed class WebhookTests : IAsyncLifetime
         string payload = Envelope(Change(PhoneA, messages: [TextMessage("16505551234", "wamid.RACE", 1739321024, "race")]));
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => PostAsync(payload)));
+        await DeliveredAfterAsync(_a, "wamid.MARK");
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
-        Assert.Single(_host.Events.Of<MessageEvent>(_a));
+        Assert.Equal(["race", "mark"], _host.Events.Of<MessageEvent>(_a).Select(m => m.Text));
         foreach (var response in responses)
         {
             response.Dispose();
@@ -177,6 +185,7 @@ public sealed class WebhookTests : IAsyncLifetime
 
         using var first = await PostAsync(payload);
         using var again = await PostAsync(payload);
+        await DeliveredAfterAsync(_a, "wamid.MARK");
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
@@ -191,33 +200,46 @@ public sealed class WebhookTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Delivery_for_a_number_of_no_tenant_gets_200_and_is_counted_and_logged()
+    public async Task Delivery_for_a_number_of_no_tenant_gets_200_is_kept_counted_and_logged_and_reaches_the_tenant_that_claims_it()
     {
         using var unknown = new MetricCollector<long>(_host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), TenantMetrics.MeterName, "whatsmeow.cloudapi.webhook.unknown_numbers");
+        using var items = new MetricCollector<long>(_host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), TenantMetrics.MeterName, "whatsmeow.inbox.items");
+        const string Later = "999000111222333";
 
-        using var response = await PostAsync(Envelope(Change("999000111222333", messages: [TextMessage("16505551234", "wamid.NOBODY", 1739321024, "hello?")])));
+        using var response = await PostAsync(Envelope(Change(Later, messages: [TextMessage("16505551234", "wamid.EARLY", 1739321024, "hello?")])));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(1, unknown.GetMeasurementSnapshot().EvaluateAsCounter());
-        Assert.Contains(_host.Logs.GetSnapshot(), r => r.Level == LogLevel.Warning && r.Message.Contains("999000111222333", StringComparison.Ordinal));
+        Assert.Contains(items.GetMeasurementSnapshot(), m => m.Value == 1 && Equals(m.Tags["result"], "unrouted"));
+        Assert.Contains(_host.Logs.GetSnapshot(), r => r.Level == LogLevel.Warning && r.Message.Contains(Later, StringComparison.Ordinal));
+        Assert.Equal(1, await _host.Services.GetRequiredService<ITenantInbox>().CountUnroutedAsync());
+
+        // The delivery raced the credential setup: once a tenant claims the number, the kept item is its first message.
+        var late = await _host.AddTenantAsync(_graph, "tenant-late", Later, "EAAGtoken-late");
+        await _host.StartConnectedAsync(late);
+        await _host.Events.WaitForAsync<MessageEvent>(late);
+
+        Assert.Equal("hello?", Assert.Single(_host.Events.Of<MessageEvent>(late)).Text);
+        Assert.Equal(0, await _host.Services.GetRequiredService<ITenantInbox>().CountUnroutedAsync());
         Assert.Empty(_host.Events.Of<MessageEvent>(_a));
-        Assert.Empty(_host.Events.Of<MessageEvent>(_b));
     }
 
     [Fact]
-    public async Task Delivery_for_a_stopped_tenant_gets_503_so_meta_retries_and_is_handled_after_the_restart()
+    public async Task Delivery_for_a_stopped_tenant_gets_200_and_is_handled_once_it_runs_again()
     {
         string payload = Envelope(Change(PhoneA, messages: [TextMessage("16505551234", "wamid.LATER", 1739321024, "while stopped")]));
         await _host.Coordinator.StopAsync(_a);
 
         using var whileStopped = await PostAsync(payload);
+        Assert.Equal(HttpStatusCode.OK, whileStopped.StatusCode);
+        Assert.Empty(_host.Events.Of<MessageEvent>(_a));
+
         await _host.StartConnectedAsync(_a);
         using var retried = await PostAsync(payload);
+        await DeliveredAfterAsync(_a, "wamid.MARK");
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, whileStopped.StatusCode);
-        Assert.NotNull(whileStopped.Headers.RetryAfter);
         Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
-        Assert.Equal("while stopped", Assert.Single(_host.Events.Of<MessageEvent>(_a)).Text);
+        Assert.Equal(["while stopped", "mark"], _host.Events.Of<MessageEvent>(_a).Select(m => m.Text));
     }
 
     [Fact]
@@ -246,6 +268,18 @@ public sealed class WebhookTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Empty(_host.Events.Of<MessageEvent>(_a));
+    }
+
+    /// <summary>
+    /// Posts one more message and waits until it is handled: the inbox delivers a tenant's items in order, so everything stored before
+    /// it was handled (or absorbed as a duplicate) by then. The proof that a duplicate was not handled, without waiting for time.
+    /// </summary>
+    private async Task DeliveredAfterAsync(TenantId tenant, string messageId)
+    {
+        string phone = tenant == _a ? PhoneA : PhoneB;
+        using var response = await PostAsync(Envelope(Change(phone, messages: [TextMessage("16505551234", messageId, 1739321999, "mark")])));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await _host.Events.WaitForAsync(events => events.Any(e => e.Tenant == tenant && e.Event is MessageEvent { MessageId: var id } && id == messageId));
     }
 
     private Task<HttpResponseMessage> PostAsync(string payload, string? signingSecret = CloudApiTestHost.AppSecret) =>

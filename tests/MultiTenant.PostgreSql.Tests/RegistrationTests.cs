@@ -36,6 +36,7 @@ public sealed class RegistrationTests(PostgreSqlFixture fixture, ITestOutputHelp
         Assert.Single(provider.GetServices<ITenantRegistry>());
         Assert.Single(provider.GetServices<IHostedService>().OfType<PostgreSqlStoreInitializer>());
         Assert.Equal("postgresql", provider.GetRequiredService<ITenantStoreHealth>().Backend);
+        Assert.IsType<PostgreSqlTenantIdempotencyStore>(Assert.Single(provider.GetServices<MultiTenant.Idempotency.ITenantIdempotencyStore>()));
     }
 
     [Fact]

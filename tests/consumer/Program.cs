@@ -13,6 +13,7 @@ builder.Services.AddWhatsAppTenants()               // options bind from the "Wh
     .AddTenantApi(o => o.AdminKey ??= builder.Configuration["API_KEY"]); // API keys: admin from WhatsAppTenants:Api:AdminKey or API_KEY
 
 var app = builder.Build();
+app.UseRateLimiter();          // the API's rate limits (WhatsAppTenants:Api:RateLimits); MapTenantApi() needs it
 app.MapTenantApi();            // /api/tenants...
 app.MapTenantHealthChecks();   // /health /ready /livez
 app.MapTenantMetrics();        // /metrics

@@ -8,7 +8,7 @@ namespace MultiTenant.Sample.Simulation;
 /// A stand-in for a WhatsApp connection: connects after a short random delay, emits synthetic inbound messages at a configured rate,
 /// and injects drops, silent drops and logouts when configured. All timing goes through the tenant's <see cref="TimeProvider"/>.
 /// </summary>
-public sealed class SimulatedClient : ITenantClient
+public sealed class SimulatedClient : ITenantClient, ITenantClientLogout
 {
     private readonly TenantClientContext _context;
     private readonly SimulatorOptions _options;
@@ -79,6 +79,14 @@ public sealed class SimulatedClient : ITenantClient
 
         var id = "SIM." + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture) + "." + Random.Shared.Next().ToString("X8", CultureInfo.InvariantCulture);
         return Task.FromResult(new SendMessageResult(id));
+    }
+
+    /// <summary>The logout capability: forgets the simulated device (the tenant's state) and reports the tenant logged out.</summary>
+    public async Task LogoutAsync(CancellationToken cancellationToken)
+    {
+        await DisconnectAsync(cancellationToken).ConfigureAwait(false);
+        await _context.State.ClearAsync(cancellationToken).ConfigureAwait(false);
+        _context.ReportFatal(TenantFatalReason.LoggedOut, "The device was logged out through the API (simulated).");
     }
 
     public async ValueTask DisposeAsync()

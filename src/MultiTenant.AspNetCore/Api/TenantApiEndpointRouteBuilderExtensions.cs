@@ -19,15 +19,15 @@ public static class TenantApiEndpointRouteBuilderExtensions
     public const string DefaultPrefix = "/api/tenants";
 
     // No IAcceptsMetadata on the POST endpoints: routing would answer a non-JSON body 415 with an empty body before the endpoint runs,
-    // and the endpoint answers it with problem details itself.
+    // and the request records' binding answers it with problem details itself.
     private const string Tag = "Tenants";
-    private const string JsonContentType = "application/json";
 
     /// <summary>
     /// Maps the tenant REST API under <paramref name="prefix"/>:
     /// <list type="bullet">
     /// <item><c>POST {prefix}</c> <c>{"business_id":"tenant1"}</c> → 201 <c>{"status":"started","business_id":"tenant1"}</c> with a
-    /// <c>Location</c> header; 400 invalid body or id, 409 already running, 413 body too large, 415 not JSON, 503 shutting down.</item>
+    /// <c>Location</c> header; 400 invalid body or id, 403 a tenant key of another tenant, 409 already running, 413 body too large,
+    /// 415 not JSON, 503 shutting down.</item>
     /// <item><c>GET {prefix}</c> → 200, an array of tenant statuses.</item>
     /// <item><c>GET {prefix}/{business_id}</c> → 200, one status; 400 invalid id, 404 unknown.</item>
     /// <item><c>DELETE {prefix}/{business_id}</c> → 200 <c>{"status":"stopped","business_id":"tenant1"}</c>; 400, 404.</item>
@@ -35,14 +35,20 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// once; <c>GET {prefix}/{business_id}/keys</c> → 200 <c>[{"id","business_id","created_at"}]</c>;
     /// <c>DELETE {prefix}/{business_id}/keys/{id}</c> → 204, 404 unknown key.</item>
     /// <item><c>POST {prefix}/{business_id}/messages</c> <c>{"to":"15551234567","text":"hi"}</c> → 202 <c>{"message_id":"…"}</c>;
-    /// 400, 404, 409 not connected, 413, 415, 429 (with <c>Retry-After</c>) when the backend asks to retry later, 502 when it refuses.</item>
+    /// 400, 404, 409 not connected, 413, 415, 429 (with <c>Retry-After</c>) when the backend asks to retry later, 502 when it refuses,
+    /// 503 <c>tenant_unavailable</c> (with <c>Retry-After</c>) when a relayed send was taken by no host, so a retry is safe.</item>
+    /// <item><c>GET {prefix}/{business_id}/dead-letters?limit=&amp;after=</c> → 200 <c>{"items":[{"id","key","source","kind","received_at",
+    /// "attempts","last_error"}],"next_after"}</c>: inbox items whose handlers kept failing; <c>POST …/dead-letters/{id}/retry</c> → 204
+    /// (404 unknown), <c>POST …/dead-letters/retry</c> → 200 <c>{"retried":n}</c>: pending again, in their place in the tenant's order.</item>
     /// </list>
     /// A status is <c>{"business_id","status","started_at","updated_at","error","host"}</c> in snake_case, with RFC 3339 UTC timestamps
     /// of whole seconds (<c>2025-01-07T10:00:05Z</c>); <c>error</c> is omitted when there is none, <c>host</c> unless
     /// <see cref="TenantApiOptions.IncludeHost"/> is set. Every error is an RFC 9457 problem details document
     /// (<c>application/problem+json</c>) with a human-readable <c>detail</c>; an unexpected failure is logged and answered 500 without
     /// its exception text. Request bodies must be JSON objects with exactly the documented members: unknown or repeated members are
-    /// refused with 400, so a misspelt member is reported rather than ignored. Options come from <see cref="TenantApiOptions"/> in DI.
+    /// refused with 400, so a misspelt member is reported rather than ignored (the bodies are typed request records read with
+    /// <see cref="MultiTenant.AspNetCore.Http.StrictJsonBody"/>; handlers return <c>TypedResults</c>, so OpenAPI sees every response).
+    /// Options come from <see cref="TenantApiOptions"/> in DI.
     /// <para>Every endpoint of the group, and every endpoint an <see cref="ITenantApiEndpointContributor"/> from DI adds to it (the
     /// Cloud API credentials, for example), requires an API key (<c>Authorization: Bearer</c> or <c>X-Api-Key</c>) with policy
     /// <see cref="TenantApiAuthentication.TenantScopePolicy"/>: the admin key, or a tenant key on its own tenant (another → 403);
@@ -52,6 +58,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <param name="prefix">The route prefix. Default <c>/api/tenants</c>.</param>
     /// <returns>The route group of the API, so the host can add <c>RequireAuthorization()</c>, rate limiting or other conventions.</returns>
     /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> or <c>AddTenantApi()</c> was not called, or an option is out of range.</exception>
+    /// <remarks>Rate limits: the group requires the policy <see cref="TenantApiRateLimitOptions.PolicyName"/> (a token bucket per caller, 429 with <c>Retry-After</c>); the host calls <c>app.UseRateLimiter()</c>, else the endpoints answer 500 and log why. Sends take an optional <c>Idempotency-Key</c> header (one send per key and tenant for 24 h; the same key with another body 422, a duplicate still sending 409 <c>in_progress</c>).</remarks>
     public static RouteGroupBuilder MapTenantApi(this IEndpointRouteBuilder endpoints, string prefix = DefaultPrefix)
     {
         RequiredServices.ThrowIfTenantsMissing(endpoints, nameof(MapTenantApi));
@@ -71,61 +78,69 @@ public static class TenantApiEndpointRouteBuilderExtensions
 
         var group = endpoints.MapGroup(prefix);
         group.RequireAuthorization(TenantApiAuthentication.TenantScopePolicy);
+        TenantApiRateLimiting.Apply(group, services, logger);
         string tenantRoute = "/{" + TenantApiHandlers.BusinessIdRouteValue + "}";
 
-        group.MapPost("/", Guard("StartTenant", handlers.StartAsync, logger))
-            .WithMetadata(Produces(StatusCodes.Status201Created, JsonContentType))
-            .WithMetadata(ProducesProblems(400, 409, 413, 415, 503))
+        group.MapPost("/", handlers.StartAsync)
+            .Typed("StartTenant", logger)
+            .WithMetadata(ProducesProblems(400, 403, 409, 413, 415, 503))
             .WithSummary("Starts a tenant.")
             .WithTags(Tag);
 
-        group.MapGet("/", Guard("ListTenants", handlers.ListAsync, logger))
-            .WithMetadata(Produces(StatusCodes.Status200OK, JsonContentType))
-            .WithSummary("Lists the statuses of all tenants.")
+        group.MapGet("/", (Delegate)handlers.ListAsync)
+            .Typed("ListTenants", logger)
+            .WithMetadata(ProducesProblems())
+            .WithSummary("Lists the statuses of all tenants the key may see.")
             .WithTags(Tag);
 
-        group.MapGet(tenantRoute, Guard("GetTenant", handlers.GetAsync, logger))
-            .WithMetadata(Produces(StatusCodes.Status200OK, JsonContentType))
-            .WithMetadata(ProducesProblems(400, 404))
+        group.MapGet(tenantRoute, handlers.GetAsync)
+            .Typed("GetTenant", logger)
+            .WithMetadata(ProducesProblems(400, 403, 404))
             .WithSummary("Gets a tenant's status.")
             .WithTags(Tag);
 
-        group.MapDelete(tenantRoute, Guard("StopTenant", handlers.StopAsync, logger))
-            .WithMetadata(Produces(StatusCodes.Status200OK, JsonContentType))
-            .WithMetadata(ProducesProblems(400, 404))
+        group.MapDelete(tenantRoute, handlers.StopAsync)
+            .Typed("StopTenant", logger)
+            .WithMetadata(ProducesProblems(400, 403, 404))
             .WithSummary("Stops a tenant.")
             .WithTags(Tag);
 
-        group.MapPost(tenantRoute + "/messages", Guard("SendMessage", handlers.SendMessageAsync, logger))
-            .WithMetadata(Produces(StatusCodes.Status202Accepted, JsonContentType))
-            .WithMetadata(ProducesProblems(400, 404, 409, 413, 415, 429, 502))
+        group.MapPost(tenantRoute + "/messages", handlers.SendMessageAsync)
+            .Typed("SendMessage", logger)
+            .WithMetadata(ProducesProblems(400, 403, 404, 409, 413, 415, 429, 502, 503))
             .WithSummary("Sends a text message through a connected tenant.")
-            .WithTags(Tag);
+            .WithTags(Tag)
+            .WithIdempotencyKey(options.MaxRequestBodySize, logger);
 
         group.MapPost(tenantRoute + "/keys", TenantApiKeyHandlers.CreateAsync)
             .Typed("CreateApiKey", logger)
             .RequireAuthorization(TenantApiAuthentication.AdminPolicy)
-            .WithMetadata(Produces(StatusCodes.Status201Created, JsonContentType))
-            .WithMetadata(ProducesProblems(400, 401, 403))
+            .WithMetadata(ProducesProblems(400, 403))
             .WithSummary("Creates an API key scoped to the tenant (admin only); the key is shown once.")
             .WithTags(Tag);
 
         group.MapGet(tenantRoute + "/keys", TenantApiKeyHandlers.ListAsync)
             .Typed("ListApiKeys", logger)
-            .WithMetadata(Produces(StatusCodes.Status200OK, JsonContentType))
-            .WithMetadata(ProducesProblems(400, 401, 403))
+            .WithMetadata(ProducesProblems(400, 403))
             .WithSummary("Lists the tenant's API keys, without secrets.")
             .WithTags(Tag);
 
         group.MapDelete(tenantRoute + "/keys/{" + TenantApiKeyHandlers.KeyIdRouteValue + "}", TenantApiKeyHandlers.RevokeAsync)
             .Typed("RevokeApiKey", logger)
-            .WithMetadata(ProducesProblems(400, 401, 403, 404))
+            .WithMetadata(ProducesProblems(400, 403, 404))
             .WithSummary("Revokes one of the tenant's API keys, at once on every host.")
             .WithTags(Tag);
 
+        DeadLetterHandlers.Map(group, tenantRoute, logger);
+        TenantLifecycleEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
+
+        // Contributed endpoints get the API's conventions from a group of their own, so a contributor cannot forget them.
+        var contributed = group.MapGroup(string.Empty);
+        contributed.AddEndpointFilter(TenantRouteFilter.Instance);
+        ((IEndpointConventionBuilder)contributed).Finally(b => GuardEndpoint(b, b.Metadata.OfType<IEndpointNameMetadata>().LastOrDefault()?.EndpointName ?? b.DisplayName ?? "?", logger));
         foreach (var contributor in services.GetServices<ITenantApiEndpointContributor>())
         {
-            contributor.MapEndpoints(group);
+            contributor.MapEndpoints(contributed);
         }
 
         return group;
@@ -136,7 +151,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// A request the client aborted is not an error. A wrapper rather than a group endpoint filter: filters on the returned group would
     /// also run on endpoints the host adds to it.
     /// </summary>
-    private static RequestDelegate Guard(string endpoint, Func<HttpContext, Task> handler, ILogger logger) => async context =>
+    private static RequestDelegate Guard(string endpoint, RequestDelegate handler, ILogger logger) => async context =>
     {
         try
         {
@@ -169,28 +184,32 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// whole request delegate, binding included, runs inside <see cref="Guard"/>. Per endpoint, not on the group, so endpoints the host
     /// adds to the returned group keep their own behaviour.
     /// </summary>
-    private static RouteHandlerBuilder Typed(this RouteHandlerBuilder builder, string endpoint, ILogger logger)
+    internal static RouteHandlerBuilder Typed(this RouteHandlerBuilder builder, string endpoint, ILogger logger)
     {
         builder.AddEndpointFilter(TenantRouteFilter.Instance);
-        builder.Finally(b =>
-        {
-            var inner = b.RequestDelegate ?? throw new InvalidOperationException($"The endpoint {endpoint} has no request delegate.");
-            b.RequestDelegate = Guard(endpoint, inner.Invoke, logger);
-        });
+        builder.Finally(b => GuardEndpoint(b, endpoint, logger));
         return builder;
     }
 
-    private static ProducesResponseTypeMetadata Produces(int statusCode, string contentType) =>
-        new(statusCode, type: null, contentTypes: [contentType]);
+    private static void GuardEndpoint(EndpointBuilder builder, string endpoint, ILogger logger)
+    {
+        var inner = builder.RequestDelegate ?? throw new InvalidOperationException($"The endpoint {endpoint} has no request delegate.");
+        builder.RequestDelegate = Guard(endpoint, inner, logger);
+    }
 
+    /// <summary>Problem details responses for <paramref name="statusCodes"/>, and 401 (no, an unknown or a revoked key) on every endpoint.</summary>
     private static object[] ProducesProblems(params int[] statusCodes)
     {
-        var metadata = new object[statusCodes.Length];
+        var metadata = new object[statusCodes.Length + 1];
+        metadata[0] = Problem(StatusCodes.Status401Unauthorized);
         for (int i = 0; i < statusCodes.Length; i++)
         {
-            metadata[i] = new ProducesResponseTypeMetadata(statusCodes[i], type: null, contentTypes: [Problems.ContentType]);
+            metadata[i + 1] = Problem(statusCodes[i]);
         }
 
         return metadata;
     }
+
+    private static ProducesResponseTypeMetadata Problem(int statusCode) =>
+        new(statusCode, typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), [Problems.ContentType]);
 }

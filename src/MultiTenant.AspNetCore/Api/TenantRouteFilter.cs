@@ -1,11 +1,18 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using MultiTenant.AspNetCore.Diagnostics;
+using MultiTenant.AspNetCore.Http;
 
 namespace MultiTenant.AspNetCore.Api;
 
 /// <summary>
-/// An endpoint filter of the typed tenant API endpoints: when a route's <c>business_id</c> failed to bind to <see cref="TenantId"/>
-/// (the framework then sets 400 and skips the handler, but still runs the filters), answers 400 problem details whose <c>detail</c> says
-/// what is wrong with the id, instead of an empty 400.
+/// The endpoint filter of the typed tenant API endpoints, so that a handler only ever sees a valid request:
+/// <list type="bullet">
+/// <item>when a route's <c>business_id</c> failed to bind to <see cref="TenantId"/> (the framework then sets 400 and skips the handler,
+/// but still runs the filters), answers 400 problem details whose <c>detail</c> says what is wrong with the id, instead of an empty 400;</item>
+/// <item>when a request body record (<see cref="ITenantApiRequest"/>) was refused while binding, answers its problem (400, 413, 415).</item>
+/// </list>
 /// </summary>
 internal sealed class TenantRouteFilter : IEndpointFilter
 {
@@ -18,27 +25,27 @@ internal sealed class TenantRouteFilter : IEndpointFilter
         {
             string? raw = http.Request.RouteValues[TenantApiHandlers.BusinessIdRouteValue] as string;
             string detail = TenantId.Validate(raw) ?? "The request is not valid.";
+            Rejected(http, StatusCodes.Status400BadRequest, detail);
             return ValueTask.FromResult<object?>(TypedProblems.Problem(http, StatusCodes.Status400BadRequest, detail));
+        }
+
+        for (int i = 0; i < context.Arguments.Count; i++)
+        {
+            if (context.Arguments[i] is ITenantApiRequest { Problem: { } problem })
+            {
+                Rejected(http, problem.StatusCode, problem.ProblemDetails.Detail ?? string.Empty);
+                return ValueTask.FromResult<object?>(problem);
+            }
         }
 
         return next(context);
     }
-}
 
-/// <summary>Problem details results (RFC 9457) with the API's snake_case <c>trace_id</c> and optional <c>error_code</c>.</summary>
-internal static class TypedProblems
-{
-    public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Problem(HttpContext context, int statusCode, string detail, string? errorCode = null)
+    private static void Rejected(HttpContext http, int statusCode, string detail)
     {
-        var extensions = new Dictionary<string, object?>(StringComparer.Ordinal)
+        if (http.RequestServices.GetService<ILoggerFactory>() is { } loggers)
         {
-            ["trace_id"] = System.Diagnostics.Activity.Current?.Id ?? context.TraceIdentifier,
-        };
-        if (errorCode is not null)
-        {
-            extensions["error_code"] = errorCode;
+            Log.RequestRejected(loggers.CreateLogger("MultiTenant.AspNetCore.TenantApi"), http.GetEndpoint()?.DisplayName ?? "?", statusCode, detail);
         }
-
-        return TypedResults.Problem(detail: detail, statusCode: statusCode, extensions: extensions);
     }
 }

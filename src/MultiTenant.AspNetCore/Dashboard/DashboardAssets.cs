@@ -3,7 +3,8 @@ namespace MultiTenant.AspNetCore.Dashboard;
 /// <summary>
 /// The dashboard's style and script, inlined into the page: no front-end build and no static files to serve. The script listens to
 /// the server-sent events of <c>events</c> (status and pairing changes) and updates the rows of the current page in place; the buttons
-/// post to <c>tenants/{id}/{action}</c>.
+/// post to <c>tenants/{id}/{action}</c> with the page's anti-forgery token in a header; a 401 (signed out) reloads the page, which sends
+/// the browser to the sign-in form.
 /// </summary>
 internal static class DashboardAssets
 {
@@ -12,13 +13,14 @@ internal static class DashboardAssets
         th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;font-size:.9rem}th{background:#f4f4f4}
         tr.connected .state{color:#17803d;font-weight:600}tr.error .state{color:#b3261e;font-weight:600}
         tr.disconnected .state,tr.starting .state{color:#a36a00}tr.stopped .state{color:#777}
-        .error{max-width:28rem;color:#b3261e}code.qr{display:inline-block;max-width:18rem;word-break:break-all;font-size:.7rem;
+        #session form{display:inline}#signin input{font-family:monospace}td.error,p.error{max-width:28rem;color:#b3261e}code.qr{display:inline-block;max-width:18rem;word-break:break-all;font-size:.7rem;
         border:3px solid #000;padding:.3rem;background:#fff}button{margin-right:.2rem}#live{color:#777;font-size:.8rem}
         """;
 
     public const string Script = """
         (function () {
           var base = document.body.dataset.base;
+          var csrf = {}; csrf[document.body.dataset.csrfHeader] = document.body.dataset.csrf;
           var tbody = document.querySelector('#tenants tbody');
           var live = document.getElementById('live');
           function row(id) { return tbody.querySelector('tr[data-id="' + CSS.escape(id) + '"]'); }
@@ -65,8 +67,11 @@ internal static class DashboardAssets
             if (!b) return;
             var id = b.closest('tr').dataset.id;
             b.disabled = true;
-            fetch(base + '/tenants/' + encodeURIComponent(id) + '/' + b.dataset.action, { method: 'POST' })
-              .then(function (r) { if (!r.ok) { return r.json().then(function (p) { alert(p.detail || r.statusText); }); } })
+            fetch(base + '/tenants/' + encodeURIComponent(id) + '/' + b.dataset.action, { method: 'POST', headers: csrf, credentials: 'same-origin' })
+              .then(function (r) {
+                if (r.status === 401) { location.reload(); return; } // signed out (the key was revoked): back to the sign-in form
+                if (!r.ok) { return r.json().then(function (p) { alert(p.detail || r.statusText); }); }
+              })
               .finally(function () { b.disabled = false; });
           });
           var source = new EventSource(base + '/events');

@@ -16,6 +16,12 @@ internal sealed record DashboardPageModel(
     IReadOnlyList<DashboardHostSummary> Hosts,
     IReadOnlyList<TenantPairingChallenge> Pairing);
 
+/// <summary>
+/// Who looks at the page and the anti-forgery token its script sends with every POST (<paramref name="CsrfHeader"/>) and its sign-out
+/// form posts (<paramref name="CsrfField"/>). <paramref name="SignedIn"/>: a browser signed in with the cookie (it gets a sign-out button).
+/// </summary>
+internal sealed record DashboardSession(string Who, string CsrfToken, string CsrfHeader, string CsrfField, bool SignedIn);
+
 /// <summary>One host's line of the summary.</summary>
 internal sealed record DashboardHostSummary(string Host, int Tenants, int Connected, int Error);
 
@@ -67,7 +73,7 @@ internal static class DashboardView
 {
     private static readonly HtmlEncoder Html = HtmlEncoder.Default;
 
-    public static string Render(DashboardPageModel model, string basePath)
+    public static string Render(DashboardPageModel model, string basePath, DashboardSession session)
     {
         var pairing = new Dictionary<TenantId, TenantPairingChallenge>();
         foreach (var p in model.Pairing)
@@ -78,7 +84,16 @@ internal static class DashboardView
         var sb = new StringBuilder(4096 + (model.Tenants.Count * 400));
         sb.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Tenants</title>")
           .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>").Append(DashboardAssets.Css).Append("</style></head>")
-          .Append("<body data-base=\"").Append(Html.Encode(basePath)).Append("\"><h1>Tenants</h1>");
+          .Append("<body data-base=\"").Append(Html.Encode(basePath)).Append("\" data-csrf=\"").Append(Html.Encode(session.CsrfToken))
+          .Append("\" data-csrf-header=\"").Append(Html.Encode(session.CsrfHeader)).Append("\"><h1>Tenants</h1><div id=\"session\">signed in as <span id=\"who\">")
+          .Append(Html.Encode(session.Who)).Append("</span>");
+        if (session.SignedIn)
+        {
+            sb.Append(" <form id=\"signout\" method=\"post\" action=\"").Append(Html.Encode(basePath + "/signout")).Append("\"><input type=\"hidden\" name=\"")
+              .Append(Html.Encode(session.CsrfField)).Append("\" value=\"").Append(Html.Encode(session.CsrfToken)).Append("\"><button type=\"submit\">sign out</button></form>");
+        }
+
+        sb.Append("</div>");
 
         sb.Append("<section id=\"hosts\"><h2>Hosts</h2><table><thead><tr><th>host</th><th>tenants</th><th>connected</th><th>error</th></tr></thead><tbody>");
         foreach (var h in model.Hosts)

@@ -1,4 +1,5 @@
 using MultiTenant;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -19,10 +20,20 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
     /// tenant with its state, owner host, error, last change and pairing step (filter <c>?q=</c>, <c>?status=</c>, paging <c>?page=</c>
     /// and <c>?size=</c>, 50 per page by default, at most 500) and a per-host summary; <c>GET {pattern}/events</c> streams status and
     /// pairing changes as server-sent events, which the page applies without a reload; <c>POST {pattern}/tenants/{business_id}/start</c>,
-    /// <c>/stop</c> and <c>/restart</c> drive the tenant. Every endpoint requires the admin key
-    /// (<see cref="MultiTenant.AspNetCore.Security.TenantApiAuthentication.AdminPolicy"/>, as <c>Authorization: Bearer</c> or
-    /// <c>X-Api-Key</c>): the page lists every tenant, so tenant keys are refused (403) until it filters by scope. Returns the group for
-    /// further conventions.
+    /// <c>/stop</c> and <c>/restart</c> drive the tenant.
+    /// <para>Sign-in: a browser cannot send API key headers, so <c>GET {pattern}/signin</c> shows a form where an API key is pasted;
+    /// <c>POST {pattern}/signin</c> checks it like the header scheme (the admin key or a tenant key) and sets the dashboard's cookie
+    /// (<see cref="MultiTenant.AspNetCore.Security.TenantApiAuthentication.DashboardCookieScheme"/>: HttpOnly, SameSite=Strict, Secure
+    /// over HTTPS, a Data Protection ticket, 8 hours sliding). The key is checked again against the store on every request, so revoking
+    /// it signs the browser out; <c>POST {pattern}/signout</c> signs out. An anonymous <c>GET {pattern}/</c> is redirected to the form,
+    /// the other endpoints answer 401. A signed-in browser's POSTs must carry the page's anti-forgery token (the page script sends it as
+    /// the <c>RequestVerificationToken</c> header): without it 400. Requests with an API key header (<c>Authorization: Bearer</c> or
+    /// <c>X-Api-Key</c>) work as before, without cookie or token. Only these endpoints read the cookie; <c>MapTenantApi()</c> stays
+    /// header-only.</para>
+    /// <para>A tenant key sees its own tenant only (page, host summary, events, pairing) and acts on it only (403 otherwise); the admin
+    /// key sees and drives every tenant. Behind several hosts, share the host's Data Protection key ring
+    /// (<c>services.AddDataProtection().PersistKeysTo…()</c>) so that every host reads the cookie.</para>
+    /// Returns the group for further conventions.
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> or <c>AddTenantApi()</c> was not called.</exception>
     public static RouteGroupBuilder MapTenantDashboard(this IEndpointRouteBuilder endpoints, string pattern = "")
@@ -34,11 +45,17 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
                 "MapTenantDashboard() needs the API key authentication. Call services.AddWhatsAppTenants().AddTenantApi() when configuring services.");
         }
 
+        string root = "/" + pattern.Trim('/');
+        string pagePath = root.TrimEnd('/') + "/";
+        string signInPath = root.TrimEnd('/') + "/signin";
         var group = endpoints.MapGroup(pattern).ExcludeFromDescription();
-        group.RequireAuthorization(TenantApiAuthentication.AdminPolicy);
-        group.MapGet("/", RenderAsync);
+        group.RequireAuthorization(TenantApiAuthentication.DashboardPolicy);
+        group.MapGet("/", RenderAsync).WithMetadata(new DashboardPageMetadata(signInPath));
         group.MapGet("/events", StreamAsync);
-        group.MapPost("/tenants/{businessId}/{verb}", ActAsync);
+        group.MapPost("/tenants/{businessId}/{verb}", DashboardActions.ActAsync);
+        group.MapGet("/signin", context => DashboardSignIn.FormAsync(context, pagePath)).AllowAnonymous();
+        group.MapPost("/signin", context => DashboardSignIn.SignInAsync(context, pagePath)).AllowAnonymous();
+        group.MapPost("/signout", context => DashboardSignIn.SignOutAsync(context, signInPath));
         return group;
     }
 
@@ -60,12 +77,19 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
 
         int page = int.TryParse(query["page"], out int p) ? p : 1;
         int size = int.TryParse(query["size"], out int n) ? n : DashboardQuery.DefaultPageSize;
-        var all = await coordinator.ListStatusesAsync(context.RequestAborted).ConfigureAwait(false);
-        var model = DashboardQuery.Build(all, query["q"], state, page, size, pairing.GetAll());
+        var all = DashboardActions.Visible(context, await coordinator.ListStatusesAsync(context.RequestAborted).ConfigureAwait(false));
+        var model = DashboardQuery.Build(all, query["q"], state, page, size, Visible(context, pairing.GetAll()));
         context.Response.ContentType = "text/html; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         var basePath = (context.Request.PathBase + context.Request.Path).Value?.TrimEnd('/') ?? string.Empty;
-        await context.Response.WriteAsync(DashboardView.Render(model, basePath), context.RequestAborted).ConfigureAwait(false);
+        var tokens = context.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(context);
+        var session = new DashboardSession(
+            DashboardSignIn.Describe(context.User),
+            tokens.RequestToken ?? string.Empty,
+            tokens.HeaderName ?? "RequestVerificationToken",
+            tokens.FormFieldName,
+            SignedIn: !TenantApiKeyAuthenticationHandler.HasKeyHeader(context.Request));
+        await context.Response.WriteAsync(DashboardView.Render(model, basePath, session), context.RequestAborted).ConfigureAwait(false);
     }
 
     private static async Task StreamAsync(HttpContext context)
@@ -73,6 +97,7 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
         var statuses = context.RequestServices.GetRequiredService<TenantStatusFeed>();
         var pairing = context.RequestServices.GetRequiredService<TenantPairingBoard>();
         var aborted = context.RequestAborted;
+        var user = context.User;
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-store";
         var statusChanges = statuses.ReadChangesAsync(aborted); // registered now: the client misses nothing after the first line
@@ -85,8 +110,8 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
         try
         {
             await Task.WhenAll(
-                PumpAsync(context, gate, "status", statusChanges, static s => DashboardJson.Status(s), aborted),
-                PumpAsync(context, gate, "pairing", pairingChanges, static u => DashboardJson.Pairing(u), aborted)).ConfigureAwait(false);
+                PumpAsync(context, gate, "status", statusChanges, s => Sees(user, s.BusinessId) ? DashboardJson.Status(s) : null, aborted),
+                PumpAsync(context, gate, "pairing", pairingChanges, u => Sees(user, u.BusinessId) ? DashboardJson.Pairing(u) : null, aborted)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -99,11 +124,16 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
     }
 
     private static async Task PumpAsync<T>(
-        HttpContext context, SemaphoreSlim gate, string name, IAsyncEnumerable<T> items, Func<T, string> json, CancellationToken cancellationToken)
+        HttpContext context, SemaphoreSlim gate, string name, IAsyncEnumerable<T> items, Func<T, string?> json, CancellationToken cancellationToken)
     {
         await foreach (var item in items.ConfigureAwait(false))
         {
-            var line = "event: " + name + "\ndata: " + json(item) + "\n\n";
+            if (json(item) is not { } data)
+            {
+                continue;
+            }
+
+            var line = "event: " + name + "\ndata: " + data + "\n\n";
             await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
@@ -117,54 +147,10 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
         }
     }
 
-    private static async Task ActAsync(HttpContext context)
-    {
-        var coordinator = context.RequestServices.GetRequiredService<ITenantCoordinator>();
-        var businessId = context.Request.RouteValues["businessId"] as string;
-        var action = context.Request.RouteValues["verb"] as string;
-        if (!TenantId.TryParse(businessId, out var tenant))
-        {
-            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, TenantId.Validate(businessId) ?? "Invalid business id.").ConfigureAwait(false);
-            return;
-        }
+    private static bool Sees(System.Security.Claims.ClaimsPrincipal user, TenantId tenant) => TenantApiAuthentication.MayActFor(user, tenant);
 
-        var aborted = context.RequestAborted;
-        try
-        {
-            TenantStatus status;
-            switch (action)
-            {
-                case "start":
-                    status = await coordinator.StartAsync(tenant, aborted).ConfigureAwait(false);
-                    break;
-                case "stop":
-                    status = await coordinator.StopAsync(tenant, aborted).ConfigureAwait(false);
-                    break;
-                case "restart":
-                    await coordinator.StopAsync(tenant, aborted).ConfigureAwait(false);
-                    status = await coordinator.StartAsync(tenant, aborted).ConfigureAwait(false);
-                    break;
-                default:
-                    await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "Unknown action; use start, stop or restart.").ConfigureAwait(false);
-                    return;
-            }
-
-            context.Response.ContentType = "application/json; charset=utf-8";
-            await context.Response.WriteAsync(DashboardJson.Status(status), aborted).ConfigureAwait(false);
-        }
-        catch (TenantNotFoundException)
-        {
-            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "The tenant is not known.").ConfigureAwait(false);
-        }
-        catch (TenantAlreadyRunningException)
-        {
-            await Problems.WriteAsync(context, StatusCodes.Status409Conflict, "The tenant is already running.").ConfigureAwait(false);
-        }
-        catch (TenantCoordinatorStoppingException)
-        {
-            await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "The host is shutting down.").ConfigureAwait(false);
-        }
-    }
+    private static List<TenantPairingChallenge> Visible(HttpContext context, IReadOnlyList<TenantPairingChallenge> all) =>
+        all.Where(p => Sees(context.User, p.BusinessId)).ToList();
 
     private static TenantState? ParseState(string name)
     {

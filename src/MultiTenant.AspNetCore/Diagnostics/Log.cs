@@ -16,6 +16,18 @@ public static class TenantApiEventIds
 
     /// <summary>A start or stop was requested through the API.</summary>
     public const int TenantCommand = 2003;
+
+    /// <summary>A request was over its caller's rate limit and answered 429 (Debug level).</summary>
+    public const int RateLimited = 2010;
+
+    /// <summary>The API is rate limited but the host did not call <c>app.UseRateLimiter()</c>; the API answers 500 until it does.</summary>
+    public const int RateLimiterMissing = 2011;
+
+    /// <summary>The idempotency store failed: a send answered 503, or a finished send could not be recorded.</summary>
+    public const int IdempotencyStoreFailed = 2012;
+
+    /// <summary>A send with a used <c>Idempotency-Key</c> was answered with the first message id (Debug level).</summary>
+    public const int IdempotentReplay = 2013;
 }
 
 /// <summary>All log messages of MultiTenant.AspNetCore.</summary>

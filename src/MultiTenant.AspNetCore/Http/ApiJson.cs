@@ -8,19 +8,25 @@ namespace MultiTenant.AspNetCore.Http;
 /// <summary>A tenant's status as the API returns it (SPEC §3): snake_case, RFC 3339 UTC timestamps, optional members omitted.</summary>
 internal sealed class TenantStatusResponse
 {
+    [JsonPropertyName("business_id")]
     public required string BusinessId { get; init; }
 
+    [JsonPropertyName("status")]
     public required string Status { get; init; }
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [JsonPropertyName("started_at")]
     public string? StartedAt { get; init; }
 
+    [JsonPropertyName("updated_at")]
     public required string UpdatedAt { get; init; }
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [JsonPropertyName("error")]
     public string? Error { get; init; }
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [JsonPropertyName("host")]
     public string? Host { get; init; }
 
     public static TenantStatusResponse From(TenantStatus status, bool includeHost) => new()
@@ -37,14 +43,17 @@ internal sealed class TenantStatusResponse
 /// <summary>The answer to a start or a stop: <c>{"status":"started","business_id":"tenant1"}</c>.</summary>
 internal sealed class TenantCommandResponse
 {
+    [JsonPropertyName("status")]
     public required string Status { get; init; }
 
+    [JsonPropertyName("business_id")]
     public required string BusinessId { get; init; }
 }
 
 /// <summary>The answer to an accepted message: <c>{"message_id":"…"}</c>.</summary>
 internal sealed class MessageAcceptedResponse
 {
+    [JsonPropertyName("message_id")]
     public required string MessageId { get; init; }
 }
 

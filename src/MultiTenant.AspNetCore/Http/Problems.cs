@@ -28,7 +28,7 @@ internal static class Problems
         return context.Response.WriteAsJsonAsync(problem, ApiJson.Context.ProblemResponse, ContentType, CancellationToken.None);
     }
 
-    private static (string Type, string Title) Describe(int statusCode) => statusCode switch
+    internal static (string Type, string Title) Describe(int statusCode) => statusCode switch
     {
         StatusCodes.Status400BadRequest => ("https://tools.ietf.org/html/rfc9110#section-15.5.1", "Bad Request"),
         StatusCodes.Status401Unauthorized => ("https://tools.ietf.org/html/rfc9110#section-15.5.2", "Unauthorized"),
@@ -37,6 +37,7 @@ internal static class Problems
         StatusCodes.Status409Conflict => ("https://tools.ietf.org/html/rfc9110#section-15.5.10", "Conflict"),
         StatusCodes.Status413PayloadTooLarge => ("https://tools.ietf.org/html/rfc9110#section-15.5.14", "Content Too Large"),
         StatusCodes.Status415UnsupportedMediaType => ("https://tools.ietf.org/html/rfc9110#section-15.5.16", "Unsupported Media Type"),
+        StatusCodes.Status422UnprocessableEntity => ("https://tools.ietf.org/html/rfc9110#section-15.5.21", "Unprocessable Content"),
         StatusCodes.Status429TooManyRequests => ("https://tools.ietf.org/html/rfc6585#section-4", "Too Many Requests"),
         StatusCodes.Status500InternalServerError => ("https://tools.ietf.org/html/rfc9110#section-15.6.1", "Internal Server Error"),
         StatusCodes.Status502BadGateway => ("https://tools.ietf.org/html/rfc9110#section-15.6.3", "Bad Gateway"),
@@ -46,4 +47,26 @@ internal static class Problems
 
     private static string ReasonPhrase(int statusCode) =>
         Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(statusCode) is { Length: > 0 } phrase ? phrase : "Error";
+}
+
+/// <summary>
+/// Problem details results (RFC 9457) for typed endpoints, the same document <see cref="Problems"/> writes: <c>type</c> and <c>title</c>
+/// for the status, a readable <c>detail</c>, the snake_case <c>trace_id</c> and an optional <c>error_code</c>.
+/// </summary>
+internal static class TypedProblems
+{
+    public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Problem(HttpContext context, int statusCode, string detail, string? errorCode = null)
+    {
+        var extensions = new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["trace_id"] = Activity.Current?.Id ?? context.TraceIdentifier,
+        };
+        if (errorCode is not null)
+        {
+            extensions["error_code"] = errorCode;
+        }
+
+        var (type, title) = Problems.Describe(statusCode);
+        return TypedResults.Problem(detail: detail, statusCode: statusCode, title: title, type: type, extensions: extensions);
+    }
 }

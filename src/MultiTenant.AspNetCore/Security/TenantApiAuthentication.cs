@@ -14,6 +14,22 @@ public static class TenantApiAuthentication
     /// <summary>The policy of admin-only endpoints (creating keys): the admin key.</summary>
     public const string AdminPolicy = "WhatsAppTenants.Admin";
 
+    /// <summary>
+    /// The scheme of the dashboard's endpoints only: <c>WhatsAppTenantsDashboard</c>, which forwards a request that carries an API key
+    /// header to <see cref="Scheme"/> and any other to <see cref="DashboardCookieScheme"/>. The tenant API never reads the cookie.
+    /// </summary>
+    public const string DashboardScheme = "WhatsAppTenantsDashboard";
+
+    /// <summary>
+    /// The cookie scheme of the dashboard's browser sign-in: <c>WhatsAppTenantsDashboardCookie</c> (an HttpOnly, SameSite=Strict
+    /// cookie, Secure over HTTPS, holding a Data Protection ticket). Configure it further with
+    /// <c>services.Configure&lt;CookieAuthenticationOptions&gt;(TenantApiAuthentication.DashboardCookieScheme, …)</c>.
+    /// </summary>
+    public const string DashboardCookieScheme = "WhatsAppTenantsDashboardCookie";
+
+    /// <summary>The policy of the dashboard's endpoints: a signed-in browser or an API key header, admin or tenant key.</summary>
+    public const string DashboardPolicy = "WhatsAppTenants.Dashboard";
+
     /// <summary>The claim that marks the admin key: value <see cref="AdminRole"/>.</summary>
     public const string RoleClaim = "whatsapp_tenants_role";
 

@@ -32,25 +32,13 @@ internal sealed class TenantApiKeyAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
 
-        if (key.Length == 0 || key.Length > TenantApiKeys.MaxKeyLength)
+        if (TenantApiKeyValidation.HashOf(key) is not { } hash)
         {
             return AuthenticateResult.Fail("The API key is not valid.");
         }
 
-        byte[] hash = TenantApiKeys.Hash(key);
-        if (Options.AdminKey is { Length: > 0 } admin && TenantApiKeys.HashesEqual(TenantApiKeys.Hash(admin), hash))
-        {
-            return Success([new Claim(TenantApiAuthentication.RoleClaim, TenantApiAuthentication.AdminRole)]);
-        }
-
-        var record = await keys.FindByHashAsync(hash, Context.RequestAborted).ConfigureAwait(false);
-        return record is null
-            ? AuthenticateResult.Fail("The API key is not valid.")
-            : Success(
-            [
-                new Claim(TenantApiAuthentication.BusinessIdClaim, record.Tenant.Value),
-                new Claim(TenantApiAuthentication.KeyIdClaim, record.Id.ToString("D")),
-            ]);
+        var claims = await TenantApiKeyValidation.ValidateAsync(hash, Options.AdminKey, keys, Context.RequestAborted).ConfigureAwait(false);
+        return claims is null ? AuthenticateResult.Fail("The API key is not valid.") : Success(claims);
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -67,6 +55,9 @@ internal sealed class TenantApiKeyAuthenticationHandler(
 
     private AuthenticateResult Success(Claim[] claims) =>
         AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, Scheme.Name)), Scheme.Name));
+
+    /// <summary>Whether <paramref name="request"/> carries an API key header (<c>Authorization</c> or <c>X-Api-Key</c>).</summary>
+    internal static bool HasKeyHeader(HttpRequest request) => ReadKey(request) is not null;
 
     private static string? ReadKey(HttpRequest request)
     {

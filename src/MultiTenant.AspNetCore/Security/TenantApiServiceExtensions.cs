@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using MultiTenant.AspNetCore.Dashboard;
 using MultiTenant.AspNetCore.Security;
 using MultiTenant.Hosting;
 
@@ -13,8 +14,13 @@ public static class TenantApiServiceExtensions
     /// <summary>
     /// Registers the API key authentication scheme (<see cref="TenantApiAuthentication.Scheme"/>, admin key from
     /// <c>WhatsAppTenants:Api:AdminKey</c> unless <paramref name="configure"/> sets it) and the policies
-    /// <see cref="TenantApiAuthentication.TenantScopePolicy"/> and <see cref="TenantApiAuthentication.AdminPolicy"/>.
-    /// <c>MapTenantApi()</c> refuses to map without it, so the API is never open. Idempotent.
+    /// <see cref="TenantApiAuthentication.TenantScopePolicy"/> and <see cref="TenantApiAuthentication.AdminPolicy"/>; for
+    /// <c>MapTenantDashboard()</c>, the browser sign-in's cookie scheme (<see cref="TenantApiAuthentication.DashboardCookieScheme"/>,
+    /// which needs the host's Data Protection key ring shared by every host behind one address), its forwarding scheme and policy
+    /// (<see cref="TenantApiAuthentication.DashboardPolicy"/>) and antiforgery.
+    /// <c>MapTenantApi()</c> refuses to map without it, so the API is never open. Also registers the API's rate limiter policy
+    /// (<see cref="TenantApiRateLimitOptions"/>, from <c>WhatsAppTenants:Api:RateLimits</c>; the host calls <c>app.UseRateLimiter()</c>).
+    /// Idempotent.
     /// </summary>
     public static WhatsAppTenantsBuilder AddTenantApi(this WhatsAppTenantsBuilder builder, Action<TenantApiKeyAuthenticationOptions>? configure = null)
     {
@@ -34,8 +40,9 @@ public static class TenantApiServiceExtensions
         services.AddOptions<TenantApiKeyAuthenticationOptions>(TenantApiAuthentication.Scheme)
             .Configure<IServiceProvider>(static (o, sp) =>
                 o.AdminKey ??= sp.GetService<IConfiguration>()?[TenantApiKeyAuthenticationOptions.AdminKeyConfigurationKey]);
-        services.AddAuthentication()
+        var authentication = services.AddAuthentication()
             .AddScheme<TenantApiKeyAuthenticationOptions, TenantApiKeyAuthenticationHandler>(TenantApiAuthentication.Scheme, configure);
+        DashboardAuthentication.Register(services, authentication);
         services.AddAuthorizationBuilder()
             .AddPolicy(TenantApiAuthentication.TenantScopePolicy, static p => p
                 .AddAuthenticationSchemes(TenantApiAuthentication.Scheme)
@@ -44,8 +51,12 @@ public static class TenantApiServiceExtensions
             .AddPolicy(TenantApiAuthentication.AdminPolicy, static p => p
                 .AddAuthenticationSchemes(TenantApiAuthentication.Scheme)
                 .RequireAuthenticatedUser()
-                .AddRequirements(new AdminRequirement()));
+                .AddRequirements(new AdminRequirement()))
+            .AddPolicy(TenantApiAuthentication.DashboardPolicy, static p => p
+                .AddAuthenticationSchemes(TenantApiAuthentication.DashboardScheme)
+                .RequireAuthenticatedUser());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, TenantScopeAuthorizationHandler>());
+        TenantApiLimitServices.Add(services);
         return builder;
     }
 }

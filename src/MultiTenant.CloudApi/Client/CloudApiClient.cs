@@ -3,15 +3,16 @@ using MultiTenant.Clients;
 using MultiTenant.CloudApi.Diagnostics;
 using MultiTenant.CloudApi.Graph;
 using MultiTenant.CloudApi.Routing;
-using MultiTenant.CloudApi.Webhooks;
 using MultiTenant.Events;
+using MultiTenant.Inbox;
 
 namespace MultiTenant.CloudApi.Client;
 
 /// <summary>
 /// One tenant's client for the WhatsApp Business Cloud API. The API is stateless HTTP, so "connected" means: the access token is
-/// valid and the number's <c>health_status</c> allows sending. Inbound traffic arrives through the webhook endpoint, which finds this
-/// client through <see cref="CloudApiTenantDirectory"/> and writes to its tenant's event channel.
+/// valid and the number's <c>health_status</c> allows sending. Inbound traffic arrives through the webhook endpoint (on any host),
+/// which stores it in the tenant's durable inbox; while connected, the client runs a <see cref="TenantInboxConsumer"/> that delivers
+/// that inbox to the tenant's handlers in order, so exactly the host that runs the tenant handles its messages.
 /// </summary>
 /// <remarks>
 /// Graph errors are handled by Graph's <c>error.code</c>, not the HTTP status: 190 (token invalid) and permission errors stop the
@@ -30,14 +31,12 @@ internal sealed partial class CloudApiClient : ITenantClient
     private readonly CloudApiTenantDirectory _directory;
     private readonly CloudApiMetrics _metrics;
     private readonly CredentialStorage _storage;
+    private readonly CloudApiInbox _inbox;
     private readonly SendLimiter _limiter;
-    private readonly CancellationTokenSource _lifetime = new();
     private CloudApiCredentials _credentials;
     private volatile bool _connected;
     private volatile string? _lastHealth;
-    private ITimer? _sweepTimer;
-    private Task _sweep = Task.CompletedTask;
-    private int _sweeping;
+    private TenantInboxConsumer? _consumer;
     private int _disposed;
 
     public CloudApiClient(
@@ -47,7 +46,8 @@ internal sealed partial class CloudApiClient : ITenantClient
         CloudApiOptions options,
         CloudApiTenantDirectory directory,
         CloudApiMetrics metrics,
-        CredentialStorage storage)
+        CredentialStorage storage,
+        CloudApiInbox inbox)
     {
         _context = context;
         _storage = storage;
@@ -56,16 +56,11 @@ internal sealed partial class CloudApiClient : ITenantClient
         _options = options;
         _directory = directory;
         _metrics = metrics;
+        _inbox = inbox;
         _limiter = new SendLimiter(options.MessagesPerSecondFor(context.BusinessId), options.RateLimitBurst, options.RecipientSpacing, options.MaxSendWait, context.TimeProvider);
-        Deduplicator = new WebhookDeduplicator(context.State, context.TimeProvider, options.DeduplicationWindow);
     }
 
     public TenantId Tenant => _context.BusinessId;
-
-    /// <summary>The tenant's event channel, for the webhook.</summary>
-    public ITenantEventWriter Events => _context.Events;
-
-    public WebhookDeduplicator Deduplicator { get; }
 
     public CloudApiCredentials Credentials => Volatile.Read(ref _credentials);
 
@@ -78,9 +73,9 @@ internal sealed partial class CloudApiClient : ITenantClient
         // Fresh from the store at every (re)connect, so a token rotated on another host is picked up.
         var stored = await ReadStoredCredentialsAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new TenantFatalException(TenantFatalReason.NotPaired, CloudApiClientFactory.NoCredentialsMessage);
-        if (!TrySwitchCredentials(stored))
+        if (!await TrySwitchCredentialsAsync(stored, cancellationToken).ConfigureAwait(false))
         {
-            throw new TenantFatalException(TenantFatalReason.Other, CloudApiClientFactory.NumberInUseMessage(stored.PhoneNumberId, _directory));
+            throw new TenantFatalException(TenantFatalReason.Other, CloudApiClientFactory.NumberInUseMessage(stored.PhoneNumberId));
         }
 
         var problem = await ProbeAsync(cancellationToken).ConfigureAwait(false);
@@ -90,13 +85,23 @@ internal sealed partial class CloudApiClient : ITenantClient
         }
 
         _connected = true;
-        StartSweeps();
+        if (Volatile.Read(ref _consumer) is null)
+        {
+            // Delivered in order from the durable inbox, whichever host received the webhook. The supervisor connects and
+            // disconnects one at a time; the exchange only guards against a dispose racing the start.
+            var consumer = _inbox.StartConsumer(_context);
+            if (Interlocked.CompareExchange(ref _consumer, consumer, null) is not null || Volatile.Read(ref _disposed) != 0)
+            {
+                await consumer.DisposeAsync().ConfigureAwait(false);
+                Interlocked.CompareExchange(ref _consumer, null, consumer);
+            }
+        }
     }
 
-    public Task DisconnectAsync(CancellationToken cancellationToken)
+    public async Task DisconnectAsync(CancellationToken cancellationToken)
     {
         _connected = false;
-        return Task.CompletedTask;
+        await StopConsumerAsync().ConfigureAwait(false);
     }
 
     public async ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken)
@@ -110,19 +115,18 @@ internal sealed partial class CloudApiClient : ITenantClient
         return await ProbeAsync(cancellationToken).ConfigureAwait(false) is null;
     }
 
-    /// <summary>Switches to new credentials (set through <see cref="ICloudApiCredentialStore"/> on this host, or read at connect).</summary>
-    public void UseCredentials(CloudApiCredentials credentials)
-    {
-        if (!TrySwitchCredentials(credentials))
-        {
-            _context.ReportFatal(TenantFatalReason.Other, CloudApiClientFactory.NumberInUseMessage(credentials.PhoneNumberId, _directory));
-        }
-    }
+    /// <summary>
+    /// Switches to new credentials, set through <see cref="ICloudApiCredentialStore"/> on this host after it claimed their number.
+    /// </summary>
+    public void UseCredentials(CloudApiCredentials credentials) => Volatile.Write(ref _credentials, credentials);
 
-    /// <summary>Switches credentials; <see langword="false"/> (and no switch) when another tenant here holds the new number.</summary>
-    private bool TrySwitchCredentials(CloudApiCredentials credentials)
+    /// <summary>
+    /// Switches credentials once the tenant holds their number in the shared index (credentials stored by an earlier version claim
+    /// it here); <see langword="false"/> (and no switch) when another tenant holds it.
+    /// </summary>
+    private async ValueTask<bool> TrySwitchCredentialsAsync(CloudApiCredentials credentials, CancellationToken cancellationToken)
     {
-        if (!_directory.Claim(Tenant, credentials.PhoneNumberId, throwOnConflict: false))
+        if (!await _inbox.ClaimAsync(Tenant, credentials.PhoneNumberId, cancellationToken).ConfigureAwait(false))
         {
             return false;
         }
@@ -144,14 +148,16 @@ internal sealed partial class CloudApiClient : ITenantClient
 
         _connected = false;
         _directory.RemoveClient(this);
-        if (_sweepTimer is not null)
-        {
-            await _sweepTimer.DisposeAsync().ConfigureAwait(false);
-        }
+        await StopConsumerAsync().ConfigureAwait(false);
+    }
 
-        await _lifetime.CancelAsync().ConfigureAwait(false);
-        await _sweep.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _lifetime.Dispose();
+    /// <summary>Stops delivering the inbox: waits for the item being handled; the rest stays for the tenant's next run (here or elsewhere).</summary>
+    private async Task StopConsumerAsync()
+    {
+        if (Interlocked.Exchange(ref _consumer, null) is { } consumer)
+        {
+            await consumer.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>After a 190, reads the store: when another host (or an API call) stored a different token, use it and retry once.</summary>
@@ -172,7 +178,7 @@ internal sealed partial class CloudApiClient : ITenantClient
             return false;
         }
 
-        return TrySwitchCredentials(stored);
+        return await TrySwitchCredentialsAsync(stored, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<CloudApiCredentials?> ReadStoredCredentialsAsync(CancellationToken cancellationToken)
@@ -184,49 +190,6 @@ internal sealed partial class CloudApiClient : ITenantClient
         catch (InvalidDataException ex)
         {
             throw new TenantFatalException(TenantFatalReason.NotPaired, ex.Message);
-        }
-    }
-
-    private void StartSweeps()
-    {
-        if (_sweepTimer is null && Volatile.Read(ref _disposed) == 0)
-        {
-            // A sweep now, then every interval. The callback only starts the sweep; overlapping ticks are skipped.
-            _sweepTimer = _context.TimeProvider.CreateTimer(
-                static state => ((CloudApiClient)state!).StartSweep(), this, TimeSpan.Zero, _options.DeduplicationSweepInterval);
-        }
-    }
-
-    private void StartSweep()
-    {
-        if (Interlocked.CompareExchange(ref _sweeping, 1, 0) == 0)
-        {
-            _sweep = SweepAsync();
-        }
-    }
-
-    private async Task SweepAsync()
-    {
-        await Task.Yield();
-        try
-        {
-            int removed = await Deduplicator.SweepAsync(_lifetime.Token).ConfigureAwait(false);
-            if (removed > 0)
-            {
-                Log.DeduplicationSwept(_context.Logger, Tenant.Value, removed);
-            }
-        }
-        catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
-        {
-            // Stopping.
-        }
-        catch (Exception ex)
-        {
-            Log.DeduplicationStoreFailed(_context.Logger, Tenant.Value, "remove expired ids", ex);
-        }
-        finally
-        {
-            Volatile.Write(ref _sweeping, 0);
         }
     }
 }

@@ -7,23 +7,23 @@ using MultiTenant.CloudApi.Routing;
 namespace MultiTenant.CloudApi.Client;
 
 /// <summary>
-/// Creates each tenant's <see cref="CloudApiClient"/> from the credentials in its state store, claims the tenant's phone number
-/// for webhook routing and registers the running client. Registered by <c>UseCloudApi()</c>.
+/// Creates each tenant's <see cref="CloudApiClient"/> from the credentials in its state store and registers the running client (the
+/// client claims its phone number in the shared index when it connects). Registered by <c>UseCloudApi()</c>.
 /// </summary>
 internal sealed class CloudApiClientFactory(
     GraphApiClient graph,
     IOptions<CloudApiOptions> options,
     CloudApiTenantDirectory directory,
     CloudApiMetrics metrics,
-    CredentialStorage storage) : ITenantClientFactory
+    CredentialStorage storage,
+    CloudApiInbox inbox) : ITenantClientFactory
 {
     public const string NoCredentialsMessage =
         "No Cloud API credentials are set for this tenant. Set them (PUT /api/tenants/{business_id}/cloud-api/credentials, or ICloudApiCredentialStore.SetAsync), then start the tenant again.";
 
-    public static string NumberInUseMessage(string phoneNumberId, CloudApiTenantDirectory directory) =>
-        directory.TryGetOwner(phoneNumberId, out var owner)
-            ? $"The phone number id {phoneNumberId} already belongs to tenant {owner.Value} on this host; one number belongs to one tenant."
-            : $"The phone number id {phoneNumberId} already belongs to another tenant on this host.";
+    /// <summary>Says a number is taken without naming the tenant that holds it (a tenant must not learn another's id).</summary>
+    public static string NumberInUseMessage(string phoneNumberId) =>
+        $"The phone number id {phoneNumberId} already belongs to another tenant; one number belongs to one tenant.";
 
     public async ValueTask<ITenantClient> CreateClientAsync(TenantClientContext context, CancellationToken cancellationToken)
     {
@@ -43,12 +43,6 @@ internal sealed class CloudApiClientFactory(
             throw new TenantFatalException(TenantFatalReason.NotPaired, NoCredentialsMessage);
         }
 
-        // Rebuilds the phone number index as tenants start (it lives in memory).
-        if (!directory.Claim(context.BusinessId, found.Credentials.PhoneNumberId, throwOnConflict: false))
-        {
-            throw new TenantFatalException(TenantFatalReason.Other, NumberInUseMessage(found.Credentials.PhoneNumberId, directory));
-        }
-
         if (found.Legacy)
         {
             // Written by an earlier version with the token in clear: rewritten encrypted (same time of change) through the run's own
@@ -57,7 +51,7 @@ internal sealed class CloudApiClientFactory(
             Log.CredentialsEncrypted(context.Logger, context.BusinessId.Value);
         }
 
-        var client = new CloudApiClient(context, found.Credentials, graph, options.Value, directory, metrics, storage);
+        var client = new CloudApiClient(context, found.Credentials, graph, options.Value, directory, metrics, storage, inbox);
         directory.AddClient(client);
         return client;
     }

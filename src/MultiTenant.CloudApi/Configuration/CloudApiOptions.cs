@@ -107,37 +107,13 @@ public sealed class CloudApiOptions
     public int MaxWebhookBodySize { get; set; } = 1024 * 1024;
 
     /// <summary>
-    /// How long a webhook delivery waits for the tenants' handlers before it is answered. Events count as delivered (and are
-    /// acknowledged with 200) once every handler returned; a delivery whose handlers take longer is answered 503 so Meta retries
-    /// it, and the retry is de-duplicated once the first attempt was handled. Default 10 s; 100 ms to 1 minute.
+    /// The most webhook items (messages and statuses, all numbers together) kept for phone number ids that no tenant holds yet, for
+    /// example a delivery that raced the tenant's credential setup: they move into the tenant's inbox when its credentials are set
+    /// with that number. When the bound is reached, further deliveries for unknown numbers are answered 503 (Meta delivers them again
+    /// later) and counted as <c>refused</c> on <c>whatsmeow.inbox.items</c>. Default 10,000; 0 (keep none) to 1,000,000.
     /// </summary>
-    public TimeSpan WebhookHandlingTimeout { get; set; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>
-    /// What a webhook delivery for a number whose tenant is known but not running on this host gets. Default
-    /// <see cref="StoppedTenantDelivery.RetryLater"/> (503 with Retry-After, so Meta delivers it again later; lossless).
-    /// </summary>
-    public StoppedTenantDelivery StoppedTenantDelivery { get; set; } = StoppedTenantDelivery.RetryLater;
-
-    /// <summary>
-    /// How long a delivered message or status id is remembered to drop Meta's redeliveries (Meta retries failed deliveries for up
-    /// to 7 days). Ids are kept in the tenant's state store, so de-duplication survives restarts when the store is durable
-    /// (PostgreSQL). Default 7 days; 1 hour to 30 days. Ids are removed by day, so one is kept up to a day longer.
-    /// </summary>
-    public TimeSpan DeduplicationWindow { get; set; } = TimeSpan.FromDays(7);
-
-    /// <summary>How often each running tenant removes expired de-duplication ids. Default 1 hour; 1 minute to 1 day.</summary>
-    public TimeSpan DeduplicationSweepInterval { get; set; } = TimeSpan.FromHours(1);
-}
-
-/// <summary>What a webhook delivery for a known number whose tenant does not run on this host gets.</summary>
-public enum StoppedTenantDelivery
-{
-    /// <summary>503 with Retry-After: Meta delivers it again later (with backoff, for up to 7 days). Lossless; the default.</summary>
-    RetryLater = 0,
-
-    /// <summary>200: the delivery is acknowledged and dropped. Every dropped event is counted and logged.</summary>
-    Drop = 1,
+    [Range(0, 1_000_000)]
+    public int UnroutedCapacity { get; set; } = 10_000;
 }
 
 [OptionsValidator]
@@ -181,14 +157,6 @@ internal sealed class CloudApiOptionsCrossValidator : IValidateOptions<CloudApiO
         Check(failures, nameof(options.ThrottlePause), options.ThrottlePause, TimeSpan.Zero, TimeSpan.FromHours(1));
         Check(failures, nameof(options.MaxSendWait), options.MaxSendWait, TimeSpan.Zero, TimeSpan.FromMinutes(5));
         Check(failures, nameof(options.RequestTimeout), options.RequestTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
-        Check(failures, nameof(options.WebhookHandlingTimeout), options.WebhookHandlingTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
-        Check(failures, nameof(options.DeduplicationWindow), options.DeduplicationWindow, TimeSpan.FromHours(1), TimeSpan.FromDays(30));
-        Check(failures, nameof(options.DeduplicationSweepInterval), options.DeduplicationSweepInterval, TimeSpan.FromMinutes(1), TimeSpan.FromDays(1));
-        if (!Enum.IsDefined(options.StoppedTenantDelivery))
-        {
-            failures.Add($"{CloudApiOptions.SectionName}:{nameof(options.StoppedTenantDelivery)} must be RetryLater or Drop.");
-        }
-
         return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
     }
 

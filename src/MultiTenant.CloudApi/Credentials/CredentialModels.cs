@@ -29,28 +29,3 @@ internal sealed class StoredSecrets
 {
     public string? AccessToken { get; set; }
 }
-
-/// <summary><c>PUT /api/tenants/{business_id}/cloud-api/credentials</c> body. Unknown members are refused (a typo is reported).</summary>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-internal sealed class CredentialsRequest
-{
-    public string? PhoneNumberId { get; set; }
-
-    public string? AccessToken { get; set; }
-
-    public string? WabaId { get; set; }
-}
-
-/// <summary>What <c>GET …/cloud-api/credentials</c> returns: the non-secret fields only, never the token.</summary>
-internal sealed class CredentialsResponse
-{
-    public string BusinessId { get; set; } = string.Empty;
-
-    public string PhoneNumberId { get; set; } = string.Empty;
-
-    public string? WabaId { get; set; }
-
-    public bool HasAccessToken { get; set; }
-
-    public DateTimeOffset UpdatedAt { get; set; }
-}

@@ -8,8 +8,10 @@ namespace MultiTenant.CloudApi;
 /// and are stored encrypted when they are next set or the tenant next starts.
 /// </summary>
 /// <remarks>
-/// Setting credentials also updates this host's phone number index used to route webhooks, and a tenant running on this host uses
-/// the new credentials at once. A tenant running on another host picks them up at its next connect, or when Graph rejects the old
+/// Setting credentials claims the phone number id in the shared phone number index that routes webhooks (durable with PostgreSQL, so
+/// every host of a fleet routes the same way; one number belongs to one tenant), moves webhook items that arrived for the number
+/// before it was claimed into the tenant's inbox, and a tenant running on this host uses the new credentials at once. Deleting them
+/// releases the number. Reading never claims anything. A tenant running on another host picks them up at its next connect, or when Graph rejects the old
 /// token. Credentials may be set before the tenant is started for the first time.
 /// </remarks>
 public interface ICloudApiCredentialStore
@@ -22,7 +24,8 @@ public interface ICloudApiCredentialStore
     ValueTask<CloudApiCredentials?> GetAsync(TenantId tenant, CancellationToken cancellationToken = default);
 
     /// <summary>Sets (inserts or replaces) a tenant's credentials.</summary>
-    /// <exception cref="CloudApiPhoneNumberInUseException">Another tenant known to this host uses the same phone number id.</exception>
+    /// <exception cref="CloudApiPhoneNumberInUseException">Another tenant holds the same phone number id (of concurrent sets for one
+    /// number, exactly one succeeds).</exception>
     ValueTask SetAsync(TenantId tenant, CloudApiCredentials credentials, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -32,20 +35,19 @@ public interface ICloudApiCredentialStore
     ValueTask<bool> DeleteAsync(TenantId tenant, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The phone number id is already used by another tenant: one number belongs to one tenant.</summary>
+/// <summary>
+/// The phone number id is already held by another tenant: one number belongs to one tenant. The exception does not name that tenant
+/// (a tenant-scoped caller must not learn another tenant's id).
+/// </summary>
 public sealed class CloudApiPhoneNumberInUseException : InvalidOperationException
 {
     /// <summary>Creates the exception.</summary>
-    public CloudApiPhoneNumberInUseException(string phoneNumberId, TenantId owner)
-        : base($"The phone number id {phoneNumberId} already belongs to tenant {owner.Value}; remove it there first.")
+    public CloudApiPhoneNumberInUseException(string phoneNumberId)
+        : base($"The phone number id {phoneNumberId} already belongs to another tenant; remove it there first.")
     {
         PhoneNumberId = phoneNumberId;
-        Owner = owner;
     }
 
     /// <summary>The phone number id.</summary>
     public string PhoneNumberId { get; }
-
-    /// <summary>The tenant that uses it.</summary>
-    public TenantId Owner { get; }
 }

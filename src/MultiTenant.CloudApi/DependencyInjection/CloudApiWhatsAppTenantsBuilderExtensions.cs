@@ -20,7 +20,9 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
     /// <summary>
     /// Uses the official WhatsApp Business Cloud API for every tenant: registers its client factory (replacing any set before),
     /// <see cref="ICloudApiCredentialStore"/>, <see cref="ICloudApiMessaging"/>, the Graph API <see cref="System.Net.Http.HttpClient"/> (named
-    /// <see cref="CloudApiOptions.HttpClientName"/>) and the webhook's services. <see cref="CloudApiOptions"/> bind from the
+    /// <see cref="CloudApiOptions.HttpClientName"/>), the webhook's services and the decoder of its inbox items (source <c>cloudapi</c>).
+    /// Webhook deliveries go into the store's durable inbox and phone number index (<c>AddWhatsAppTenants()</c> registers in-memory
+    /// ones, <c>UsePostgreSql()</c> durable ones shared by a fleet). <see cref="CloudApiOptions"/> bind from the
     /// <c>WhatsAppTenants:CloudApi</c> section, then <paramref name="configure"/> runs; they are validated when the host starts.
     /// Calling it again registers nothing twice (a new <paramref name="configure"/> is added).
     /// </summary>
@@ -69,6 +71,8 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
         services.TryAddSingleton(static sp => new CloudApiMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton<GraphApiClient>();
         services.TryAddSingleton<CredentialStorage>();
+        services.TryAddSingleton<CloudApiInbox>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MultiTenant.Inbox.IInboxEventDecoder, CloudApiInboxDecoder>());
         services.TryAddSingleton<ICloudApiCredentialStore, CloudApiCredentialStore>();
         services.TryAddSingleton<ICloudApiMessaging, CloudApiMessaging>();
         services.TryAddSingleton<WebhookProcessor>();

@@ -9,8 +9,9 @@ namespace MultiTenant.CloudApi.Diagnostics;
 /// </summary>
 /// <remarks>
 /// Prometheus names: <c>whatsmeow_cloudapi_webhook_requests_total{result}</c> (accepted, unauthorized, too_large, bad_request,
-/// retry), <c>whatsmeow_cloudapi_webhook_events_total{kind,outcome}</c> (message|status × routed|duplicate|dropped),
-/// <c>whatsmeow_cloudapi_webhook_unknown_numbers_total</c>, <c>whatsmeow_cloudapi_graph_errors_total{operation,code}</c>.
+/// retry), <c>whatsmeow_cloudapi_webhook_unknown_numbers_total</c> (changes for a number no tenant holds, kept as unrouted),
+/// <c>whatsmeow_cloudapi_graph_errors_total{operation,code}</c>. What happens to each message and status is counted by the inbox:
+/// <c>whatsmeow_inbox_items_total{result}</c> (added, duplicate, unrouted, refused) and <c>whatsmeow_inbox_deliveries_total{result}</c>.
 /// </remarks>
 internal sealed class CloudApiMetrics : IDisposable
 {
@@ -30,28 +31,17 @@ internal sealed class CloudApiMetrics : IDisposable
         }
 
         WebhookRequests = _meter.CreateCounter<long>("whatsmeow.cloudapi.webhook.requests", "{request}", "Webhook deliveries received, by result.");
-        WebhookEvents = _meter.CreateCounter<long>("whatsmeow.cloudapi.webhook.events", "{event}", "Messages and status updates in webhook deliveries, by outcome.");
-        UnknownNumbers = _meter.CreateCounter<long>("whatsmeow.cloudapi.webhook.unknown_numbers", "{change}", "Webhook changes for a phone number id that belongs to no tenant known to this host.");
+        UnknownNumbers = _meter.CreateCounter<long>("whatsmeow.cloudapi.webhook.unknown_numbers", "{change}", "Webhook changes for a phone number id that no tenant holds (their items are kept as unrouted).");
         GraphErrors = _meter.CreateCounter<long>("whatsmeow.cloudapi.graph.errors", "{error}", "Failed Graph API calls, by operation and Graph error code.");
     }
 
     public Counter<long> WebhookRequests { get; }
-
-    public Counter<long> WebhookEvents { get; }
 
     public Counter<long> UnknownNumbers { get; }
 
     public Counter<long> GraphErrors { get; }
 
     public void WebhookRequest(string result) => WebhookRequests.Add(1, new KeyValuePair<string, object?>("result", result));
-
-    public void Events(string kind, string outcome, int count)
-    {
-        if (count > 0)
-        {
-            WebhookEvents.Add(count, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("outcome", outcome));
-        }
-    }
 
     public void GraphError(string operation, string code) =>
         GraphErrors.Add(1, new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("code", code));

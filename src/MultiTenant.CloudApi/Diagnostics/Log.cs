@@ -26,14 +26,8 @@ public static class CloudApiEventIds
     /// <summary>A webhook delivery was refused: missing or wrong signature, too large, or not JSON.</summary>
     public const int WebhookRefused = 2100;
 
-    /// <summary>A webhook delivery named a phone number id that belongs to no tenant known to this host.</summary>
+    /// <summary>A webhook delivery named a phone number id that no tenant holds: its items are kept as unrouted until one claims it.</summary>
     public const int WebhookUnknownNumber = 2101;
-
-    /// <summary>A webhook delivery is for a tenant that is not running on this host.</summary>
-    public const int WebhookTenantNotRunning = 2102;
-
-    /// <summary>The handlers did not finish a webhook delivery in time; it was answered 503 so Meta retries.</summary>
-    public const int WebhookHandlingTimedOut = 2103;
 
     /// <summary>A webhook delivery carried errors reported by WhatsApp.</summary>
     public const int WebhookErrorsReported = 2104;
@@ -41,11 +35,15 @@ public static class CloudApiEventIds
     /// <summary>The webhook verification handshake failed.</summary>
     public const int WebhookVerificationFailed = 2105;
 
-    /// <summary>Reading or writing a de-duplication id in the state store failed.</summary>
-    public const int DeduplicationStoreFailed = 2106;
+    /// <summary>The inbox or the phone number index failed while storing a webhook delivery; it was answered 503 so Meta retries.</summary>
+    public const int WebhookStoreFailed = 2108;
 
-    /// <summary>Expired de-duplication ids were removed.</summary>
-    public const int DeduplicationSwept = 2107;
+    /// <summary>The items kept for unknown numbers reached <c>CloudApiOptions.UnroutedCapacity</c>; the delivery was answered 503.</summary>
+    public const int WebhookUnroutedFull = 2109;
+
+    /// <summary>Items of a webhook delivery were not stored: an id or size outside the inbox's limits.</summary>
+    public const int WebhookItemsRefused = 2110;
+
 }
 
 /// <summary>All log messages of MultiTenant.CloudApi.</summary>
@@ -72,14 +70,8 @@ internal static partial class Log
     [LoggerMessage(CloudApiEventIds.WebhookRefused, LogLevel.Warning, "Webhook delivery refused with {StatusCode}: {Reason}")]
     public static partial void WebhookRefused(ILogger logger, int statusCode, string reason);
 
-    [LoggerMessage(CloudApiEventIds.WebhookUnknownNumber, LogLevel.Warning, "Webhook delivery for phone number id {PhoneNumberId}, which belongs to no tenant known to this host: {Count} events dropped")]
+    [LoggerMessage(CloudApiEventIds.WebhookUnknownNumber, LogLevel.Warning, "Webhook delivery for phone number id {PhoneNumberId}, which no tenant holds: {Count} items kept as unrouted until a tenant sets credentials with it")]
     public static partial void WebhookUnknownNumber(ILogger logger, string phoneNumberId, int count);
-
-    [LoggerMessage(CloudApiEventIds.WebhookTenantNotRunning, LogLevel.Warning, "Webhook delivery for tenant {BusinessId}, which is not running on this host: {Count} events {Action}")]
-    public static partial void WebhookTenantNotRunning(ILogger logger, string businessId, int count, string action);
-
-    [LoggerMessage(CloudApiEventIds.WebhookHandlingTimedOut, LogLevel.Warning, "Webhook delivery not handled within {Timeout}; answered 503 so Meta retries (the retry is de-duplicated)")]
-    public static partial void WebhookHandlingTimedOut(ILogger logger, TimeSpan timeout);
 
     [LoggerMessage(CloudApiEventIds.WebhookErrorsReported, LogLevel.Warning, "Webhook delivery for phone number id {PhoneNumberId} reports WhatsApp error {Code}: {Title}")]
     public static partial void WebhookErrorReported(ILogger logger, string phoneNumberId, int code, string title);
@@ -87,9 +79,12 @@ internal static partial class Log
     [LoggerMessage(CloudApiEventIds.WebhookVerificationFailed, LogLevel.Warning, "Webhook verification handshake refused: {Reason}")]
     public static partial void WebhookVerificationFailed(ILogger logger, string reason);
 
-    [LoggerMessage(CloudApiEventIds.DeduplicationStoreFailed, LogLevel.Warning, "Tenant {BusinessId}: the de-duplication store failed to {Operation}")]
-    public static partial void DeduplicationStoreFailed(ILogger logger, string businessId, string operation, Exception exception);
+    [LoggerMessage(CloudApiEventIds.WebhookStoreFailed, LogLevel.Error, "Webhook delivery not stored ({ErrorType}); answered 503 so Meta delivers it again")]
+    public static partial void WebhookStoreFailed(ILogger logger, string errorType, Exception exception);
 
-    [LoggerMessage(CloudApiEventIds.DeduplicationSwept, LogLevel.Debug, "Tenant {BusinessId}: removed {Count} expired de-duplication ids")]
-    public static partial void DeduplicationSwept(ILogger logger, string businessId, int count);
+    [LoggerMessage(CloudApiEventIds.WebhookUnroutedFull, LogLevel.Warning, "Webhook delivery for phone number id {PhoneNumberId}, which no tenant holds: {Count} items not kept, {Capacity} unrouted items are kept already; answered 503")]
+    public static partial void WebhookUnroutedFull(ILogger logger, string phoneNumberId, int count, int capacity);
+
+    [LoggerMessage(CloudApiEventIds.WebhookItemsRefused, LogLevel.Warning, "Webhook delivery for phone number id {PhoneNumberId}: {Count} items not stored: {Reason}")]
+    public static partial void WebhookItemsRefused(ILogger logger, string phoneNumberId, int count, string reason);
 }

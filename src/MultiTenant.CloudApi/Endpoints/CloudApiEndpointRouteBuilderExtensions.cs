@@ -20,10 +20,11 @@ public static class CloudApiEndpointRouteBuilderExtensions
     /// Maps Meta's webhook at <paramref name="pattern"/> (default <c>/webhooks/whatsapp</c>): <c>GET</c> answers the verification
     /// handshake (<c>hub.mode=subscribe</c>, <c>hub.verify_token</c> matching <see cref="CloudApiOptions.VerifyToken"/> → 200 with
     /// <c>hub.challenge</c>, else 403); <c>POST</c> checks <c>X-Hub-Signature-256</c> against <see cref="CloudApiOptions.AppSecret"/>
-    /// before parsing anything (401 when missing or wrong), then routes each change by <c>phone_number_id</c> to its tenant's event
-    /// channel and answers 200 once handled (503 with Retry-After when part of it must be delivered again: the tenant does not run
-    /// on this host, or its handlers took longer than <see cref="CloudApiOptions.WebhookHandlingTimeout"/>). Deliveries for numbers
-    /// of no known tenant get 200 and are counted and logged.
+    /// before parsing anything (401 when missing or wrong), then stores each message and status in the durable inbox of the tenant that
+    /// holds the change's <c>phone_number_id</c> (any host accepts any tenant's delivery; the host that runs the tenant delivers it to
+    /// the handlers) and answers 200 once committed. Redeliveries are absorbed by the inbox key. Items for a number no tenant holds
+    /// are kept (at most <see cref="CloudApiOptions.UnroutedCapacity"/>) until a tenant claims it. 503 with Retry-After only when the
+    /// store is unreachable or that bound is reached.
     /// </summary>
     /// <remarks>Do not require authorization on this group: Meta authenticates with the signature. Rate limits may be added.</remarks>
     /// <returns>The route group, for further conventions.</returns>

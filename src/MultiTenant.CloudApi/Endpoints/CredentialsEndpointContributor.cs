@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using MultiTenant.AspNetCore.Security;
 
@@ -14,11 +15,29 @@ namespace MultiTenant.CloudApi.Endpoints;
 /// </summary>
 internal sealed class CredentialsEndpointContributor : ITenantApiEndpointContributor
 {
+    private const string Tag = "Cloud API";
+
     public void MapEndpoints(RouteGroupBuilder tenants)
     {
         var group = tenants.MapGroup("/{business_id}/cloud-api");
-        group.MapPut("/credentials", (RequestDelegate)CredentialsEndpoints.PutAsync).WithName("PutCloudApiCredentials");
-        group.MapGet("/credentials", (RequestDelegate)CredentialsEndpoints.GetAsync).WithName("GetCloudApiCredentials");
-        group.MapDelete("/credentials", (RequestDelegate)CredentialsEndpoints.DeleteAsync).WithName("DeleteCloudApiCredentials");
+        group.MapPut("/credentials", CredentialsEndpoints.PutAsync)
+            .WithName("PutCloudApiCredentials")
+            .WithSummary("Sets the tenant's Cloud API credentials; the token is stored encrypted and never returned.")
+            .WithTags(Tag)
+            .WithMetadata(Problems(400, 401, 403, 409, 413, 415));
+        group.MapGet("/credentials", CredentialsEndpoints.GetAsync)
+            .WithName("GetCloudApiCredentials")
+            .WithSummary("Gets the tenant's Cloud API credentials without the token.")
+            .WithTags(Tag)
+            .WithMetadata(Problems(400, 401, 403, 404));
+        group.MapDelete("/credentials", CredentialsEndpoints.DeleteAsync)
+            .WithName("DeleteCloudApiCredentials")
+            .WithSummary("Deletes the tenant's Cloud API credentials.")
+            .WithTags(Tag)
+            .WithMetadata(Problems(400, 401, 403, 404));
     }
+
+    private static object[] Problems(params int[] statusCodes) =>
+        [.. statusCodes.Select(static code => new ProducesResponseTypeMetadata(code, typeof(ProblemDetails), ["application/problem+json"]))];
 }
+

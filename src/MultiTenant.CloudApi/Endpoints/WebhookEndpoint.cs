@@ -65,8 +65,8 @@ internal sealed class WebhookEndpoint
 
     /// <summary>
     /// <c>POST</c>: reads the raw body (bounded), checks <c>X-Hub-Signature-256</c> before parsing anything (401 when missing or
-    /// wrong), parses Meta's payload (400 when not JSON), routes it, and answers 200, or 503 with Retry-After when part of it must be
-    /// delivered again later.
+    /// wrong), parses Meta's payload (400 when not JSON), stores its items in the durable inbox, and answers 200 once they are
+    /// committed, or 503 with Retry-After when they could not be stored (store unreachable, unrouted bound reached).
     /// </summary>
     public async Task ReceiveAsync(HttpContext context)
     {
@@ -86,7 +86,7 @@ internal sealed class WebhookEndpoint
             return;
         }
 
-        WebhookPayload? payload;
+        JsonDocument? payload;
         using (body)
         {
             string? signatureProblem = WebhookSignature.Verify(_appSecret, body.Span, context.Request.Headers[WebhookSignature.HeaderName]);
@@ -98,7 +98,8 @@ internal sealed class WebhookEndpoint
 
             try
             {
-                payload = JsonSerializer.Deserialize(body.Span, CloudApiJsonContext.Default.WebhookPayload);
+                var reader = new Utf8JsonReader(body.Span);
+                payload = JsonDocument.ParseValue(ref reader);
             }
             catch (JsonException)
             {
@@ -106,13 +107,20 @@ internal sealed class WebhookEndpoint
             }
         }
 
-        if (payload is null)
+        if (payload is null || payload.RootElement.ValueKind != JsonValueKind.Object)
         {
+            payload?.Dispose();
             Refuse(context, StatusCodes.Status400BadRequest, "bad_request", "the signed body is not a webhook payload");
             return;
         }
 
-        var outcome = await _processor.ProcessAsync(payload).ConfigureAwait(false);
+        WebhookOutcome outcome;
+        using (payload)
+        {
+            // 200 only once every item is committed to the inbox (or kept for an unknown number): acknowledged means stored.
+            outcome = await _processor.ProcessAsync(payload.RootElement, context.RequestAborted).ConfigureAwait(false);
+        }
+
         if (outcome == WebhookOutcome.RetryLater)
         {
             _metrics.WebhookRequest("retry");

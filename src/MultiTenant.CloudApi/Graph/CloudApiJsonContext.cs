@@ -6,7 +6,7 @@ namespace MultiTenant.CloudApi;
 
 /// <summary>
 /// System.Text.Json source generation for every document the package reads or writes: Graph API requests and responses, webhook
-/// payloads, the stored credentials and the credentials endpoint's bodies. Names are snake_case, as Meta's.
+/// payloads and the stored credentials. Names are snake_case, as Meta's.
 /// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -18,10 +18,9 @@ namespace MultiTenant.CloudApi;
 [JsonSerializable(typeof(GraphErrorEnvelope))]
 [JsonSerializable(typeof(PhoneNumberHealthResponse))]
 [JsonSerializable(typeof(WebhookPayload))]
+[JsonSerializable(typeof(WebhookValue))]
 [JsonSerializable(typeof(StoredCredentials))]
 [JsonSerializable(typeof(StoredSecrets))]
-[JsonSerializable(typeof(CredentialsRequest))]
-[JsonSerializable(typeof(CredentialsResponse))]
 internal sealed partial class CloudApiJsonContext : JsonSerializerContext
 {
 }

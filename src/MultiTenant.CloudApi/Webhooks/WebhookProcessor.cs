@@ -1,400 +1,281 @@
-using System.Globalization;
-using System.Threading.Channels;
+using System.Buffers;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using MultiTenant.CloudApi.Client;
 using MultiTenant.CloudApi.Diagnostics;
-using MultiTenant.CloudApi.Routing;
-using MultiTenant.Events;
+using MultiTenant.Inbox;
 
 namespace MultiTenant.CloudApi.Webhooks;
 
 /// <summary>What the webhook answers Meta.</summary>
 internal enum WebhookOutcome
 {
-    /// <summary>200: everything routable was handled (or was a duplicate, or was for an unknown number).</summary>
+    /// <summary>200: every message and status is stored (in a tenant's inbox, or kept for a number no tenant holds yet).</summary>
     Acknowledged = 0,
 
-    /// <summary>503: part of the delivery could not be handled now (tenant not running here, handlers too slow); Meta retries.</summary>
+    /// <summary>503: the store is unreachable, or the items for unknown numbers exceed the bound; nothing is lost, Meta retries.</summary>
     RetryLater = 1,
 }
 
 /// <summary>
-/// Routes a verified webhook payload: each change's <c>metadata.phone_number_id</c> → the owning tenant → its running client →
-/// its event channel, as <see cref="CloudApiMessageEvent"/> and <see cref="CloudApiReceiptEvent"/>, in payload order per tenant,
-/// de-duplicated by message id.
+/// Stores a verified webhook payload in the durable inbox: each change's <c>metadata.phone_number_id</c> → its tenant through the
+/// shared <see cref="ITenantAddressIndex"/> (so any host of a fleet accepts any delivery) → one inbox item per message and per status
+/// (a webhook <c>value</c> holding just that item, keyed <c>m/{wamid}</c> or <c>s/{status}/{wamid}</c>, source <c>cloudapi</c>),
+/// all written in one <see cref="ITenantInbox.WriteAsync"/> call. The host that runs each tenant consumes its inbox (see
+/// <see cref="TenantInboxConsumer"/>); redeliveries are absorbed by the inbox key.
 /// </summary>
 /// <remarks>
-/// A delivery is acknowledged once every handler has returned for its events (SPEC §5: acknowledge only what was delivered), which
-/// is fast when handlers are; if they take longer than <see cref="CloudApiOptions.WebhookHandlingTimeout"/> the answer is 503, the
-/// events are still handled and recorded, and Meta's retry is dropped as a duplicate. Tenants are handled in parallel.
+/// Items for a number that no tenant holds are kept as unrouted (at most <see cref="CloudApiOptions.UnroutedCapacity"/>, counted and
+/// logged) and move to the tenant that claims the number by setting its credentials. What <see cref="InboundMessageParser"/> turns
+/// into no event (a <c>deleted</c> status, an item without an id) is not stored.
 /// </remarks>
-internal sealed class WebhookProcessor
+internal sealed class WebhookProcessor(
+    ITenantAddressIndex index,
+    ITenantInbox inbox,
+    IOptions<CloudApiOptions> options,
+    CloudApiMetrics metrics,
+    InboxMetrics inboxMetrics,
+    TimeProvider time,
+    ILogger<WebhookProcessor> logger)
 {
     private const string BusinessAccountObject = "whatsapp_business_account";
 
-    private readonly CloudApiTenantDirectory _directory;
-    private readonly CloudApiOptions _options;
-    private readonly CloudApiMetrics _metrics;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
+    private readonly int _unroutedCapacity = options.Value.UnroutedCapacity;
 
-    public WebhookProcessor(
-        CloudApiTenantDirectory directory,
-        IOptions<CloudApiOptions> options,
-        CloudApiMetrics metrics,
-        TimeProvider time,
-        ILogger<WebhookProcessor> logger)
+    public async Task<WebhookOutcome> ProcessAsync(JsonElement payload, CancellationToken cancellationToken)
     {
-        _directory = directory;
-        _options = options.Value;
-        _metrics = metrics;
-        _time = time;
-        _logger = logger;
-    }
-
-    public async Task<WebhookOutcome> ProcessAsync(WebhookPayload payload)
-    {
-        if (!string.Equals(payload.Object, BusinessAccountObject, StringComparison.Ordinal) || payload.Entry is null)
+        if (payload.ValueKind != JsonValueKind.Object
+            || !payload.TryGetProperty("object", out var kind) || !kind.ValueEquals(BusinessAccountObject)
+            || !payload.TryGetProperty("entry", out var entries) || entries.ValueKind != JsonValueKind.Array)
         {
-            return WebhookOutcome.Acknowledged; // another product's webhook, or nothing in it: nothing to route
+            return WebhookOutcome.Acknowledged; // another product's webhook, or nothing in it: nothing to store
         }
 
-        bool retry = false;
-        List<TenantBatch>? batches = null;
-        foreach (var entry in payload.Entry)
-        {
-            if (entry?.Changes is null)
-            {
-                continue;
-            }
-
-            foreach (var change in entry.Changes)
-            {
-                var value = change?.Value;
-                if (value?.Metadata?.PhoneNumberId is not { Length: > 0 } phoneNumberId)
-                {
-                    continue; // account-level fields (account_update, templates, ...) carry no number: not a tenant's traffic
-                }
-
-                ReportErrors(value, phoneNumberId);
-                int messages = value.Messages?.Count ?? 0;
-                int statuses = value.Statuses?.Count ?? 0;
-                if (messages + statuses == 0)
-                {
-                    continue;
-                }
-
-                if (!_directory.TryGetOwner(phoneNumberId, out var tenant))
-                {
-                    _metrics.UnknownNumbers.Add(1);
-                    CountDropped(messages, statuses);
-                    Log.WebhookUnknownNumber(_logger, phoneNumberId, messages + statuses);
-                    continue;
-                }
-
-                var client = _directory.FindClient(tenant);
-                if (client is null)
-                {
-                    retry |= OnTenantNotRunning(tenant, messages, statuses);
-                    continue;
-                }
-
-                batches ??= [];
-                AddEvents(GetBatch(batches, client), value, phoneNumberId);
-            }
-        }
-
-        if (batches is null)
-        {
-            return retry ? WebhookOutcome.RetryLater : WebhookOutcome.Acknowledged;
-        }
-
-        var deliveries = new Task<bool>[batches.Count];
-        for (int i = 0; i < batches.Count; i++)
-        {
-            deliveries[i] = DeliverAsync(batches[i]);
-        }
-
+        var routed = new List<InboxWrite>();
+        var unrouted = new List<(TenantAddress Address, List<InboxWrite> Items)>();
         try
         {
-            var delivered = await Task.WhenAll(deliveries).WaitAsync(_options.WebhookHandlingTimeout, _time).ConfigureAwait(false);
-            foreach (bool ok in delivered)
+            foreach (var entry in entries.EnumerateArray())
             {
-                if (!ok)
+                if (entry.ValueKind != JsonValueKind.Object || !entry.TryGetProperty("changes", out var changes) || changes.ValueKind != JsonValueKind.Array)
                 {
-                    retry = true;
+                    continue;
+                }
+
+                foreach (var change in changes.EnumerateArray())
+                {
+                    await AddChangeAsync(change, routed, unrouted, cancellationToken).ConfigureAwait(false);
                 }
             }
+
+            if (routed.Count > 0)
+            {
+                var written = await inbox.WriteAsync(routed, cancellationToken).ConfigureAwait(false);
+                inboxMetrics.Items("added", written.Added);
+                inboxMetrics.Items("duplicate", written.Duplicates);
+            }
+
+            bool full = false;
+            foreach (var (address, items) in unrouted)
+            {
+                full |= !await KeepUnroutedAsync(address, items, cancellationToken).ConfigureAwait(false);
+            }
+
+            return full ? WebhookOutcome.RetryLater : WebhookOutcome.Acknowledged;
         }
-        catch (TimeoutException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // The deliveries go on in the background and record their ids when handled; Meta's retry then counts as a duplicate.
-            Log.WebhookHandlingTimedOut(_logger, _options.WebhookHandlingTimeout);
-            retry = true;
+            // The index or the inbox is unreachable: nothing is acknowledged, Meta delivers again (written items absorb the retry).
+            Log.WebhookStoreFailed(logger, ex.GetType().Name, ex);
+            return WebhookOutcome.RetryLater;
         }
-
-        return retry ? WebhookOutcome.RetryLater : WebhookOutcome.Acknowledged;
     }
 
-    /// <summary>Returns whether the delivery must be retried.</summary>
-    private bool OnTenantNotRunning(TenantId tenant, int messages, int statuses)
+    private async ValueTask AddChangeAsync(
+        JsonElement change, List<InboxWrite> routed, List<(TenantAddress Address, List<InboxWrite> Items)> unrouted, CancellationToken cancellationToken)
     {
-        if (_options.StoppedTenantDelivery == StoppedTenantDelivery.Drop)
+        if (change.ValueKind != JsonValueKind.Object || !change.TryGetProperty("value", out var value) || value.ValueKind != JsonValueKind.Object
+            || !value.TryGetProperty("metadata", out var metadata) || metadata.ValueKind != JsonValueKind.Object
+            || !metadata.TryGetProperty("phone_number_id", out var number) || number.ValueKind != JsonValueKind.String
+            || number.GetString() is not { Length: > 0 } phoneNumberId)
         {
-            CountDropped(messages, statuses);
-            Log.WebhookTenantNotRunning(_logger, tenant.Value, messages + statuses, "dropped");
-            return false;
+            return; // account-level fields (account_update, templates, ...) carry no number: not a tenant's traffic
         }
 
-        Log.WebhookTenantNotRunning(_logger, tenant.Value, messages + statuses, "left for Meta to retry");
-        return true;
-    }
-
-    private void CountDropped(int messages, int statuses)
-    {
-        _metrics.Events("message", "dropped", messages);
-        _metrics.Events("status", "dropped", statuses);
-    }
-
-    private void ReportErrors(WebhookValue value, string phoneNumberId)
-    {
-        if (value.Errors is null)
+        ReportErrors(value, phoneNumberId);
+        var items = new List<InboxWrite>();
+        AddItems(value, metadata, "messages", CloudApiInboxDecoder.MessageKind, phoneNumberId, items);
+        AddItems(value, metadata, "statuses", CloudApiInboxDecoder.StatusKind, phoneNumberId, items);
+        if (items.Count == 0)
         {
             return;
         }
 
-        foreach (var error in value.Errors)
-        {
-            Log.WebhookErrorReported(_logger, phoneNumberId, error?.Code ?? 0, error?.Title ?? error?.Message ?? "no title");
-        }
-    }
-
-    private void AddEvents(TenantBatch batch, WebhookValue value, string phoneNumberId)
-    {
-        if (value.Messages is not null)
-        {
-            foreach (var message in value.Messages)
-            {
-                if (message?.Id is not { Length: > 0 } id)
-                {
-                    continue;
-                }
-
-                var from = message.From ?? string.Empty;
-                batch.Add(WebhookDeduplicator.MessageKey(id), new CloudApiMessageEvent
-                {
-                    MessageId = id,
-                    From = from,
-                    Type = message.Type ?? "unknown",
-                    Text = message.Text?.Body,
-                    Timestamp = ParseTimestamp(message.Timestamp),
-                    PhoneNumberId = phoneNumberId,
-                    ContactName = FindContactName(value.Contacts, from),
-                });
-            }
-        }
-
-        if (value.Statuses is not null)
-        {
-            foreach (var status in value.Statuses)
-            {
-                if (status?.Id is not { Length: > 0 } id || ParseStatus(status.Status) is not { } receipt)
-                {
-                    continue; // statuses outside sent/delivered/read/failed (for example "deleted") are not receipts
-                }
-
-                var error = status.Errors is [{ } first, ..] ? first : null;
-                batch.Add(WebhookDeduplicator.StatusKey(id, status.Status!), new CloudApiReceiptEvent
-                {
-                    MessageId = id,
-                    Recipient = status.RecipientId ?? string.Empty,
-                    Status = receipt,
-                    Timestamp = ParseTimestamp(status.Timestamp),
-                    PhoneNumberId = phoneNumberId,
-                    ErrorCode = error?.Code,
-                    Error = error is null ? null : DescribeError(error),
-                });
-            }
-        }
-    }
-
-    private async Task<bool> DeliverAsync(TenantBatch batch)
-    {
-        var client = batch.Client;
-        var dedup = client.Deduplicator;
-        var fresh = new List<int>(batch.Keys.Count);
-        int duplicateMessages = 0, duplicateStatuses = 0;
-        for (int i = 0; i < batch.Keys.Count; i++)
-        {
-            string key = batch.Keys[i];
-            bool duplicate = !dedup.TryClaim(key);
-            if (!duplicate)
-            {
-                try
-                {
-                    duplicate = await dedup.IsRecordedAsync(key, CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception ex)
-                {
-                    // Prefer a possible duplicate over a lost message.
-                    Log.DeduplicationStoreFailed(_logger, client.Tenant.Value, "read", ex);
-                }
-            }
-
-            if (duplicate)
-            {
-                if (batch.Events[i] is MessageEvent)
-                {
-                    duplicateMessages++;
-                }
-                else
-                {
-                    duplicateStatuses++;
-                }
-            }
-            else
-            {
-                fresh.Add(i);
-            }
-        }
-
-        _metrics.Events("message", "duplicate", duplicateMessages);
-        _metrics.Events("status", "duplicate", duplicateStatuses);
-        if (fresh.Count == 0)
-        {
-            return true;
-        }
-
-        // Queued in payload order; the tenant's single reader handles them in that order, so once the last one is delivered every
-        // one before it was handled too. No cancellation: a stopping tenant drains its queue, or refuses the write (channel closed).
-        var events = client.Events;
+        TenantAddress address;
         try
         {
-            for (int j = 0; j < fresh.Count - 1; j++)
+            address = CloudApiInboxDecoder.Address(phoneNumberId);
+        }
+        catch (ArgumentException)
+        {
+            Refused(phoneNumberId, items.Count, "the phone number id is not a valid address");
+            return;
+        }
+
+        if (await index.FindAsync(address, cancellationToken).ConfigureAwait(false) is { } tenant)
+        {
+            foreach (var item in items)
             {
-                await events.WriteAsync(batch.Events[fresh[j]], CancellationToken.None).ConfigureAwait(false);
+                routed.Add(item with { Tenant = tenant });
             }
 
-            await events.DeliverAsync(batch.Events[fresh[^1]], CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
-        {
-            // The tenant stopped meanwhile (or a lossy queue policy dropped the event): let Meta deliver again.
-            foreach (int i in fresh)
-            {
-                dedup.Release(batch.Keys[i]);
-            }
-
-            int pending = CountMessages(batch, fresh);
-            return !OnTenantNotRunning(client.Tenant, pending, fresh.Count - pending);
+            return;
         }
 
-        int freshMessages = CountMessages(batch, fresh);
-        _metrics.Events("message", "routed", freshMessages);
-        _metrics.Events("status", "routed", fresh.Count - freshMessages);
+        metrics.UnknownNumbers.Add(1);
+        unrouted.Add((address, items));
+    }
 
-        var keys = new List<string>(fresh.Count);
-        foreach (int i in fresh)
+    /// <summary>Keeps items of a number no tenant holds. <see langword="false"/> when the bound is reached (Meta retries later).</summary>
+    private async ValueTask<bool> KeepUnroutedAsync(TenantAddress address, List<InboxWrite> items, CancellationToken cancellationToken)
+    {
+        if (!await inbox.WriteUnroutedAsync(address, items, _unroutedCapacity, cancellationToken).ConfigureAwait(false))
         {
-            keys.Add(batch.Keys[i]);
+            inboxMetrics.Items("refused", items.Count);
+            Log.WebhookUnroutedFull(logger, address.Value, items.Count, _unroutedCapacity);
+            return false;
         }
 
-        try
+        inboxMetrics.Items("unrouted", items.Count);
+        Log.WebhookUnknownNumber(logger, address.Value, items.Count);
+
+        // A tenant may have claimed the number between the lookup and the write (its adoption then missed these): adopt them now.
+        if (await index.FindAsync(address, cancellationToken).ConfigureAwait(false) is { } tenant)
         {
-            await dedup.RecordAsync(keys, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            // Handled already; only a redelivery after a restart could now be handled twice.
-            Log.DeduplicationStoreFailed(_logger, client.Tenant.Value, "record", ex);
+            await inbox.AdoptUnroutedAsync(address, tenant, cancellationToken).ConfigureAwait(false);
         }
 
         return true;
     }
 
-    private static TenantBatch GetBatch(List<TenantBatch> batches, CloudApiClient client)
+    /// <summary>Adds one item per element of <paramref name="property"/> that <see cref="InboundMessageParser"/> makes an event of.</summary>
+    private void AddItems(JsonElement value, JsonElement metadata, string property, string kind, string phoneNumberId, List<InboxWrite> items)
     {
-        foreach (var existing in batches)
+        if (!value.TryGetProperty(property, out var list) || list.ValueKind != JsonValueKind.Array)
         {
-            if (ReferenceEquals(existing.Client, client))
-            {
-                return existing;
-            }
+            return;
         }
 
-        var batch = new TenantBatch(client);
-        batches.Add(batch);
-        return batch;
-    }
-
-    private static int CountMessages(TenantBatch batch, List<int> indexes)
-    {
-        int count = 0;
-        foreach (int i in indexes)
+        bool hasContacts = value.TryGetProperty("contacts", out var contacts) && contacts.ValueKind == JsonValueKind.Array;
+        var now = time.GetUtcNow();
+        foreach (var element in list.EnumerateArray())
         {
-            if (batch.Events[i] is MessageEvent)
+            if (Key(element, kind) is not { } key)
             {
-                count++;
+                continue;
             }
-        }
 
-        return count;
+            byte[] payload = Envelope(metadata, hasContacts && kind == CloudApiInboxDecoder.MessageKind ? contacts : null, property, element);
+            using (var document = JsonDocument.Parse(payload))
+            {
+                if (InboundMessageParser.Parse(document.RootElement, now).Count != 1)
+                {
+                    continue; // not an event (a "deleted" status, ...): nothing to deliver
+                }
+            }
+
+            if (key.Length > InboxNames.MaxKeyLength || payload.Length > InboxWrite.MaxPayloadBytes || !IsValidKey(key))
+            {
+                Refused(phoneNumberId, 1, "an item's id or size is outside the inbox's limits");
+                continue;
+            }
+
+            // The tenant is set once the number is resolved (unrouted items carry none).
+            items.Add(new InboxWrite(default, key, CloudApiInboxDecoder.SourceName, kind, payload));
+        }
     }
 
-    private DateTimeOffset ParseTimestamp(string? value) =>
-        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long seconds) && seconds is > 0 and < 253402300800
-            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
-            : _time.GetUtcNow();
-
-    private static ReceiptStatus? ParseStatus(string? status) => status switch
+    /// <summary>The inbox key of a message (<c>m/{id}</c>) or status (<c>s/{status}/{id}</c>), or <see langword="null"/> without an id.</summary>
+    private static string? Key(JsonElement element, string kind)
     {
-        "sent" => ReceiptStatus.Sent,
-        "delivered" => ReceiptStatus.Delivered,
-        "read" => ReceiptStatus.Read,
-        "failed" => ReceiptStatus.Failed,
-        _ => null,
-    };
-
-    private static string? FindContactName(List<WebhookContact>? contacts, string from)
-    {
-        if (contacts is null)
+        if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty("id", out var idElement)
+            || idElement.ValueKind != JsonValueKind.String || idElement.GetString() is not { Length: > 0 } id)
         {
             return null;
         }
 
-        foreach (var contact in contacts)
+        if (kind == CloudApiInboxDecoder.MessageKind)
         {
-            if (contact is not null && string.Equals(contact.WaId, from, StringComparison.Ordinal))
-            {
-                return contact.Profile?.Name;
-            }
+            return "m/" + id;
         }
 
-        return contacts is [{ Profile.Name: { } name }] ? name : null;
+        return element.TryGetProperty("status", out var status) && status.ValueKind == JsonValueKind.String && status.GetString() is { Length: > 0 } name
+            ? "s/" + name + "/" + id
+            : null;
     }
 
-    private static string DescribeError(WebhookError error)
+    private static bool IsValidKey(string key)
     {
-        string code = error.Code?.ToString(CultureInfo.InvariantCulture) ?? "?";
-        string title = error.Title ?? error.Message ?? "error";
-        return error.ErrorData?.Details is { Length: > 0 } details && !string.Equals(details, title, StringComparison.Ordinal)
-            ? $"{code}: {title} ({details})"
-            : $"{code}: {title}";
-    }
-
-    private sealed class TenantBatch(CloudApiClient client)
-    {
-        public CloudApiClient Client { get; } = client;
-
-        public List<string> Keys { get; } = [];
-
-        public List<TenantEvent> Events { get; } = [];
-
-        public void Add(string key, TenantEvent tenantEvent)
+        try
         {
-            Keys.Add(key);
-            Events.Add(tenantEvent);
+            InboxNames.ThrowIfInvalidKey(key, nameof(key));
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A webhook <c>value</c> with only <paramref name="element"/> in <paramref name="property"/>: Meta's own JSON, unchanged.</summary>
+    private static byte[] Envelope(JsonElement metadata, JsonElement? contacts, string property, JsonElement element)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WritePropertyName("metadata");
+            metadata.WriteTo(writer);
+            if (contacts is { } list)
+            {
+                writer.WritePropertyName("contacts");
+                list.WriteTo(writer);
+            }
+
+            writer.WriteStartArray(property);
+            element.WriteTo(writer);
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private void Refused(string phoneNumberId, int count, string reason)
+    {
+        inboxMetrics.Items("refused", count);
+        Log.WebhookItemsRefused(logger, phoneNumberId, count, reason);
+    }
+
+    private void ReportErrors(JsonElement value, string phoneNumberId)
+    {
+        if (!value.TryGetProperty("errors", out var errors) || errors.ValueKind != JsonValueKind.Array)
+        {
+            return;
+        }
+
+        foreach (var error in errors.EnumerateArray())
+        {
+            if (error.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
+
+            int code = error.TryGetProperty("code", out var c) && c.TryGetInt32(out int n) ? n : 0;
+            string title = (error.TryGetProperty("title", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null)
+                ?? (error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null)
+                ?? "no title";
+            Log.WebhookErrorReported(logger, phoneNumberId, code, title);
         }
     }
 }

@@ -57,7 +57,7 @@ internal sealed partial class TenantEventQueue : IHandledEventWriter
     {
         ArgumentNullException.ThrowIfNull(tenantEvent);
         var delivered = new HandledDelivery();
-        await _queue.WriteAsync(new QueuedEvent(tenantEvent, delivered), cancellationToken).ConfigureAwait(false);
+        await _queue.WriteAsync(QueuedEvent.Create(tenantEvent, delivered), cancellationToken).ConfigureAwait(false);
         await delivered.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         return delivered.Outcome;
     }

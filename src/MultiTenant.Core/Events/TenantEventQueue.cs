@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using MultiTenant.Diagnostics;
 
@@ -56,7 +57,7 @@ internal sealed partial class TenantEventQueue : ITenantEventWriter
     public ValueTask WriteAsync(TenantEvent tenantEvent, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tenantEvent);
-        return _queue.WriteAsync(new QueuedEvent(tenantEvent, null), cancellationToken);
+        return _queue.WriteAsync(QueuedEvent.Create(tenantEvent, null), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -64,7 +65,7 @@ internal sealed partial class TenantEventQueue : ITenantEventWriter
     {
         ArgumentNullException.ThrowIfNull(tenantEvent);
         var delivered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await _queue.WriteAsync(new QueuedEvent(tenantEvent, delivered), cancellationToken).ConfigureAwait(false);
+        await _queue.WriteAsync(QueuedEvent.Create(tenantEvent, delivered), cancellationToken).ConfigureAwait(false);
         await delivered.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -86,6 +87,7 @@ internal sealed partial class TenantEventQueue : ITenantEventWriter
             while (reader.TryRead(out var item))
             {
                 var tenantEvent = item.Event;
+                using var activity = TenantTracing.Source.HasListeners() ? StartHandleActivity(item) : null;
                 for (int i = 0; i < handlers.Length; i++)
                 {
                     var handler = handlers[i];
@@ -100,6 +102,7 @@ internal sealed partial class TenantEventQueue : ITenantEventWriter
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException || !_abortToken.IsCancellationRequested)
                     {
+                        TenantTracing.RecordFailure(activity, ex);
                         _metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "handler"));
                         Log.HandlerFailed(_logger, handler.GetType().Name, tenantEvent.GetType().Name, _tenant.Value, ex);
                         (item.Delivered as HandledDelivery)?.RecordFailure(handler, ex);
@@ -139,5 +142,35 @@ internal sealed partial class TenantEventQueue : ITenantEventWriter
         item.Delivered?.TrySetCanceled(CancellationToken.None);
     }
 
-    private readonly record struct QueuedEvent(TenantEvent Event, TaskCompletionSource? Delivered);
+    private Activity? StartHandleActivity(QueuedEvent item)
+    {
+        var parent = item.Parent;
+        var activity = parent is null
+            ? TenantTracing.Source.StartActivity("tenant handle", ActivityKind.Consumer)
+            : TenantTracing.Source.StartActivity("tenant handle", ActivityKind.Consumer, parent.Context);
+        activity?.SetTag(TenantTracing.BusinessIdAttribute, _tenant.Value);
+        activity?.SetTag(TenantTracing.EventAttribute, item.Event.GetType().Name);
+        return activity;
+    }
+
+    /// <summary>
+    /// A queued event and, in one field so that a queue slot stays two references wide (every tenant holds a chunk of slots): the
+    /// waiter to release when its handlers returned, the span that was current when the event was written (the parent of its
+    /// <c>tenant handle</c> span, captured only while someone listens to <see cref="TenantTracing.ActivitySourceName"/>), or both.
+    /// </summary>
+    private readonly record struct QueuedEvent(TenantEvent Event, object? Context)
+    {
+        public TaskCompletionSource? Delivered => Context as TaskCompletionSource ?? (Context as TracedDelivery)?.Delivered;
+
+        public Activity? Parent => Context as Activity ?? (Context as TracedDelivery)?.Parent;
+
+        public static QueuedEvent Create(TenantEvent tenantEvent, TaskCompletionSource? delivered)
+        {
+            var parent = TenantTracing.Source.HasListeners() ? Activity.Current : null;
+            object? context = parent is null ? delivered : delivered is null ? parent : new TracedDelivery(delivered, parent);
+            return new QueuedEvent(tenantEvent, context);
+        }
+    }
+
+    private sealed record TracedDelivery(TaskCompletionSource Delivered, Activity Parent);
 }

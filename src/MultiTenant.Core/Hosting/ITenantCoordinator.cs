@@ -44,6 +44,16 @@ public interface ITenantCoordinator
     async ValueTask<TenantStatusPage> ListStatusPageAsync(TenantStatusQuery query, CancellationToken cancellationToken = default) =>
         TenantStatusPage.FromSorted(await ListStatusesAsync(cancellationToken).ConfigureAwait(false), query);
 
+    /// <summary>
+    /// Asks <paramref name="tenant"/>'s client to log its device out (the optional <see cref="ITenantClientLogout"/>); the client then
+    /// reports <see cref="TenantFatalReason.LoggedOut"/> and the tenant goes to <see cref="TenantState.Error"/>. Works on the host that
+    /// runs the tenant.
+    /// </summary>
+    /// <exception cref="TenantNotFoundException">The tenant is not known.</exception>
+    /// <exception cref="TenantNotConnectedException">The tenant has no client on this host (stopped, or run by another host).</exception>
+    /// <exception cref="TenantLogoutNotSupportedException">The tenant's client cannot log out.</exception>
+    Task LogoutAsync(TenantId tenant, CancellationToken cancellationToken = default);
+
     /// <summary>Sends a text message through a connected tenant.</summary>
     /// <exception cref="TenantNotFoundException">The tenant is not known.</exception>
     /// <exception cref="TenantNotConnectedException">The tenant is not connected.</exception>

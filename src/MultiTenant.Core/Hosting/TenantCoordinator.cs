@@ -181,7 +181,40 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
     {
         ThrowIfDefault(tenant);
         ArgumentNullException.ThrowIfNull(message);
-        return _placement.RouteSendAsync(tenant, message, cancellationToken);
+        return TenantTracing.Source.HasListeners()
+            ? SendTracedAsync(tenant, message, cancellationToken)
+            : _placement.RouteSendAsync(tenant, message, cancellationToken);
+    }
+
+    private async Task<SendMessageResult> SendTracedAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken)
+    {
+        using var activity = TenantTracing.Source.StartActivity("tenant send");
+        activity?.SetTag(TenantTracing.BusinessIdAttribute, tenant.Value);
+        activity?.SetTag(TenantTracing.MessageKindAttribute, message.Content.Kind);
+        activity?.SetTag(TenantTracing.LocalAttribute, _placement.IsPlacedHere(tenant));
+        try
+        {
+            return await _placement.RouteSendAsync(tenant, message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            TenantTracing.RecordFailure(activity, ex);
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task LogoutAsync(TenantId tenant, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDefault(tenant);
+        if (_supervisors.TryGetValue(tenant, out var supervisor) && _placement.IsPlacedHere(tenant))
+        {
+            await supervisor.LogoutAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var status = await GetStatusAsync(tenant, cancellationToken).ConfigureAwait(false) ?? throw new TenantNotFoundException(tenant);
+        throw new TenantNotConnectedException(tenant, status.State);
     }
 
     /// <inheritdoc />

@@ -61,9 +61,25 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxDeliveryOptions>, InboxDeliveryOptionsValidator>());
         services.AddSingleton<IConfigureOptions<InboxDeliveryOptions>>(static sp => new BindInboxFromConfiguration(sp.GetService<IConfiguration>()));
 
+        // The embedded webhook subscriptions and outbox (in memory, not durable); UsePostgreSql() replaces them.
+        services.TryAddSingleton(static sp => new MultiTenant.Webhooks.InMemoryTenantWebhookStore(sp.GetService<TimeProvider>()));
+        services.TryAddSingleton<MultiTenant.Webhooks.ITenantWebhookSubscriptionStore>(
+            static sp => sp.GetRequiredService<MultiTenant.Webhooks.InMemoryTenantWebhookStore>());
+        services.TryAddSingleton<MultiTenant.Webhooks.ITenantWebhookOutbox>(
+            static sp => sp.GetRequiredService<MultiTenant.Webhooks.InMemoryTenantWebhookStore>());
+        services.TryAddSingleton(static sp => new MultiTenant.Webhooks.WebhookMetrics(sp.GetService<IMeterFactory>()));
+        services.AddOptions<MultiTenant.Webhooks.WebhookDeliveryOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<
+            IValidateOptions<MultiTenant.Webhooks.WebhookDeliveryOptions>, MultiTenant.Webhooks.WebhookDeliveryOptionsValidator>());
+        services.AddSingleton<IConfigureOptions<MultiTenant.Webhooks.WebhookDeliveryOptions>>(
+            static sp => new BindWebhooksFromConfiguration(sp.GetService<IConfiguration>()));
+
         // The embedded API key store (in memory, not durable); UsePostgreSql() replaces it.
         services.TryAddSingleton<MultiTenant.Security.ITenantApiKeyStore>(
             static sp => new MultiTenant.Security.InMemoryTenantApiKeyStore(sp.GetService<TimeProvider>()));
+        // The embedded idempotency keys of sends (bounded, in memory); UsePostgreSql() replaces it.
+        services.TryAddSingleton<MultiTenant.Idempotency.ITenantIdempotencyStore>(
+            static sp => new MultiTenant.Idempotency.InMemoryTenantIdempotencyStore(sp.GetService<TimeProvider>()));
 
         services.TryAddSingleton(static sp => new TenantMetrics(
             sp.GetService<IMeterFactory>(),
@@ -97,6 +113,12 @@ public static class WhatsAppTenantsServiceCollectionExtensions
     {
         public void Configure(InboxDeliveryOptions options) =>
             configuration?.GetSection(InboxDeliveryOptions.SectionName).Bind(options);
+    }
+
+    private sealed class BindWebhooksFromConfiguration(IConfiguration? configuration) : IConfigureOptions<MultiTenant.Webhooks.WebhookDeliveryOptions>
+    {
+        public void Configure(MultiTenant.Webhooks.WebhookDeliveryOptions options) =>
+            configuration?.GetSection(MultiTenant.Webhooks.WebhookDeliveryOptions.SectionName).Bind(options);
     }
 
     private sealed class BindFromConfiguration(IConfiguration? configuration) : IConfigureOptions<TenantCoordinatorOptions>

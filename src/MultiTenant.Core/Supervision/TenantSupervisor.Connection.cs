@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using MultiTenant.Clients;
 using MultiTenant.Diagnostics;
@@ -17,22 +18,32 @@ internal sealed partial class TenantSupervisor
             throw new TenantNotConnectedException(_tenant, status.State);
         }
 
+        using var activity = TenantTracing.Source.HasListeners() ? StartActivity("tenant client send", ActivityKind.Client) : null;
+        activity?.SetTag(TenantTracing.MessageKindAttribute, message.Content.Kind);
         try
         {
             var result = await client.SendMessageAsync(message, cancellationToken).ConfigureAwait(false);
             _owner.Metrics.Messages.Add(1, _tenantTag, new KeyValuePair<string, object?>("direction", "out"));
             return result;
         }
-        catch (TenantSendException)
+        catch (Exception ex)
         {
-            _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "send"));
+            TenantTracing.RecordFailure(activity, ex);
+            if (ex is TenantSendException)
+            {
+                _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "send"));
+            }
+
             throw;
         }
     }
 
     private async Task ConnectAsync(ITenantClient client, CancellationToken stop)
     {
+        // The span covers the wait for a connect slot too: a slow connect is often a queue, not the network.
+        using var activity = TenantTracing.Source.HasListeners() ? StartActivity("tenant connect", ActivityKind.Client) : null;
         long granted = await _owner.ConnectLimiter.AcquireAsync(stop).ConfigureAwait(false);
+        activity?.AddEvent(new ActivityEvent("connect slot acquired"));
         var outcome = ConnectOutcome.Ignored;
         try
         {
@@ -46,11 +57,15 @@ internal sealed partial class TenantSupervisor
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stop.IsCancellationRequested)
             {
                 outcome = ConnectOutcome.Failed;
-                throw new ConnectTimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
+                var timedOut = new ConnectTimeoutException($"The connect attempt did not finish within {_owner.Options.ConnectTimeout}.");
+                TenantTracing.RecordFailure(activity, timedOut);
+                throw timedOut;
             }
-            catch (Exception ex) when (ex is not TenantFatalException && !stop.IsCancellationRequested)
+            catch (Exception ex)
             {
-                outcome = ConnectOutcome.Failed; // a tenant's own fatal error, or a stop, says nothing about the backend
+                // A tenant's own fatal error, or a stop, says nothing about the backend.
+                outcome = ex is TenantFatalException || stop.IsCancellationRequested ? ConnectOutcome.Ignored : ConnectOutcome.Failed;
+                TenantTracing.RecordFailure(activity, ex);
                 throw;
             }
         }
@@ -58,6 +73,14 @@ internal sealed partial class TenantSupervisor
         {
             _owner.ConnectLimiter.Release(granted, outcome);
         }
+    }
+
+    /// <summary>Starts a span of this tenant on <see cref="TenantTracing.Source"/> (only called when the source has listeners).</summary>
+    private Activity? StartActivity(string name, ActivityKind kind)
+    {
+        var activity = TenantTracing.Source.StartActivity(name, kind);
+        activity?.SetTag(TenantTracing.BusinessIdAttribute, _tenant.Value);
+        return activity;
     }
 
     /// <summary>Waits until the connection is lost: reported by the client, or found by the periodic health check.</summary>

@@ -65,6 +65,16 @@ public sealed class TenantNotConnectedException : TenantException
     public TenantState State { get; }
 }
 
+/// <summary>A logout of a tenant whose client has no logout capability (<see cref="Clients.ITenantClientLogout"/>).</summary>
+public sealed class TenantLogoutNotSupportedException : TenantException
+{
+    /// <summary>Creates the exception.</summary>
+    public TenantLogoutNotSupportedException(TenantId tenant)
+        : base(tenant, $"The client of tenant '{tenant}' cannot log out.")
+    {
+    }
+}
+
 /// <summary>A start refused because the coordinator is shutting down.</summary>
 public sealed class TenantCoordinatorStoppingException : InvalidOperationException
 {

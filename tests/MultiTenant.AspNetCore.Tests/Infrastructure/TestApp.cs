@@ -55,8 +55,11 @@ internal sealed class TestApp : IAsyncDisposable
 
     public FakeLogCollector Logs => App.Services.GetFakeLogCollector();
 
-    /// <summary>Builds and starts the app. By default maps the tenant API, the health endpoints and the metrics endpoint.</summary>
-    public static async Task<TestApp> StartAsync(Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null)
+    /// <summary>
+    /// Builds and starts the app. By default maps the tenant API, the health endpoints and the metrics endpoint, after
+    /// <c>UseRateLimiter()</c> unless <paramref name="useRateLimiter"/> is false.
+    /// </summary>
+    public static async Task<TestApp> StartAsync(Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null, bool useRateLimiter = true)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.WebHost.UseTestServer();
@@ -76,6 +79,11 @@ internal sealed class TestApp : IAsyncDisposable
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        if (useRateLimiter)
+        {
+            app.UseRateLimiter();
+        }
+
         if (map is null)
         {
             app.MapTenantApi();

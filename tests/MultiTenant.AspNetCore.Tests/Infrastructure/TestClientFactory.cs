@@ -20,6 +20,15 @@ internal sealed class TestClientBehaviour
 
     /// <summary>When set, sends throw it.</summary>
     public Exception? SendFailure { get; set; }
+
+    /// <summary>When set, sends wait for it (after <see cref="SendCalled"/>), to hold a send open.</summary>
+    public TaskCompletionSource? SendGate { get; set; }
+
+    /// <summary>Completed when <c>SendMessageAsync</c> is first called.</summary>
+    public TaskCompletionSource SendCalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Whether the client has the logout capability (<see cref="ITenantClientLogout"/>).</summary>
+    public bool CanLogout { get; set; }
 }
 
 /// <summary>A client factory for API tests; no network, no sleeping.</summary>
@@ -41,13 +50,26 @@ internal sealed class TestClientFactory : ITenantClientFactory
             throw failure;
         }
 
-        var client = new TestClient(context, behaviour);
+        var client = behaviour.CanLogout ? new LogoutTestClient(context, behaviour) : new TestClient(context, behaviour);
         _clients[context.BusinessId.Value] = client;
         return ValueTask.FromResult<ITenantClient>(client);
     }
 }
 
-internal sealed class TestClient(TenantClientContext context, TestClientBehaviour behaviour) : ITenantClient
+/// <summary>A test client with the logout capability: a logout reports the tenant logged out, as a real client does.</summary>
+internal sealed class LogoutTestClient(TenantClientContext context, TestClientBehaviour behaviour) : TestClient(context, behaviour), ITenantClientLogout
+{
+    public int Logouts { get; private set; }
+
+    public Task LogoutAsync(CancellationToken cancellationToken)
+    {
+        Logouts++;
+        Context.ReportFatal(TenantFatalReason.LoggedOut, "Logged out (test).");
+        return Task.CompletedTask;
+    }
+}
+
+internal class TestClient(TenantClientContext context, TestClientBehaviour behaviour) : ITenantClient
 {
     private int _sent;
 
@@ -80,15 +102,21 @@ internal sealed class TestClient(TenantClientContext context, TestClientBehaviou
 
     public ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(IsConnected);
 
-    public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken)
+    public async Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken)
     {
+        behaviour.SendCalled.TrySetResult();
+        if (behaviour.SendGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
+
         if (behaviour.SendFailure is { } failure)
         {
-            return Task.FromException<SendMessageResult>(failure);
+            throw failure;
         }
 
         Sent.Enqueue(message);
-        return Task.FromResult(new SendMessageResult($"msg-{context.BusinessId}-{Interlocked.Increment(ref _sent)}"));
+        return new SendMessageResult($"msg-{context.BusinessId}-{Interlocked.Increment(ref _sent)}");
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -72,6 +72,7 @@ public sealed class CloudApiTestHost : IAsyncDisposable
         web.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
         Configure(web.Services, web.Logging, graph, events, extraHandler, cloudApi, coordinator, tenants);
         var app = web.Build();
+        app.UseRateLimiter();
         app.MapTenantApi();
         app.MapCloudApiWebhook();
         await app.StartAsync();

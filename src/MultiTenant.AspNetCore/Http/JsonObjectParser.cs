@@ -2,17 +2,13 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 
-namespace MultiTenant.AspNetCore.Api;
+namespace MultiTenant.AspNetCore.Http;
 
 /// <summary>Why a request was refused: the HTTP status and a human-readable detail (never exception text, never the raw input).</summary>
 internal readonly record struct RequestError(int StatusCode, string Detail);
 
-/// <summary>
-/// Reads a JSON request body under the API's own rules, so every failure is a clear problem instead of an empty 400 from automatic
-/// binding: the media type must be JSON in UTF-8 (415), the body at most <see cref="TenantApiOptions.MaxRequestBodySize"/> bytes (413,
-/// enforced while reading, whatever the server's own limit), and the document a flat object of string members (400).
-/// </summary>
-internal static class JsonRequestBody
+/// <summary>The checks behind <see cref="StrictJsonBody"/>: the media type (415) and the flat object of string members (400).</summary>
+internal static class JsonObjectParser
 {
     private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
 
@@ -51,15 +47,16 @@ internal static class JsonRequestBody
     }
 
     /// <summary>
-    /// Parses <paramref name="json"/> as an object whose members are exactly <paramref name="names"/> (all required, all strings).
-    /// Unknown members are refused, so a misspelt member is reported instead of silently ignored; so are duplicates.
+    /// Parses <paramref name="json"/> as an object whose members are those of <paramref name="shape"/>, all strings (an optional one
+    /// may be null). Unknown members are refused, so a misspelt member is reported instead of silently ignored; so are duplicates.
     /// </summary>
     /// <param name="json">The body.</param>
-    /// <param name="names">The member names.</param>
-    /// <param name="values">Receives the values, in the order of <paramref name="names"/>.</param>
-    /// <param name="example">An example body, quoted in errors.</param>
-    public static RequestError? ParseStringObject(ReadOnlySpan<byte> json, ReadOnlySpan<string> names, Span<string?> values, string example)
+    /// <param name="shape">The member names.</param>
+    /// <param name="values">Receives the values, in the order of the shape's members.</param>
+    public static RequestError? Parse(ReadOnlySpan<byte> json, StrictJsonBodyShape shape, Span<string?> values)
     {
+        var names = shape.Members;
+        string example = shape.Example;
         if (json.StartsWith(Utf8Bom))
         {
             json = json[Utf8Bom.Length..];
@@ -71,7 +68,7 @@ internal static class JsonRequestBody
         }
 
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 16 });
-        Span<bool> seen = stackalloc bool[names.Length];
+        Span<bool> seen = stackalloc bool[names.Count];
         try
         {
             reader.Read();
@@ -83,7 +80,7 @@ internal static class JsonRequestBody
             while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
             {
                 int index = -1;
-                for (int i = 0; i < names.Length; i++)
+                for (int i = 0; i < names.Count; i++)
                 {
                     if (reader.ValueTextEquals(names[i]))
                     {
@@ -109,6 +106,9 @@ internal static class JsonRequestBody
                     case JsonTokenType.String:
                         values[index] = reader.GetString();
                         break;
+                    case JsonTokenType.Null when index >= shape.RequiredCount:
+                        values[index] = null;
+                        break;
                     case JsonTokenType.Null:
                         return BadRequest($"'{names[index]}' must be a string, not null.");
                     default:
@@ -133,7 +133,7 @@ internal static class JsonRequestBody
             return BadRequest("The request body contains text that is not valid UTF-8 or not valid Unicode.");
         }
 
-        for (int i = 0; i < names.Length; i++)
+        for (int i = 0; i < shape.RequiredCount; i++)
         {
             if (!seen[i])
             {
@@ -143,9 +143,6 @@ internal static class JsonRequestBody
 
         return null;
     }
-
-    private static RequestError TooLarge(int limit) =>
-        new(StatusCodes.Status413PayloadTooLarge, $"The request body is larger than the limit of {limit} bytes.");
 
     private static RequestError BadRequest(string detail) => new(StatusCodes.Status400BadRequest, detail);
 
@@ -185,14 +182,14 @@ internal static class JsonRequestBody
         return "An unknown member";
     }
 
-    private static string ListNames(ReadOnlySpan<string> names)
+    private static string ListNames(IReadOnlyList<string> names)
     {
         var text = new System.Text.StringBuilder();
-        for (int i = 0; i < names.Length; i++)
+        for (int i = 0; i < names.Count; i++)
         {
             if (i > 0)
             {
-                text.Append(i == names.Length - 1 ? " and " : ", ");
+                text.Append(i == names.Count - 1 ? " and " : ", ");
             }
 
             text.Append('\'').Append(names[i]).Append('\'');
