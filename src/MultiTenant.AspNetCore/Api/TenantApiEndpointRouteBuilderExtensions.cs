@@ -89,8 +89,8 @@ public static class TenantApiEndpointRouteBuilderExtensions
 
         group.MapGet("/", (Delegate)handlers.ListAsync)
             .Typed("ListTenants", logger)
-            .WithMetadata(ProducesProblems())
-            .WithSummary("Lists the statuses of all tenants the key may see.")
+            .WithMetadata(ProducesProblems(400))
+            .WithSummary("Lists one page of the statuses the key may see (?limit= 1-10,000, default 1,000; ?after=; ?status=; Link rel=next).")
             .WithTags(Tag);
 
         group.MapGet(tenantRoute, handlers.GetAsync)
