@@ -6,6 +6,7 @@
 #   and checks, from the clients' audit lines (Simulator:AuditFile), that no tenant ever ran on two processes at once.
 # Default fleet settings (lease 10 s, renew 3 s, heartbeat 2 s, dead after 3 missed); simulator connect delay 0–50 ms.
 # Bounded: every wait has a timeout; everything it starts is stopped on exit. Usage: tools/fleet-measure.sh  (as root or postgres)
+#   tools/fleet-measure.sh failover [runs]   only steps 2 and 3, repeated (default 3 runs), each on a database of its own.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -73,6 +74,8 @@ sys.exit(1 if overlaps else 0)
 EOF
 }
 
+MODE=${1:-all}; RUNS=${2:-3}
+if [ "$MODE" = all ]; then
 echo "== connections per host (pool_max_conns=10; 1 LISTEN connection + pooled) =="
 psql -d postgres -c "CREATE DATABASE conns" >/dev/null
 start_host a conns 18181; start_host b conns 18182
@@ -83,22 +86,28 @@ sleep 4; echo "5,000 tenants: $(connections conns)  owners: $(owners conns)"
 kill -TERM "${PIDS[a]}" "${PIDS[b]}"; wait "${PIDS[a]}" "${PIDS[b]}" || true; unset 'PIDS[a]' 'PIDS[b]'
 check_audit conns
 
-echo "== kill -9 of a host owning about half of 1,000 tenants =="
-psql -d postgres -c "CREATE DATABASE fleet" >/dev/null
-start_host a fleet 18281; start_host b fleet 18282
-start_tenants 18281 1 1000; wait_for fleet 1000 "" 120
-sleep 4; echo "before: $(owners fleet)"
-kill_ms=$(now_ms); kill -9 "${PIDS[b]}"; unset 'PIDS[b]'
-wait_for fleet 1000 host-a 30; t1=$(now_ms)
-echo "every tenant connected on the survivor $((t1 - kill_ms)) ms after kill -9"
-check_audit fleet b "$kill_ms"
+fi
 
-echo "== SIGTERM handoff of about half of 1,000 tenants =="
-start_host b fleet 18282
-for _ in $(seq 1 300); do n=$(connected fleet host-b); [ "$n" -ge 400 ] && [ "$(connected fleet)" = 1000 ] && break; sleep 0.1; done
-sleep 2; echo "before: $(owners fleet)"
-t0=$(now_ms); kill -TERM "${PIDS[b]}"
-wait_for fleet 1000 host-a 30; t1=$(now_ms)
-echo "all 1,000 running on host-a $((t1 - t0)) ms after SIGTERM of host-b"
-wait "${PIDS[b]}" && rc=0 || rc=$?; echo "host-b exit code: $rc"; unset 'PIDS[b]'
-check_audit fleet b "$kill_ms"   # the killed incarnation's intervals end at the kill; the SIGTERMed one closed its own
+for run in $(seq 1 $([ "$MODE" = all ] && echo 1 || echo "$RUNS")); do
+  echo "== kill -9 of a host owning about half of 1,000 tenants =="
+  psql -d postgres -c "CREATE DATABASE fleet$run" >/dev/null
+  start_host a fleet$run 18281; start_host b fleet$run 18282
+  start_tenants 18281 1 1000; wait_for fleet$run 1000 "" 120
+  sleep 4; echo "before: $(owners fleet$run)"
+  kill_ms=$(now_ms); kill -9 "${PIDS[b]}"; unset 'PIDS[b]'
+  expiry=$(psql -d fleet$run -c "SELECT COALESCE(round(extract(epoch FROM max(expires_at) - now()) * 1000), 0) FROM multitenant.leases WHERE owner = 'host-b'")
+  wait_for fleet$run 1000 host-a 30; t1=$(now_ms)
+  echo "every tenant connected on the survivor $((t1 - kill_ms)) ms after kill -9 (the killed host's leases expired ${expiry} ms after the kill)"
+  check_audit fleet$run b "$kill_ms"
+
+  echo "== SIGTERM handoff of about half of 1,000 tenants =="
+  start_host b fleet$run 18282
+  for _ in $(seq 1 300); do n=$(connected fleet$run host-b); [ "$n" -ge 400 ] && [ "$(connected fleet$run)" = 1000 ] && break; sleep 0.1; done
+  sleep 2; echo "before: $(owners fleet$run)"
+  t0=$(now_ms); kill -TERM "${PIDS[b]}"
+  wait_for fleet$run 1000 host-a 30; t1=$(now_ms)
+  echo "all 1,000 running on host-a $((t1 - t0)) ms after SIGTERM of host-b"
+  wait "${PIDS[b]}" && rc=0 || rc=$?; echo "host-b exit code: $rc"; unset 'PIDS[b]'
+  check_audit fleet$run b "$kill_ms"   # the killed incarnation's intervals end at the kill; the SIGTERMed one closed its own
+  kill -9 "${PIDS[a]}" 2>/dev/null || true; unset 'PIDS[a]'
+done

@@ -2,8 +2,8 @@
 //
 //   dotnet run --project samples/MultiTenant.Sample
 //
-// Environment: HTTP_PORT (default 8080), DATABASE_URL (unset: the embedded in-process store; set: PostgreSQL, in fleet mode unless
-// WhatsAppTenants__Fleet__Enabled=false), HOST_ID (default: machine name; must differ between the processes of a fleet),
+// Environment: HTTP_PORT (default 8080), DATABASE_URL (unset: the embedded in-process store; set: PostgreSQL, always in fleet mode,
+// one process being a fleet of one), HOST_ID (default: machine name; must differ between the processes of a fleet),
 // Simulator__MessagesPerSecond and the other Simulator__* settings (see Simulation/SimulatorOptions.cs).
 // Secrets at rest (README, "Secrets at rest"): with DATABASE_URL set, WhatsAppTenants__Secrets__KeyEncryptionKey is required (base64 of
 // 32 random bytes, `openssl rand -base64 32`, the same on every host, never in the database; start-up fails saying so without it);
@@ -92,15 +92,10 @@ else
 string? databaseUrl = builder.Configuration["DATABASE_URL"];
 if (!string.IsNullOrWhiteSpace(databaseUrl))
 {
+    // PostgreSQL is always fleet mode (SPEC §8; one process is a fleet of one): processes with their own HOST_ID share the tenants and
+    // never run one twice; statuses show the owner host.
     tenants.UsePostgreSql(databaseUrl);
-
-    // Fleet mode (SPEC §8) is on with a database unless WhatsAppTenants:Fleet:Enabled (WhatsAppTenants__Fleet__Enabled) is false:
-    // several processes with their own HOST_ID share the tenants; statuses then show the owner host.
-    if (builder.Configuration.GetValue("WhatsAppTenants:Fleet:Enabled", defaultValue: true))
-    {
-        tenants.UseFleet();
-        builder.Services.Configure<TenantApiOptions>(api => api.IncludeHost = true);
-    }
+    builder.Services.Configure<TenantApiOptions>(api => api.IncludeHost = true);
 }
 
 var app = builder.Build();

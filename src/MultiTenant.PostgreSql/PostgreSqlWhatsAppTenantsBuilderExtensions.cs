@@ -24,7 +24,9 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
     /// <paramref name="configure"/> runs; they are validated when the host starts. The key ring of secrets at rest is stored in the
     /// database too (table <c>secret_key_ring</c>), so a key-encryption key must be configured
     /// (<c>WhatsAppTenants:Secrets:KeyEncryptionKey</c>): without one start-up fails with a
-    /// <see cref="MultiTenant.Secrets.TenantSecretsConfigurationException"/>.
+    /// <see cref="MultiTenant.Secrets.TenantSecretsConfigurationException"/>. Every host on PostgreSQL runs in fleet mode (one host is a
+    /// fleet of one; options in <c>WhatsAppTenants:Fleet</c> or <c>UseFleet(...)</c>): a tenant runs only on the host that holds its
+    /// lease, so two processes on one database never run one tenant twice; give each process its own <c>WhatsAppTenants:HostId</c>.
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddWhatsAppTenants()</c>.</param>
     /// <param name="databaseUrlOrConnectionString">A <c>postgres://</c> or <c>postgresql://</c> URI, or an Npgsql connection string.</param>
@@ -124,6 +126,10 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
                 sp.GetRequiredService<NpgsqlDataSource>(),
                 sp.GetService<ILogger<PostgreSqlStoreInitializer>>(),
                 sp.GetService<OwnedDataSource>()));
+
+            // One runner per tenant: on PostgreSQL every host is a fleet member (a fleet of one when alone), so a second process on the
+            // same database (a rolling deploy, two replicas) never runs a tenant another live process holds the lease of.
+            FleetWhatsAppTenantsBuilderExtensions.AddFleetServices(services);
         }
 
         if (configure is not null)

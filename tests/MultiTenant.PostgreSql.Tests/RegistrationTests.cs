@@ -5,6 +5,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using MultiTenant.Diagnostics;
+using MultiTenant.Hosting;
+using MultiTenant.PostgreSql.Fleet;
 using MultiTenant.PostgreSql.Tests.Infrastructure;
 using MultiTenant.Storage;
 using Npgsql;
@@ -20,7 +22,7 @@ public sealed class RegistrationTests(PostgreSqlFixture fixture, ITestOutputHelp
     private Task<string> DatabaseAsync() => fixture.GetDatabaseAsync(nameof(RegistrationTests));
 
     [Fact]
-    public async Task UsePostgreSql_replaces_the_embedded_store_even_when_AddWhatsAppTenants_is_called_again()
+    public async Task UsePostgreSql_replaces_the_embedded_store_even_when_AddWhatsAppTenants_is_called_again_and_runs_in_fleet_mode()
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -30,8 +32,12 @@ public sealed class RegistrationTests(PostgreSqlFixture fixture, ITestOutputHelp
 
         var store = provider.GetRequiredService<PostgreSqlTenantStore>();
         Assert.Same(store, provider.GetRequiredService<ITenantRegistry>());
-        Assert.Same(store, provider.GetRequiredService<ITenantStatusStore>());
         Assert.Same(store, provider.GetRequiredService<ITenantStateStoreProvider>());
+
+        // One runner per tenant: placement is the fleet's, and status writes are fenced by the lease epochs.
+        Assert.IsType<FencedStatusStore>(provider.GetRequiredService<ITenantStatusStore>());
+        Assert.Same(provider.GetRequiredService<FleetMember>(), provider.GetRequiredService<ITenantPlacement>());
+        Assert.Single(provider.GetServices<ITenantPlacement>());
         Assert.Same(store, provider.GetRequiredService<ITenantStoreHealth>());
         Assert.Single(provider.GetServices<ITenantRegistry>());
         Assert.Single(provider.GetServices<IHostedService>().OfType<PostgreSqlStoreInitializer>());

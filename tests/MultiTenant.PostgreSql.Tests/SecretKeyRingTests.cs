@@ -21,8 +21,8 @@ public sealed class SecretKeyRingTests(PostgreSqlFixture fixture)
     {
         string database = await fixture.CreateDatabaseAsync("keyring");
         string schema = PostgreSqlTestStore.NewSchema();
-        using var a = BuildHost(database, schema);
-        using var b = BuildHost(database, schema);
+        using var a = BuildHost(database, schema, new() { ["WhatsAppTenants:HostId"] = "host-a" });
+        using var b = BuildHost(database, schema, new() { ["WhatsAppTenants:HostId"] = "host-b" });
         await a.StartAsync();
         await b.StartAsync();
         try

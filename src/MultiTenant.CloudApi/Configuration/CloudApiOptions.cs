@@ -102,6 +102,12 @@ public sealed class CloudApiOptions
     /// <summary>How long one Graph API request may take. Default 30 s; 1 s to 5 minutes.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long one media upload or download may take until Graph answered (an upload: until the whole file was sent and Graph replied;
+    /// a download: until the file's headers arrived). Default 10 minutes; 1 s to 1 hour.
+    /// </summary>
+    public TimeSpan MediaRequestTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The largest webhook body accepted, in bytes; larger deliveries get 413. Default 1 MiB; 1 KiB to 16 MiB.</summary>
     [Range(1024, 16 * 1024 * 1024)]
     public int MaxWebhookBodySize { get; set; } = 1024 * 1024;
@@ -157,6 +163,7 @@ internal sealed class CloudApiOptionsCrossValidator : IValidateOptions<CloudApiO
         Check(failures, nameof(options.ThrottlePause), options.ThrottlePause, TimeSpan.Zero, TimeSpan.FromHours(1));
         Check(failures, nameof(options.MaxSendWait), options.MaxSendWait, TimeSpan.Zero, TimeSpan.FromMinutes(5));
         Check(failures, nameof(options.RequestTimeout), options.RequestTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
+        Check(failures, nameof(options.MediaRequestTimeout), options.MediaRequestTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
         return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
     }
 

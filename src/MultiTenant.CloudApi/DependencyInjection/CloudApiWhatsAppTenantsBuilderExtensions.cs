@@ -7,6 +7,7 @@ using MultiTenant.CloudApi.Client;
 using MultiTenant.CloudApi.Diagnostics;
 using MultiTenant.CloudApi.Endpoints;
 using MultiTenant.CloudApi.Graph;
+using MultiTenant.CloudApi.Media;
 using MultiTenant.CloudApi.Messaging;
 using MultiTenant.CloudApi.Routing;
 using MultiTenant.CloudApi.Webhooks;
@@ -19,8 +20,10 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
 {
     /// <summary>
     /// Uses the official WhatsApp Business Cloud API for every tenant: registers its client factory (replacing any set before),
-    /// <see cref="ICloudApiCredentialStore"/>, <see cref="ICloudApiMessaging"/>, the Graph API <see cref="System.Net.Http.HttpClient"/> (named
-    /// <see cref="CloudApiOptions.HttpClientName"/>), the webhook's services and the decoder of its inbox items (source <c>cloudapi</c>).
+    /// <see cref="ICloudApiCredentialStore"/>, <see cref="ICloudApiMessaging"/>, <see cref="ICloudApiMedia"/> (with a
+    /// <see cref="MultiTenant.Media.FileSystemMediaStore"/> as the <see cref="MultiTenant.Media.IMediaStore"/> unless one was set before),
+    /// the Graph API <see cref="System.Net.Http.HttpClient"/> (named <see cref="CloudApiOptions.HttpClientName"/>), the webhook's services
+    /// and the decoder of its inbox items (source <c>cloudapi</c>).
     /// Webhook deliveries go into the store's durable inbox and phone number index (<c>AddWhatsAppTenants()</c> registers in-memory
     /// ones, <c>UsePostgreSql()</c> durable ones shared by a fleet). <see cref="CloudApiOptions"/> bind from the
     /// <c>WhatsAppTenants:CloudApi</c> section, then <paramref name="configure"/> runs; they are validated when the host starts.
@@ -35,6 +38,10 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
         if (!services.Any(static d => d.ServiceType == typeof(CloudApiMarker)))
         {
             AddServices(services);
+            if (!services.Any(static d => d.ServiceType == typeof(MultiTenant.Media.IMediaStore)))
+            {
+                builder.UseFileSystemMediaStore();
+            }
         }
 
         // After the binding registered by AddServices, so code wins over configuration.
@@ -75,11 +82,14 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MultiTenant.Inbox.IInboxEventDecoder, CloudApiInboxDecoder>());
         services.TryAddSingleton<ICloudApiCredentialStore, CloudApiCredentialStore>();
         services.TryAddSingleton<ICloudApiMessaging, CloudApiMessaging>();
+        services.TryAddSingleton<CloudApiMedia>();
+        services.TryAddSingleton<ICloudApiMedia>(static sp => sp.GetRequiredService<CloudApiMedia>());
         services.TryAddSingleton<WebhookProcessor>();
         services.TryAddSingleton<WebhookEndpoint>();
 
         // The credentials endpoints join the tenant API's one protected group (MapTenantApi): they cannot be mapped open.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MultiTenant.AspNetCore.Security.ITenantApiEndpointContributor, CredentialsEndpointContributor>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MultiTenant.AspNetCore.Security.ITenantApiEndpointContributor, MediaEndpointContributor>());
     }
 
     private sealed class CloudApiMarker;

@@ -14,13 +14,15 @@ namespace MultiTenant.CloudApi;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(SendMessageResponse))]
 [JsonSerializable(typeof(SuccessResponse))]
+[JsonSerializable(typeof(MediaUploadResponse))]
+[JsonSerializable(typeof(MediaInfoResponse))]
 [JsonSerializable(typeof(TemplatesResponse))]
 [JsonSerializable(typeof(GraphErrorEnvelope))]
 [JsonSerializable(typeof(PhoneNumberHealthResponse))]
-[JsonSerializable(typeof(WebhookPayload))]
-[JsonSerializable(typeof(WebhookValue))]
 [JsonSerializable(typeof(StoredCredentials))]
 [JsonSerializable(typeof(StoredSecrets))]
+[JsonSerializable(typeof(MultiTenant.CloudApi.Endpoints.MediaUploadedResponse))]
+[JsonSerializable(typeof(MultiTenant.CloudApi.Endpoints.MediaStoredResponse))]
 internal sealed partial class CloudApiJsonContext : JsonSerializerContext
 {
 }

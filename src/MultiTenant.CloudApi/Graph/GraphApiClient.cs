@@ -12,9 +12,9 @@ namespace MultiTenant.CloudApi.Graph;
 /// <summary>
 /// The two Graph API calls the client needs, over the named <see cref="HttpClient"/> <see cref="CloudApiOptions.HttpClientName"/>:
 /// the phone number's health probe and sending a message. Failures come back as <see cref="GraphApiException"/> carrying a
-/// classified <see cref="GraphError"/>. Shared by all tenants; thread-safe.
+/// classified <see cref="GraphError"/>. Shared by all tenants; thread-safe. Media upload and download are in <c>GraphApiClient.Media.cs</c>.
 /// </summary>
-internal sealed class GraphApiClient
+internal sealed partial class GraphApiClient
 {
     /// <summary>The fields the probe reads from the phone number node.</summary>
     public const string ProbeFields = "health_status,display_phone_number,quality_rating";
@@ -27,6 +27,7 @@ internal sealed class GraphApiClient
     private readonly TimeProvider _time;
     private readonly string _root;
     private readonly TimeSpan _timeout;
+    private readonly TimeSpan _mediaTimeout;
 
     public GraphApiClient(IHttpClientFactory httpClients, IOptions<CloudApiOptions> options, TimeProvider time)
     {
@@ -35,6 +36,7 @@ internal sealed class GraphApiClient
         var settings = options.Value;
         _root = settings.GraphBaseUrl.AbsoluteUri.TrimEnd('/') + "/" + settings.GraphApiVersion + "/";
         _timeout = settings.RequestTimeout;
+        _mediaTimeout = settings.MediaRequestTimeout;
     }
 
     /// <summary><c>GET /{version}/{phone-number-id}?fields=health_status,…</c> with the tenant's token.</summary>
@@ -117,26 +119,19 @@ internal sealed class GraphApiClient
         return await SendAsync(request, credentials, CloudApiJsonContext.Default.TemplatesResponse, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<T> SendAsync<T>(HttpRequestMessage request, CloudApiCredentials credentials, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    private Task<T> SendAsync<T>(HttpRequestMessage request, CloudApiCredentials credentials, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken, TimeSpan? timeout = null)
         where T : class
     {
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credentials.AccessToken);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-
-        // The timeout runs on the injected clock (HttpClient.Timeout is infinite for this client).
-        using var timeout = new CancellationTokenSource(_timeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        var http = _httpClients.CreateClient(CloudApiOptions.HttpClientName);
-        try
+        return SendCoreAsync(request, credentials, timeout ?? _timeout, cancellationToken, async (response, token) =>
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
-            int status = (int)response.StatusCode;
-            if (response.IsSuccessStatusCode)
+            using (response)
             {
+                int status = (int)response.StatusCode;
                 T? value;
                 try
                 {
-                    value = await response.Content.ReadFromJsonAsync(typeInfo, linked.Token).ConfigureAwait(false);
+                    value = await response.Content.ReadFromJsonAsync(typeInfo, token).ConfigureAwait(false);
                 }
                 catch (JsonException ex)
                 {
@@ -145,14 +140,41 @@ internal sealed class GraphApiClient
 
                 return value ?? throw new GraphApiException(new GraphError(GraphErrorKind.ServerTransient, null, null, status, "Graph returned an empty response."));
             }
+        });
+    }
 
-            throw new GraphApiException(await ReadErrorAsync(response, credentials, linked.Token).ConfigureAwait(false));
-        }
-        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+    /// <summary>
+    /// Sends <paramref name="request"/> with the tenant's token; a successful response goes to <paramref name="onSuccess"/>, which owns
+    /// it. <paramref name="timeout"/> runs on the injected clock until <paramref name="onSuccess"/> returned.
+    /// </summary>
+    /// <exception cref="GraphApiException">Graph answered an error, or the call failed or timed out.</exception>
+    private async Task<T> SendCoreAsync<T>(
+        HttpRequestMessage request, CloudApiCredentials credentials, TimeSpan timeout, CancellationToken cancellationToken, Func<HttpResponseMessage, CancellationToken, Task<T>> onSuccess)
+    {
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credentials.AccessToken);
+
+        // The timeout runs on the injected clock (HttpClient.Timeout is infinite for this client).
+        using var timer = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+        var http = _httpClients.CreateClient(CloudApiOptions.HttpClientName);
+        try
         {
-            throw new GraphApiException(new GraphError(GraphErrorKind.Network, null, null, null, $"The Graph API did not answer within {_timeout}."), ex);
+            var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
+            if (response.IsSuccessStatusCode)
+            {
+                return await onSuccess(response, linked.Token).ConfigureAwait(false);
+            }
+
+            using (response)
+            {
+                throw new GraphApiException(await ReadErrorAsync(response, credentials, linked.Token).ConfigureAwait(false));
+            }
         }
-        catch (HttpRequestException ex)
+        catch (OperationCanceledException ex) when (timer.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new GraphApiException(new GraphError(GraphErrorKind.Network, null, null, null, $"The Graph API did not answer within {timeout}."), ex);
+        }
+        catch (HttpRequestException ex) when (FindMediaRejection(ex) is null)
         {
             throw new GraphApiException(new GraphError(GraphErrorKind.Network, null, null, null, "The Graph API could not be reached: " + DescribeNetworkError(ex)), ex);
         }

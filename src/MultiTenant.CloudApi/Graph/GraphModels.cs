@@ -119,3 +119,23 @@ internal sealed class GraphCursors
 
     public string? After { get; set; }
 }
+
+/// <summary><c>POST /{version}/{phone-number-id}/media</c> → <c>{"id":"…"}</c>.</summary>
+internal sealed class MediaUploadResponse
+{
+    public string? Id { get; set; }
+}
+
+/// <summary><c>GET /{version}/{media-id}</c> → <c>{"messaging_product":"whatsapp","url","mime_type","sha256","file_size","id"}</c>.</summary>
+internal sealed class MediaInfoResponse
+{
+    public string? Url { get; set; }
+
+    public string? MimeType { get; set; }
+
+    public string? Sha256 { get; set; }
+
+    public long? FileSize { get; set; }
+
+    public string? Id { get; set; }
+}

@@ -37,14 +37,6 @@ public interface ITenantCoordinator
     ValueTask<IReadOnlyList<TenantStatus>> ListStatusesAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Lists one page of statuses (issue 12): at most <see cref="TenantStatusQuery.Limit"/> after the query's cursor, in ordinal order of
-    /// the ids, of the query's state when it has one. Read on with <see cref="TenantStatusPage.Next"/> until it is <see langword="null"/>;
-    /// a page may hold fewer statuses than the limit while more follow. This default implementation pages the whole list.
-    /// </summary>
-    async ValueTask<TenantStatusPage> ListStatusPageAsync(TenantStatusQuery query, CancellationToken cancellationToken = default) =>
-        TenantStatusPage.FromSorted(await ListStatusesAsync(cancellationToken).ConfigureAwait(false), query);
-
-    /// <summary>
     /// Asks <paramref name="tenant"/>'s client to log its device out (the optional <see cref="ITenantClientLogout"/>); the client then
     /// reports <see cref="TenantFatalReason.LoggedOut"/> and the tenant goes to <see cref="TenantState.Error"/>. Works on the host that
     /// runs the tenant.
@@ -53,6 +45,14 @@ public interface ITenantCoordinator
     /// <exception cref="TenantNotConnectedException">The tenant has no client on this host (stopped, or run by another host).</exception>
     /// <exception cref="TenantLogoutNotSupportedException">The tenant's client cannot log out.</exception>
     Task LogoutAsync(TenantId tenant, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Lists one page of statuses (issue 12): at most <see cref="TenantStatusQuery.Limit"/> after the query's cursor, in ordinal order of
+    /// the ids, of the query's state when it has one. Read on with <see cref="TenantStatusPage.Next"/> until it is <see langword="null"/>;
+    /// a page may hold fewer statuses than the limit while more follow. This default implementation pages the whole list.
+    /// </summary>
+    async ValueTask<TenantStatusPage> ListStatusPageAsync(TenantStatusQuery query, CancellationToken cancellationToken = default) =>
+        TenantStatusPage.FromSorted(await ListStatusesAsync(cancellationToken).ConfigureAwait(false), query);
 
     /// <summary>Sends a text message through a connected tenant.</summary>
     /// <exception cref="TenantNotFoundException">The tenant is not known.</exception>

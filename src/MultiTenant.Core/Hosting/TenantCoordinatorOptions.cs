@@ -67,7 +67,10 @@ public sealed class TenantCoordinatorOptions
     [Range(0, 1_000_000)]
     public int MaxTenantMetricLabels { get; set; } = 1000;
 
-    /// <summary>Whether tenants recorded as running in the registry are started when the host starts. Default true.</summary>
+    /// <summary>
+    /// Whether tenants recorded as running in the registry are started when the host starts. Default true. Used by the default
+    /// single-host placement; a fleet (every host on PostgreSQL) places the desired tenants over its live hosts and does not use it.
+    /// </summary>
     public bool ResumeTenantsOnStart { get; set; } = true;
 
     /// <summary>

@@ -63,9 +63,12 @@ internal sealed partial class TenantSupervisor
             }
             catch (Exception ex)
             {
-                // A tenant's own fatal error, or a stop, says nothing about the backend.
-                outcome = ex is TenantFatalException || stop.IsCancellationRequested ? ConnectOutcome.Ignored : ConnectOutcome.Failed;
                 TenantTracing.RecordFailure(activity, ex);
+                if (ex is not TenantFatalException && !stop.IsCancellationRequested)
+                {
+                    outcome = ConnectOutcome.Failed; // a tenant's own fatal error, or a stop, says nothing about the backend
+                }
+
                 throw;
             }
         }

@@ -11,9 +11,16 @@ namespace MultiTenant.PostgreSql.Fleet;
 /// <summary>The reconciler: reads the desired tenants and the live hosts, places them by rendezvous hashing, claims the leases of the tenants placed here and hands over (releases) the others.</summary>
 internal sealed partial class FleetMember
 {
+    // Past a lease's expiry by the database clock before the reconcile that claims it (the database judges expiry by its own now()).
+    private static readonly TimeSpan LeaseExpiryGrace = TimeSpan.FromMilliseconds(20);
+
+    // When the reconcile loop runs next without a notification: the interval, or sooner when a lease placed here expires sooner.
+    private TimeSpan _nextReconcile;
+
     /// <summary>Runs one reconcile now (tests; the loop runs it on notifications and every <see cref="FleetOptions.ReconcileInterval"/>).</summary>
     internal async Task ReconcileAsync(CancellationToken cancellationToken)
     {
+        _nextReconcile = _options.ReconcileInterval;
         var coordinator = _host;
         if (coordinator is null || _leaving || _superseded || CoordinationPaused || coordinator.IsStopping)
         {
@@ -24,6 +31,12 @@ internal sealed partial class FleetMember
         var generations = new Dictionary<TenantId, long>();
         var held = new HashSet<TenantId>();
         var hosts = new List<FleetHost>();
+
+        // Another instance's lease may expire before the next interval (a dead host's, a paused one's): the next reconcile is due just
+        // after the earliest such expiry, so its tenants are claimed at once rather than up to a whole interval later. A live host renews
+        // before its leases expire, so with a short interval (1 s by default, leases 7-10 s from expiry) this only moves the reconcile
+        // that follows a host's death to the moment its leases expire.
+        double nextExpiry = double.MaxValue;
         await using (var batch = _coordination.CreateBatch())
         {
             batch.Timeout = _store.CommandTimeoutSeconds;
@@ -44,6 +57,10 @@ internal sealed partial class FleetMember
                 if (reader.GetBoolean(3))
                 {
                     held.Add(tenant);
+                    if (reader.GetGuid(2) != InstanceId)
+                    {
+                        nextExpiry = Math.Min(nextExpiry, reader.GetDouble(4));
+                    }
                 }
             }
 
@@ -84,6 +101,10 @@ internal sealed partial class FleetMember
                 toAcquire.Add(tenant);
             }
         }
+
+        _nextReconcile = nextExpiry < _options.ReconcileInterval.TotalSeconds
+            ? TimeSpan.FromSeconds(Math.Max(nextExpiry, 0)) + LeaseExpiryGrace
+            : _options.ReconcileInterval;
 
         foreach (var tenant in _owned.Keys)
         {
@@ -249,7 +270,7 @@ internal sealed partial class FleetMember
     {
         while (!stop.IsCancellationRequested)
         {
-            if (!await _reconcileWake.WaitAsync(_options.ReconcileInterval, stop).ConfigureAwait(false))
+            if (!await _reconcileWake.WaitAsync(_nextReconcile, stop).ConfigureAwait(false))
             {
                 return;
             }

@@ -42,6 +42,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
     // Reconcile requests (notifications, local API calls).
     private readonly WakeSignal _reconcileWake;
+    private readonly FleetChannel _channel;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly long _deadlineTicks;
@@ -71,7 +72,9 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _lifetime = lifetime;
         Sql = new FleetStatements(store.Schema);
+        _channel = new FleetChannel(coordination, Sql, _time, _logger, OnNotification, OnListening);
         _deadlineTicks = (long)((_options.LeaseTtl - _options.SafetyMargin).TotalSeconds * _time.TimestampFrequency);
+        _nextReconcile = _options.ReconcileInterval;
     }
 
     /// <summary>This host instance's identity in the leases table (a restarted host is a new instance).</summary>
@@ -111,14 +114,14 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         }
 
         var stop = _stop.Token;
-        _loops.Add(Task.Run(() => ListenLoopAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => _channel.RunAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => RenewLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => HeartbeatLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => WatchdogLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => RelayLoopAsync(stop), CancellationToken.None));
         FleetLog.Joined(_logger, HostId, InstanceId);
-        await NotifyAsync("join", cancellationToken).ConfigureAwait(false);
+        await _channel.NotifyAsync("join", cancellationToken).ConfigureAwait(false);
         Poke();
     }
 
@@ -156,6 +159,9 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         var stop = new NpgsqlBatchCommand(Sql.RequestStop);
         stop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
         batch.BatchCommands.Add(stop);
+        var status = new NpgsqlBatchCommand(Sql.StatusOnStop);
+        status.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
+        batch.BatchCommands.Add(status);
         batch.BatchCommands.Add(NotifyCommand("stop"));
         bool known;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
@@ -273,20 +279,27 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         await Task.WhenAll(_losing.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop)
+    private Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop) => FleetLoop.DelayAsync(delay, _time, stop);
+
+    private void Poke() => _reconcileWake.Wake();
+
+    private NpgsqlBatchCommand NotifyCommand(string payload) => _channel.Notify(payload);
+
+    /// <summary>Relay notifications go to the relay; every other one (start, stop, join, leave, release) triggers a reconcile.</summary>
+    private void OnNotification(string payload)
     {
-        try
+        if (!OnRelayNotification(payload))
         {
-            await Task.Delay(delay, _time, stop).ConfigureAwait(false);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
+            Poke();
         }
     }
 
-    private void Poke() => _reconcileWake.Wake();
+    /// <summary>Listening (again): notifications sent while we were not listening are lost, so reconcile once and answer pending relays.</summary>
+    private void OnListening()
+    {
+        Poke();
+        SignalRelay();
+    }
 
     private NpgsqlCommand CreateCoordinationCommand(string sql)
     {

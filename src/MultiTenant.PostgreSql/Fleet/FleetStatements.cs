@@ -62,9 +62,11 @@ internal sealed class FleetStatements
 
         ReleaseAll = $"UPDATE {s}.leases SET owner = NULL, instance_id = NULL, expires_at = '-infinity' WHERE instance_id = $1";
 
-        // The desired tenants with their lease state, and the live hosts.
+        // The desired tenants with their lease state (and, for a held lease, the seconds until it expires by the database clock), and the
+        // live hosts.
         ReadDesired = $"""
-            SELECT t.business_id, t.start_generation, l.instance_id, (l.instance_id IS NOT NULL AND l.expires_at > now()) AS held
+            SELECT t.business_id, t.start_generation, l.instance_id, (l.instance_id IS NOT NULL AND l.expires_at > now()) AS held,
+                   CASE WHEN l.instance_id IS NOT NULL AND l.expires_at > now() THEN extract(epoch FROM l.expires_at - now())::float8 END AS expires_in
             FROM {s}.tenants t LEFT JOIN {s}.leases l ON l.business_id = t.business_id
             WHERE t.desired_running
             """;
@@ -79,6 +81,14 @@ internal sealed class FleetStatements
             RETURNING start_generation
             """;
         RequestStop = $"UPDATE {s}.tenants SET desired_running = false, updated_at = now() WHERE business_id = $1 RETURNING 1";
+
+        // $1 business id: a stopped tenant that never ran anywhere (stopped before a host claimed it) gets a status row, so it is still
+        // listed; an existing row is the owner's to write (its final status), so it is left alone.
+        StatusOnStop = $"""
+            INSERT INTO {s}.tenant_status (business_id, state, updated_at)
+            SELECT $1, 'stopped', now() WHERE EXISTS (SELECT 1 FROM {s}.tenants WHERE business_id = $1)
+            ON CONFLICT (business_id) DO NOTHING
+            """;
         CurrentOwner = $"""
             SELECT COALESCE((SELECT owner FROM {s}.leases WHERE business_id = $1 AND instance_id IS NOT NULL AND expires_at > now()),
                             (SELECT host FROM {s}.tenant_status WHERE business_id = $1))
@@ -240,6 +250,8 @@ internal sealed class FleetStatements
     public string RequestStart { get; }
 
     public string RequestStop { get; }
+
+    public string StatusOnStop { get; }
 
     public string CurrentOwner { get; }
 

@@ -14,7 +14,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class FleetWhatsAppTenantsBuilderExtensions
 {
     /// <summary>
-    /// Turns on fleet mode on top of <c>UsePostgreSql(...)</c> (call that first): every running tenant is owned by exactly one host through
+    /// Configures fleet mode, which <c>UsePostgreSql(...)</c> turns on for every host (call that first; one host is a fleet of one, and
+    /// this call is only needed to set options in code): every running tenant is owned by exactly one host through
     /// a lease in the database (TTL 10 s by default, judged by the database clock, renewed in one statement per host every 3 s, fenced by an
     /// epoch that every status and client-state write carries); hosts heartbeat every 2 s and count as dead after 3 missed heartbeats; the
     /// desired tenants are spread over the live hosts by rendezvous hashing (with an optional per-host capacity); a dead host's tenants
@@ -37,46 +38,57 @@ public static class FleetWhatsAppTenantsBuilderExtensions
             throw new InvalidOperationException("UseFleet() needs the PostgreSQL store: call UsePostgreSql(...) before UseFleet().");
         }
 
-        if (!services.Any(static d => d.ServiceType == typeof(FleetMember)))
-        {
-            services.AddOptions<FleetOptions>().ValidateOnStart();
-            services.AddSingleton<IConfigureOptions<FleetOptions>>(static sp => new BindFromConfiguration(sp.GetService<IConfiguration>()));
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FleetOptions>, FleetOptionsValidator>());
-            services.AddSingleton(static sp => new CoordinationDataSource(sp));
-            services.AddSingleton(static sp =>
-            {
-                var coordination = sp.GetRequiredService<CoordinationDataSource>();
-                var logger = sp.GetService<ILogger<FleetMember>>();
-                if (coordination.Shared && logger is not null)
-                {
-                    FleetLog.CoordinationPoolShared(logger, FleetOptions.CoordinationDataSourceKey);
-                }
-
-                return new FleetMember(
-                    sp.GetRequiredService<PostgreSqlTenantStore>(),
-                    coordination.DataSource,
-                    sp.GetRequiredService<IOptions<FleetOptions>>().Value,
-                    sp.GetService<TimeProvider>(),
-                    logger,
-                    sp.GetService<IHostApplicationLifetime>());
-            });
-            services.AddSingleton<ITenantPlacement>(static sp => sp.GetRequiredService<FleetMember>());
-
-            // Status writes and running clients' state writes carry the lease epoch. ITenantStateStoreProvider stays the unfenced
-            // administrative access (credentials set through the API before a tenant runs anywhere).
-            services.RemoveAll<ITenantStatusStore>();
-            services.AddSingleton<ITenantStatusStore>(static sp => new FencedStatusStore(
-                sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<FleetMember>()));
-            services.AddSingleton<ITenantRunStateStoreProvider>(static sp => new FencedStateStoreProvider(
-                sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<FleetMember>()));
-        }
-
+        AddFleetServices(services);
         if (configure is not null)
         {
             services.Configure(configure);
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// Registers the fleet engine (placement, leases, fenced status and client-state stores) once. <c>UsePostgreSql()</c> calls it, so
+    /// every host on PostgreSQL is a member of a fleet (one host is a fleet of one) and no two processes on one database run a tenant at
+    /// the same time.
+    /// </summary>
+    internal static void AddFleetServices(IServiceCollection services)
+    {
+        if (services.Any(static d => d.ServiceType == typeof(FleetMember)))
+        {
+            return;
+        }
+
+        services.AddOptions<FleetOptions>().ValidateOnStart();
+        services.AddSingleton<IConfigureOptions<FleetOptions>>(static sp => new BindFromConfiguration(sp.GetService<IConfiguration>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FleetOptions>, FleetOptionsValidator>());
+        services.AddSingleton(static sp => new CoordinationDataSource(sp));
+        services.AddSingleton(static sp =>
+        {
+            var coordination = sp.GetRequiredService<CoordinationDataSource>();
+            var logger = sp.GetService<ILogger<FleetMember>>();
+            if (coordination.Shared && logger is not null)
+            {
+                FleetLog.CoordinationPoolShared(logger, FleetOptions.CoordinationDataSourceKey);
+            }
+
+            return new FleetMember(
+                sp.GetRequiredService<PostgreSqlTenantStore>(),
+                coordination.DataSource,
+                sp.GetRequiredService<IOptions<FleetOptions>>().Value,
+                sp.GetService<TimeProvider>(),
+                logger,
+                sp.GetService<IHostApplicationLifetime>());
+        });
+        services.AddSingleton<ITenantPlacement>(static sp => sp.GetRequiredService<FleetMember>());
+
+        // Status writes and running clients' state writes carry the lease epoch. ITenantStateStoreProvider stays the unfenced
+        // administrative access (credentials set through the API before a tenant runs anywhere).
+        services.RemoveAll<ITenantStatusStore>();
+        services.AddSingleton<ITenantStatusStore>(static sp => new FencedStatusStore(
+            sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<FleetMember>()));
+        services.AddSingleton<ITenantRunStateStoreProvider>(static sp => new FencedStateStoreProvider(
+            sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<FleetMember>()));
     }
 
     /// <summary>

@@ -18,7 +18,7 @@ public sealed record GraphRequest(string Method, string Path, string Query, stri
 /// A fake Graph API on Kestrel (127.0.0.1, a free port), so the client's HttpClient goes through real HTTP. Serves the phone number
 /// health probe and the messages endpoint, returns Graph errors on demand, and records every request it received.
 /// </summary>
-public sealed class FakeGraphApi : IAsyncDisposable
+public sealed partial class FakeGraphApi : IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly WebApplication _app;
@@ -45,7 +45,11 @@ public sealed class FakeGraphApi : IAsyncDisposable
     public static async Task<FakeGraphApi> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0);
+            k.Limits.MaxRequestBodySize = null; // media uploads up to 100 MB (FakeGraphApi.Media.cs)
+        });
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var fake = new FakeGraphApi(app);
@@ -153,6 +157,11 @@ public sealed class FakeGraphApi : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        if (await TryHandleMediaAsync(context))
+        {
+            return;
+        }
+
         var request = context.Request;
         string body;
         using (var reader = new StreamReader(request.Body, Encoding.UTF8))

@@ -147,6 +147,23 @@ public sealed class FleetTests(PostgreSqlFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task A_survivor_claims_a_dead_hosts_tenants_when_their_leases_expire_not_at_its_next_periodic_reconcile()
+    {
+        // b reconciles by itself only once a minute: only the wake-up scheduled at the dead host's lease expiry can claim in time.
+        var a = await _fleet.AddHostAsync("a");
+        var b = await _fleet.AddHostAsync("b", configure: o => o.ReconcileInterval = TimeSpan.FromSeconds(60));
+        var tenants = await _fleet.StartTenantsAsync(50);
+        await _fleet.WaitUntilAllRunOnceAsync(tenants);
+        Assert.InRange(a.Member.OwnedCount, 1, 49);
+
+        var watch = Stopwatch.StartNew();
+        a.Member.CoordinationPaused = true;
+        await _fleet.WaitUntilAllRunOnceAsync(tenants, ["b"], TimeSpan.FromSeconds(15));
+        output.WriteLine($"failover done after {watch.ElapsedMilliseconds} ms (lease TTL 2 s, b's reconcile interval 60 s)");
+        _fleet.History.AssertNoOverlap();
+    }
+
+    [Fact]
     public async Task A_host_cut_off_from_the_database_stops_its_clients_and_rejoins_when_it_returns()
     {
         string role = "fleet_cut_" + Guid.NewGuid().ToString("N")[..8];
