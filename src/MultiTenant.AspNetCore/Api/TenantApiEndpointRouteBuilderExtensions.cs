@@ -102,6 +102,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
 
         group.MapGet("/", (Delegate)handlers.ListAsync)
             .Typed("ListTenants", logger)
+            .WithMetadata(ProducesProblems(400))
             .WithTags(Tag);
 
         group.MapGet(tenantRoute, handlers.GetAsync)

@@ -56,17 +56,77 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             new TenantCommandResponse { Status = "started", BusinessId = tenant.Value });
     }
 
-    /// <summary>Lists the statuses of the tenants the key may see (a tenant key: its own), in ordinal order of the ids.</summary>
-    public async Task<Ok<TenantStatusResponse[]>> ListAsync(HttpContext context)
+    /// <summary>
+    /// <c>GET {prefix}</c>: one page of the statuses a key may see, in ordinal order of the ids (issue 12). <c>?limit=</c> 1–10,000
+    /// (default 1,000: a fleet of up to 1,000 tenants is listed whole), <c>?after=</c> a business id (the page starts after it),
+    /// <c>?status=</c> a state name. 200 with a JSON array and, when more may follow, <c>Link: &lt;…?after=…&gt;; rel="next"</c>
+    /// (a page may be shorter than the limit while more follow); 400 for a bad parameter. A page costs the same at any fleet size.
+    /// </summary>
+    public async Task<Results<Ok<TenantStatusResponse[]>, ProblemHttpResult>> ListAsync(
+        [FromQuery(Name = "limit")] string? limit,
+        [FromQuery(Name = "after")] string? after,
+        [FromQuery(Name = "status")] string? status,
+        HttpContext context)
     {
-        var all = await Coordinator(context).ListStatusesAsync(context.RequestAborted).ConfigureAwait(false);
+        int take = TenantStatusQuery.DefaultLimit;
+        if (limit is not null
+            && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take is < 1 or > TenantStatusQuery.MaxLimit))
+        {
+            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, $"limit must be a whole number from 1 to {TenantStatusQuery.MaxLimit:N0}.");
+        }
 
-        // A tenant key sees its own tenant only.
-        var body = all
-            .Where(s => TenantApiAuthentication.MayActFor(context.User, s.BusinessId))
-            .Select(s => TenantStatusResponse.From(s, options.IncludeHost))
-            .ToArray();
-        return TypedResults.Ok(body);
+        TenantId? cursor = null;
+        if (after is not null)
+        {
+            if (TenantId.Validate(after) is { } invalid)
+            {
+                return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, "after: " + invalid);
+            }
+
+            cursor = TenantId.Parse(after);
+        }
+
+        TenantState? state = null;
+        if (status is not null && (state = StateFilter.Parse(status)) is null)
+        {
+            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, "Unknown status filter; use starting, connected, disconnected, error or stopped.");
+        }
+
+        var query = new TenantStatusQuery { Limit = take, After = cursor, State = state };
+        var page = TenantApiAuthentication.IsAdmin(context.User)
+            ? await Coordinator(context).ListStatusPageAsync(query, context.RequestAborted).ConfigureAwait(false)
+            : await OwnTenantsAsync(context, query).ConfigureAwait(false);
+        if (page.Next is { } next)
+        {
+            var request = context.Request;
+            var parameters = new List<KeyValuePair<string, string?>> { new("limit", take.ToString(CultureInfo.InvariantCulture)), new("after", next.Value) };
+            if (status is not null)
+            {
+                parameters.Add(new("status", status));
+            }
+
+            var link = QueryString.Create(parameters);
+            context.Response.Headers.Link = $"<{request.PathBase}{request.Path}{link}>; rel=\"next\"";
+        }
+
+        return TypedResults.Ok(page.Statuses.Select(s => TenantStatusResponse.From(s, options.IncludeHost)).ToArray());
+    }
+
+    /// <summary>A tenant key sees its own tenants only: their statuses are read one by one (a key names few), then paged.</summary>
+    private static async Task<TenantStatusPage> OwnTenantsAsync(HttpContext context, TenantStatusQuery query)
+    {
+        var own = new List<TenantStatus>();
+        foreach (var claim in context.User.FindAll(TenantApiAuthentication.BusinessIdClaim))
+        {
+            if (TenantId.TryParse(claim.Value, out var tenant)
+                && await Coordinator(context).GetStatusAsync(tenant, context.RequestAborted).ConfigureAwait(false) is { } status)
+            {
+                own.Add(status);
+            }
+        }
+
+        own.Sort(static (a, b) => a.BusinessId.CompareTo(b.BusinessId));
+        return TenantStatusPage.FromSorted(own, query);
     }
 
     /// <summary>Gets a tenant's status: 200; 404 unknown tenant.</summary>
