@@ -110,6 +110,36 @@ public sealed class CloudApiFleetTests(PostgreSqlFixture postgres) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Graceful_handover_mid_stream_handles_every_message_exactly_once_on_the_new_owner()
+    {
+        var tenant = TenantId.Parse("tenant-d");
+        await _h1.Credentials.SetAsync(tenant, new CloudApiCredentials(Phone, Token));
+        var (owner, other) = await StartOnOneHostAsync(tenant);
+        int connectedBefore = other.Events.Of<TenantConnectedEvent>(tenant).Count;
+        var texts = Enumerable.Range(0, 20).Select(i => "h" + i.ToString("D2", System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        for (int i = 0; i < 10; i++)
+        {
+            using var response = await PostAsync(i % 2 == 0 ? owner : other, Envelope(Change(Phone, messages: [TextMessage("16505551234", "wamid." + texts[i], 1739321024 + i, texts[i])])));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await owner.Host.StopAsync(); // SIGTERM: the tenant is handed over to the other host, some messages still unhandled
+        for (int i = 10; i < 20; i++)
+        {
+            using var response = await PostAsync(other, Envelope(Change(Phone, messages: [TextMessage("16505551234", "wamid." + texts[i], 1739321024 + i, texts[i])])));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await other.Events.WaitForAsync<TenantConnectedEvent>(tenant, connectedBefore + 1);
+        await MarkAsync(other, other, tenant);
+
+        var handled = owner.Events.Of<MessageEvent>(tenant).Concat(other.Events.Of<MessageEvent>(tenant)).Select(m => m.Text!).Where(t => t != "mark").ToList();
+        Assert.Equal(texts, handled.Order(StringComparer.Ordinal)); // all twenty, none twice, over both owners
+        var onNewOwner = other.Events.Of<MessageEvent>(tenant).Select(m => m.Text!).Where(t => t != "mark").ToList();
+        Assert.Equal(texts[10..], onNewOwner[^10..]); // in order, after whatever the old owner left unhandled
+    }
+
+    [Fact]
     public async Task Concurrent_credential_puts_for_one_number_on_two_hosts_have_one_winner()
     {
         var puts = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
