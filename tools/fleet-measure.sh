@@ -7,6 +7,7 @@
 # Default fleet settings (lease 10 s, renew 3 s, heartbeat 2 s, dead after 3 missed); simulator connect delay 0–50 ms.
 # Bounded: every wait has a timeout; everything it starts is stopped on exit. Usage: tools/fleet-measure.sh  (as root or postgres)
 #   tools/fleet-measure.sh failover [runs]   only steps 2 and 3, repeated (default 3 runs), each on a database of its own.
+#   FLEET_MEASURE_NO_BUILD=1 uses the sample as last built in Release.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -14,6 +15,8 @@ WORK=$(mktemp -d /tmp/fleet-measure.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DLL=$ROOT/samples/MultiTenant.Sample/bin/Release/net10.0/MultiTenant.Sample.dll
 declare -A PIDS
+API_KEY=measure-$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+KEK=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
@@ -27,12 +30,12 @@ trap "exit 130" INT TERM
 as_pg "$PGBIN/initdb" -D "$WORK/data" -A trust -U postgres --no-sync >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$WORK -c fsync=off -c synchronous_commit=off -c max_connections=300" start >/dev/null
 psql() { command psql -h 127.0.0.1 -p "$PORT" -U postgres -At "$@"; }
-dotnet build "$ROOT/samples/MultiTenant.Sample/MultiTenant.Sample.csproj" -c Release -v q -nologo >/dev/null
+[ -n "${FLEET_MEASURE_NO_BUILD:-}" ] || dotnet build "$ROOT/samples/MultiTenant.Sample/MultiTenant.Sample.csproj" -c Release -v q -nologo >/dev/null
 
 now_ms() { date +%s%3N; }
 start_host() { # name db port
   local h=$1 db=$2 port=$3
-  env DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/$db?application_name=host-$h&pool_max_conns=10" HOST_ID="host-$h" HTTP_PORT="$port" \
+  env DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/$db?application_name=host-$h&pool_max_conns=10" HOST_ID="host-$h" HTTP_PORT="$port" API_KEY="$API_KEY" WhatsAppTenants__Secrets__KeyEncryptionKey="$KEK" WhatsAppTenants__Api__RateLimits__Enabled=false \
     Simulator__ConnectDelayMin=00:00:00 Simulator__ConnectDelayMax=00:00:00.050 Simulator__AuditFile="$WORK/audit-$db-$h-$(now_ms).log" \
     Logging__LogLevel__Default=Warning ASPNETCORE_ENVIRONMENT=Production \
     dotnet "$DLL" >"$WORK/host-$h-$db.log" 2>&1 &
@@ -41,7 +44,7 @@ start_host() { # name db port
   echo "host $h did not start"; cat "$WORK/host-$h-$db.log"; exit 1
 }
 start_tenants() { # port from to
-  seq "$2" "$3" | xargs -P 8 -I{} curl -s -o /dev/null -X POST "localhost:$1/api/tenants" -H 'content-type: application/json' -d '{"business_id":"t{}"}'
+  seq "$2" "$3" | xargs -P 8 -I{} curl -s -o /dev/null -X POST "localhost:$1/api/tenants" -H "Authorization: Bearer $API_KEY" -H 'content-type: application/json' -d '{"business_id":"t{}"}'
 }
 connected() { psql -d "$1" -c "SELECT count(*) FROM multitenant.tenant_status WHERE state = 'connected'${2:+ AND host = '$2'}"; }
 wait_for() { # db expected host timeout_s
@@ -59,7 +62,8 @@ intervals = collections.defaultdict(list)
 for path in glob.glob(f"{work}/audit-{db}-*.log"):  # one file per process
     open_at = {}
     for line in open(path):
-        what, tenant, host, ms = line.split(); ms = int(ms)
+        what, tenant, host, ms = line.split()[:4]; ms = int(ms)
+        if what == 'send': continue
         if what == 'open': open_at[tenant] = ms
         else: intervals[tenant].append((open_at.pop(tenant), ms, host))
     for tenant, start in open_at.items():  # still open: running now, or killed with its process (host-<killed>)

@@ -3,7 +3,7 @@
 //   dotnet build samples/MultiTenant.Sample -c Release
 //   dotnet run tools/scale-run.cs -- 1000 10000 100000
 //
-// For each N, on a fresh sample process (loopback, API key, Warning logs): RSS before the starts; N starts through
+// For each N, on a fresh sample process (loopback, API key, Warning logs, the API's rate limits off): RSS before the starts; N starts through
 // POST /api/tenants by 16 concurrent callers (starts/s); the time until the metrics say all N are connected; then, with the simulator
 // offering 10,000 messages/s in total (Simulator:MessagesPerSecond = 10,000 / N per tenant), the messages handled per second and the
 // process CPU (of one core) over 10 s, the RSS and RSS per tenant, and the median latency of GET /api/tenants?limit=100 (first page)
@@ -53,6 +53,7 @@ async Task<string> RunAsync(int tenants)
     start.Environment["API_KEY"] = key;
     start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
     start.Environment["Logging__LogLevel__Default"] = "Warning";
+    start.Environment["WhatsAppTenants__Api__RateLimits__Enabled"] = "false"; // measures capacity: the API's own rate limits are off
     start.Environment["Simulator__MessagesPerSecond"] = (offered / tenants).ToString("R", inv);
     start.Environment["Simulator__ConnectDelayMin"] = connectMin;
     start.Environment["Simulator__ConnectDelayMax"] = connectMax;

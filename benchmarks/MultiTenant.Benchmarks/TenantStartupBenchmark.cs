@@ -12,7 +12,7 @@ namespace MultiTenant.Benchmarks;
 /// <remarks>
 /// <para>Each iteration starts on a fresh coordinator (built in [IterationSetup], not timed) and stops it afterwards
 /// ([IterationCleanup], not timed). The starts go through <c>ITenantCoordinator.StartAsync</c>, the API's path, one after another; the
-/// coordinator spreads the connects through its concurrency limit (<c>MaxConcurrentConnects</c>, default 32).</para>
+/// coordinator spreads the connects through its adaptive connect limit (ceiling <c>MaxConcurrentConnects</c>, default 1,000).</para>
 /// <para>Baseline: the floor for "start N things that connect": N bare tasks, each calling the same instant client's
 /// <c>ConnectAsync</c> and counting down.</para>
 /// <para>Not here yet: renewing 10,000 leases from one host. It needs the PostgreSQL lease store, which does not exist yet.</para>

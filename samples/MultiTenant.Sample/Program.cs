@@ -1,4 +1,5 @@
-// The MultiTenant sample server: the tenant REST API, /health, /ready, /livez and /metrics over a simulated WhatsApp client.
+// The MultiTenant sample server: the tenant REST API (described at /openapi/v1.json and /scalar), /health, /ready, /livez and
+// /metrics over a simulated WhatsApp client.
 //
 //   dotnet run --project samples/MultiTenant.Sample
 //
@@ -17,6 +18,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using MultiTenant.Sample;
 using MultiTenant.Sample.Simulation;
+using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -77,6 +79,7 @@ if (generatedAdminKey)
 }
 
 tenants.AddTenantApi(api => api.AdminKey = adminKey);
+tenants.AddTenantApiOpenApi();   // the OpenAPI document of every endpoint (mapped below at /openapi/v1.json)
 
 // WhatsAppTenants__Client=CloudApi selects Meta's WhatsApp Business Cloud API; anything else (the default) the simulator.
 bool cloudApi = string.Equals(builder.Configuration["WhatsAppTenants:Client"], "CloudApi", StringComparison.OrdinalIgnoreCase);
@@ -98,6 +101,9 @@ if (!string.IsNullOrWhiteSpace(databaseUrl))
     builder.Services.Configure<TenantApiOptions>(api => api.IncludeHost = true);
 }
 
+// The API key scheme as the default one, so that UseAuthentication() below reads the key before the rate limiter runs.
+builder.Services.AddAuthentication(MultiTenant.AspNetCore.Security.TenantApiAuthentication.Scheme);
+
 var app = builder.Build();
 
 // Authentication, then the rate limiter, then authorization: the limiter partitions by API key (AddTenantApi's policy,
@@ -118,6 +124,14 @@ if (cloudApi)
     // PUT/GET/DELETE /api/tenants/{business_id}/cloud-api/credentials come with MapTenantApi() (UseCloudApi contributes them).
     app.MapCloudApiWebhook();     // /webhooks/whatsapp (verified by Meta's signature, so no authorization here)
 }
+
+// The API's description without a key: /openapi/v1.json (no secrets in it) and the interactive reference at /scalar, where the key
+// goes into the page's Authentication box (Bearer) before "Send". Behind the admin key instead:
+// app.MapOpenApi().RequireAuthorization(TenantApiAuthentication.AdminPolicy), and the same for MapScalarApiReference().
+app.MapOpenApi();
+app.MapScalarApiReference(scalar => scalar
+    .WithTitle("MultiTenant API")
+    .AddPreferredSecuritySchemes("Bearer"));
 
 app.MapTenantHealthChecks();
 app.MapTenantMetrics();

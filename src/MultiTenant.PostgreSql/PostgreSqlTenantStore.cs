@@ -17,7 +17,7 @@ namespace MultiTenant.PostgreSql;
 /// from the <see cref="ITenantStateStore"/> the client was given, never from a key or namespace. The schema is created and migrated by
 /// <see cref="MigrateAsync"/>, which <c>UsePostgreSql()</c> runs when the host starts.
 /// </remarks>
-public sealed class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore, ITenantStateStoreProvider, ITenantStoreHealth, IDisposable
+public sealed partial class PostgreSqlTenantStore : ITenantRegistry, ITenantStatusStore, ITenantStateStoreProvider, ITenantStoreHealth, ITenantPurgeable, IDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgreSqlStoreOptions _options;

@@ -56,7 +56,7 @@ public sealed class IdempotencyTests
         {
             string detail = await Responses.AssertProblemAsync(other, 422);
             Assert.Contains("different request", detail, StringComparison.Ordinal);
-            Assert.Equal("idempotency_key_reused", await ErrorCodeAsync(other));
+            Assert.Equal("idempotency_key_reused", await Responses.ErrorCodeAsync(other));
         }
 
         Assert.Single(app.Clients.Client("t1").Sent);
@@ -81,7 +81,7 @@ public sealed class IdempotencyTests
         using var response = await SendAsync(app, "t1", Hi, key ?? new string('k', length));
 
         await Responses.AssertProblemAsync(response, 400);
-        Assert.Equal("invalid_idempotency_key", await ErrorCodeAsync(response));
+        Assert.Equal("invalid_idempotency_key", await Responses.ErrorCodeAsync(response));
         Assert.Empty(app.Clients.Client("t1").Sent);
     }
 
@@ -136,7 +136,7 @@ public sealed class IdempotencyTests
         using (var duplicate = await SendAsync(app, "t1", Hi, "slow"))
         {
             await Responses.AssertProblemAsync(duplicate, 409);
-            Assert.Equal("in_progress", await ErrorCodeAsync(duplicate));
+            Assert.Equal("in_progress", await Responses.ErrorCodeAsync(duplicate));
             Assert.Equal(TimeSpan.FromSeconds(1), duplicate.Headers.RetryAfter?.Delta);
         }
 
@@ -236,11 +236,5 @@ public sealed class IdempotencyTests
     {
         using var json = JsonDocument.Parse(await Responses.AssertJsonAsync(response, 202));
         return json.RootElement.GetProperty("message_id").GetString()!;
-    }
-
-    private static async Task<string?> ErrorCodeAsync(HttpResponseMessage response)
-    {
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return json.RootElement.TryGetProperty("error_code", out var code) ? code.GetString() : null;
     }
 }

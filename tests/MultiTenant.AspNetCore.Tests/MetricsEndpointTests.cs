@@ -88,7 +88,8 @@ public sealed class MetricsEndpointTests
         AssertSample(scrape, "whatsmeow_tenant_messages_total", "business_id=\"tenant1\",direction=\"out\"", "1");
         AssertSample(scrape, "whatsmeow_tenant_errors_total", "business_id=\"tenant2\",kind=\"send\"", "1");
         AssertSample(scrape, "whatsmeow_tenant_reconnects_total", "business_id=\"tenant1\"", "1");
-        AssertSample(scrape, "whatsmeow_handler_duration_seconds_count", "business_id=\"tenant1\"", "3");
+        // Three events, each timed once per handler: the test's recorder and the webhook outbox handler that AddTenantApi() adds.
+        AssertSample(scrape, "whatsmeow_handler_duration_seconds_count", "business_id=\"tenant1\"", "6");
         Assert.Matches(new Regex("^whatsmeow_handler_duration_seconds_bucket\\{[^}]*le=\"\\+Inf\"[^}]*\\} ", RegexOptions.Multiline), scrape);
         AssertSample(scrape, "whatsmeow_queue_depth", "", "0");
         AssertSample(scrape, "whatsmeow_db_pool_connections", "state=\"acquired\"", "5");

@@ -193,6 +193,70 @@ public sealed class TenantApiTests
     }
 
     [Fact]
+    public async Task Listing_pages_with_limit_and_after_links_the_next_page_and_filters_by_status()
+    {
+        await using var app = await TestApp.StartAsync();
+        foreach (string id in new[] { "t1", "t2", "t3", "t4", "t5" })
+        {
+            await app.StartConnectedAsync(id);
+        }
+
+        await app.Coordinator.StopAsync(TenantId.Parse("t2"));
+
+        var seen = new List<string>();
+        string? next = "/api/tenants?limit=2";
+        int pages = 0;
+        while (next is not null)
+        {
+            using var response = await app.Http.GetAsync(next);
+            using var json = JsonDocument.Parse(await Responses.AssertJsonAsync(response, 200));
+            seen.AddRange(json.RootElement.EnumerateArray().Select(e => e.GetProperty("business_id").GetString()!));
+            next = response.Headers.TryGetValues("Link", out var links)
+                ? System.Text.RegularExpressions.Regex.Match(Assert.Single(links), "^<(?<url>[^>]+)>; rel=\"next\"$").Groups["url"].Value
+                : null;
+            pages++;
+        }
+
+        Assert.Equal(["t1", "t2", "t3", "t4", "t5"], seen);
+        Assert.Equal(3, pages);
+
+        using var connected = await app.Http.GetAsync("/api/tenants?status=connected&limit=3");
+        using var connectedJson = JsonDocument.Parse(await Responses.AssertJsonAsync(connected, 200));
+        Assert.Equal(["t1", "t3", "t4"], connectedJson.RootElement.EnumerateArray().Select(e => e.GetProperty("business_id").GetString()!));
+        Assert.Equal("</api/tenants?limit=3&after=t4&status=connected>; rel=\"next\"", Assert.Single(connected.Headers.GetValues("Link")));
+
+        using var stopped = await app.Http.GetAsync("/api/tenants?status=stopped&after=t1");
+        using var stoppedJson = JsonDocument.Parse(await Responses.AssertJsonAsync(stopped, 200));
+        Assert.Equal("t2", Assert.Single(stoppedJson.RootElement.EnumerateArray()).GetProperty("business_id").GetString());
+        Assert.False(stopped.Headers.Contains("Link"));
+    }
+
+    [Theory]
+    [InlineData("limit=0", "limit must be a whole number from 1 to 10,000.")]
+    [InlineData("limit=10001", "limit must be a whole number from 1 to 10,000.")]
+    [InlineData("limit=-1", "limit must be a whole number from 1 to 10,000.")]
+    [InlineData("limit=ten", "limit must be a whole number from 1 to 10,000.")]
+    [InlineData("status=online", "Unknown status filter; use starting, connected, disconnected, error or stopped.")]
+    public async Task Listing_with_a_bad_parameter_answers_400(string query, string detail)
+    {
+        await using var app = await TestApp.StartAsync();
+
+        using var response = await app.Http.GetAsync("/api/tenants?" + query);
+
+        Assert.Equal(detail, await Responses.AssertProblemAsync(response, 400));
+    }
+
+    [Fact]
+    public async Task Listing_after_an_invalid_business_id_answers_400()
+    {
+        await using var app = await TestApp.StartAsync();
+
+        using var response = await app.Http.GetAsync("/api/tenants?after=" + Uri.EscapeDataString("bad id/with space"));
+
+        Assert.StartsWith("after: ", await Responses.AssertProblemAsync(response, 400), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Getting_an_unknown_tenant_answers_404()
     {
         await using var app = await TestApp.StartAsync();
@@ -446,7 +510,7 @@ public sealed class TenantApiTests
     public async Task An_unexpected_failure_answers_500_without_its_text_and_is_logged()
     {
         var coordinator = Substitute.For<ITenantCoordinator>();
-        coordinator.ListStatusesAsync(Arg.Any<CancellationToken>())
+        coordinator.ListStatusPageAsync(Arg.Any<TenantStatusQuery>(), Arg.Any<CancellationToken>())
             .Throws(new InvalidOperationException("Host=db;Password=hunter2 is unreachable"));
         await using var app = await TestApp.StartAsync(b => b.Services.AddSingleton(coordinator));
 

@@ -5,6 +5,9 @@ using Microsoft.AspNetCore.TestHost;
 using MultiTenant.AspNetCore.Tests.Infrastructure;
 using MultiTenant.Clients;
 using MultiTenant.Events;
+using MultiTenant.Inbox;
+using MultiTenant.Storage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MultiTenant.AspNetCore.Tests;
 
@@ -111,6 +114,136 @@ public sealed class TenantLifecycleTests
         await Responses.AssertProblemAsync(stopped, 409);
         using var json = JsonDocument.Parse(await stopped.Content.ReadAsStringAsync());
         Assert.Equal("not_connected", json.RootElement.GetProperty("error_code").GetString());
+    }
+}
+
+/// <summary>Labels (<c>PUT /api/tenants/{id}</c>) and the purge (<c>DELETE /api/tenants/{id}?purge=true</c>) on the embedded stores.</summary>
+public sealed class TenantLabelsAndPurgeTests
+{
+    private static Task<HttpResponseMessage> PutAsync(TestApp app, string tenant, string json, string contentType = "application/json") =>
+        app.Http.PutAsync($"/api/tenants/{tenant}", TestApp.Body(json, contentType));
+
+    [Fact]
+    public async Task Labels_are_stored_and_returned_with_the_status_and_an_empty_object_removes_them()
+    {
+        await using var app = await TestApp.StartAsync();
+        await app.StartConnectedAsync("tenant1");
+
+        using var put = await PutAsync(app, "tenant1", """{"team":"payments","env":"prod"}""");
+        using (var json = JsonDocument.Parse(await Responses.AssertJsonAsync(put, 200)))
+        {
+            Assert.Equal("connected", json.RootElement.GetProperty("status").GetString());
+            Assert.Equal("""{"env":"prod","team":"payments"}""", json.RootElement.GetProperty("labels").GetRawText());
+        }
+
+        using (var get = await app.Http.GetAsync("/api/tenants/tenant1"))
+        {
+            using var json = JsonDocument.Parse(await Responses.AssertJsonAsync(get, 200));
+            Assert.Equal("prod", json.RootElement.GetProperty("labels").GetProperty("env").GetString());
+        }
+
+        using var clear = await PutAsync(app, "tenant1", "{}");
+        Assert.Equal(HttpStatusCode.OK, clear.StatusCode);
+        using var after = await app.Http.GetAsync("/api/tenants/tenant1");
+        using var cleared = JsonDocument.Parse(await Responses.AssertJsonAsync(after, 200));
+        Assert.False(cleared.RootElement.TryGetProperty("labels", out _));
+    }
+
+    [Theory]
+    [InlineData("""["a"]""", 400)]
+    [InlineData("""{"env":1}""", 400)]
+    [InlineData("""{"env":"a","env":"b"}""", 400)]
+    [InlineData("""{"-bad":"a"}""", 400)]
+    [InlineData("""{"env":"a"} {}""", 400)]
+    [InlineData("""{"env":"a"}""", 400)]
+    [InlineData("""{"env":"a""", 400)]
+    public async Task Labels_that_are_not_an_object_of_valid_strings_are_refused_with_a_readable_400(string body, int status)
+    {
+        await using var app = await TestApp.StartAsync();
+        await app.StartConnectedAsync("tenant1");
+
+        using var put = await PutAsync(app, "tenant1", body);
+
+        await Responses.AssertProblemAsync(put, status);
+        var labels = await app.App.Services.GetRequiredService<ITenantLabelStore>().GetAsync(TenantId.Parse("tenant1"));
+        Assert.Empty(labels);
+    }
+
+    [Fact]
+    public async Task Label_limits_count_and_value_length_unknown_tenants_and_non_JSON_bodies_are_refused()
+    {
+        await using var app = await TestApp.StartAsync();
+        await app.StartConnectedAsync("tenant1");
+        string many = "{" + string.Join(",", Enumerable.Range(0, TenantLabels.MaxCount + 1).Select(i => $"\"k{i}\":\"v\"")) + "}";
+        string exactly = "{" + string.Join(",", Enumerable.Range(0, TenantLabels.MaxCount).Select(i => $"\"k{i}\":\"v\"")) + "}";
+
+        using (var tooMany = await PutAsync(app, "tenant1", many))
+        {
+            Assert.Contains("at most 16 labels", await Responses.AssertProblemAsync(tooMany, 400), StringComparison.Ordinal);
+        }
+
+        using (var ok = await PutAsync(app, "tenant1", exactly))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        using (var longValue = await PutAsync(app, "tenant1", $$"""{"k":"{{new string('v', TenantLabels.MaxValueLength + 1)}}"}"""))
+        {
+            await Responses.AssertProblemAsync(longValue, 400);
+        }
+
+        using (var longKey = await PutAsync(app, "tenant1", $$"""{"{{new string('k', TenantLabels.MaxKeyLength + 1)}}":"v"}"""))
+        {
+            await Responses.AssertProblemAsync(longKey, 400);
+        }
+
+        using (var unknown = await PutAsync(app, "nobody", """{"env":"prod"}"""))
+        {
+            await Responses.AssertProblemAsync(unknown, 404);
+        }
+
+        using var text = await PutAsync(app, "tenant1", "env=prod", "text/plain");
+        await Responses.AssertProblemAsync(text, 415);
+    }
+
+    [Fact]
+    public async Task Delete_with_purge_stops_the_tenant_and_erases_its_state_credentials_keys_labels_and_queued_items()
+    {
+        await using var app = await TestApp.StartAsync();
+        await app.StartConnectedAsync("tenant1");
+        await app.StartConnectedAsync("tenant2");
+        var services = app.App.Services;
+        var t1 = TenantId.Parse("tenant1");
+        using var created = await app.Http.PostAsync("/api/tenants/tenant1/keys", null);
+        using var key = JsonDocument.Parse(await Responses.AssertJsonAsync(created, 201));
+        using var tenantClient = app.App.GetTestClientWithKey(key.RootElement.GetProperty("key").GetString()!);
+        using (var put = await PutAsync(app, "tenant1", """{"env":"prod"}""")) { Assert.Equal(HttpStatusCode.OK, put.StatusCode); }
+        await services.GetRequiredService<ITenantStateStoreProvider>().GetStore(t1).SetAsync("cloudapi", "credentials", new byte[] { 1 });
+        var inbox = services.GetRequiredService<ITenantInbox>();
+        await inbox.WriteAsync([new InboxWrite(t1, "m/1", "cloudapi", "message", new byte[] { 1 })]);
+        Assert.Equal(HttpStatusCode.OK, (await tenantClient.GetAsync("/api/tenants/tenant1")).StatusCode);
+
+        using var badPurge = await app.Http.DeleteAsync("/api/tenants/tenant1?purge=maybe");
+        await Responses.AssertProblemAsync(badPurge, 400);
+        using var purge = await app.Http.DeleteAsync("/api/tenants/tenant1?purge=true");
+
+        using (var json = JsonDocument.Parse(await Responses.AssertJsonAsync(purge, 200)))
+        {
+            Assert.Equal("purged", json.RootElement.GetProperty("status").GetString());
+        }
+
+        Assert.Empty(await services.GetRequiredService<ITenantStateStoreProvider>().GetStore(t1).ListKeysAsync("cloudapi"));
+        Assert.Empty(await services.GetRequiredService<ITenantLabelStore>().GetAsync(t1));
+        Assert.Empty(await services.GetRequiredService<MultiTenant.Security.ITenantApiKeyStore>().ListAsync(t1));
+        Assert.Equal(0, (await inbox.CountAsync(t1)).Pending);
+        Assert.Null(await services.GetRequiredService<ITenantStatusStore>().GetAsync(t1, CancellationToken.None));
+        Assert.DoesNotContain(t1, await services.GetRequiredService<ITenantRegistry>().ListDesiredRunningAsync(CancellationToken.None));
+        using var revoked = await tenantClient.GetAsync("/api/tenants/tenant1");
+        await Responses.AssertProblemAsync(revoked, 401); // its key is gone with it
+
+        // The other tenant is untouched.
+        Assert.Equal(TenantState.Connected, (await app.Coordinator.GetStatusAsync(TenantId.Parse("tenant2")))!.State);
+        Assert.Contains(TenantId.Parse("tenant2"), await services.GetRequiredService<ITenantRegistry>().ListDesiredRunningAsync(CancellationToken.None));
     }
 }
 

@@ -199,6 +199,18 @@ public sealed class MediaTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_streamed_download_whose_hash_differs_is_cut_so_the_caller_never_gets_a_complete_response()
+    {
+        _graph.AddMedia("1037543291543639", Phone, 200_000, "image/png", announcedSha256: new string('b', 64));
+
+        using var response = await _host.Http.GetAsync("/api/tenants/tenant-a/media/1037543291543639", HttpCompletionOption.ResponseHeadersRead);
+        var body = await response.Content.ReadAsStreamAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode); // the headers went out before the last byte could be checked
+        await Assert.ThrowsAnyAsync<Exception>(() => body.CopyToAsync(Stream.Null));
+    }
+
+    [Fact]
     public async Task An_unknown_media_id_is_404_and_an_invalid_one_400()
     {
         using var unknown = await _host.Http.GetAsync("/api/tenants/tenant-a/media/999");

@@ -36,23 +36,25 @@ public sealed class SimulatedClientFactory(
             return client;
         }
 
-        Audit(settings.AuditFile, "open", context.BusinessId);
-        return new AuditedClient(client, () => Audit(settings.AuditFile, "close", context.BusinessId));
+        string file = settings.AuditFile;
+        long epoch = context.OwnershipEpoch;
+        Audit(file, "open", context.BusinessId, epoch);
+        return new AuditedClient(client, what => Audit(file, what, context.BusinessId, epoch));
     }
 
     public void Dispose() => _audit?.Dispose();
 
-    private void Audit(string file, string what, TenantId tenant)
+    private void Audit(string file, string what, TenantId tenant, long epoch)
     {
         lock (_auditGate)
         {
             _audit ??= new StreamWriter(new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-            _audit.WriteLine($"{what} {tenant} {coordinator.Value.HostId} {time.GetUtcNow().ToUnixTimeMilliseconds()}");
+            _audit.WriteLine($"{what} {tenant} {coordinator.Value.HostId} {time.GetUtcNow().ToUnixTimeMilliseconds()} {epoch}");
         }
     }
 
-    /// <summary>A client that reports its disposal (the end of its ownership) to the audit.</summary>
-    private sealed class AuditedClient(ITenantClient inner, Action closed) : ITenantClient
+    /// <summary>A client that reports its sends (<c>send</c>, an act for the tenant) and its disposal (<c>close</c>, the end of its ownership).</summary>
+    private sealed class AuditedClient(ITenantClient inner, Action<string> audit) : ITenantClient
     {
         public bool IsConnected => inner.IsConnected;
 
@@ -62,13 +64,16 @@ public sealed class SimulatedClientFactory(
 
         public ValueTask<bool> CheckHealthAsync(CancellationToken cancellationToken) => inner.CheckHealthAsync(cancellationToken);
 
-        public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken) =>
-            inner.SendMessageAsync(message, cancellationToken);
+        public Task<SendMessageResult> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken)
+        {
+            audit("send");
+            return inner.SendMessageAsync(message, cancellationToken);
+        }
 
         public async ValueTask DisposeAsync()
         {
             await inner.DisposeAsync().ConfigureAwait(false);
-            closed();
+            audit("close");
         }
     }
 }

@@ -47,8 +47,9 @@ public sealed class SimulatorOptions
     public TimeSpan PairingDelay { get; set; }
 
     /// <summary>
-    /// A file to which every client appends an ownership audit line when it is created (<c>open</c>) and disposed (<c>close</c>):
-    /// business id, host id, Unix time in ms. Used by tools/fleet-measure.sh to check that no tenant ran on two processes at once.
+    /// A file to which every client appends an ownership audit line when it is created (<c>open</c>), sends a message (<c>send</c>) and
+    /// is disposed (<c>close</c>): business id, host id, Unix time in ms, ownership epoch. Used by tools/fleet-measure.sh and the fleet's
+    /// process tests to check that no tenant ran on two processes at once and that no host acted under a superseded epoch.
     /// Default none.
     /// </summary>
     public string? AuditFile { get; set; }

@@ -30,10 +30,23 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// 415 not JSON, 503 shutting down.</item>
     /// <item><c>GET {prefix}</c> → 200, an array of tenant statuses.</item>
     /// <item><c>GET {prefix}/{business_id}</c> → 200, one status; 400 invalid id, 404 unknown.</item>
-    /// <item><c>DELETE {prefix}/{business_id}</c> → 200 <c>{"status":"stopped","business_id":"tenant1"}</c>; 400, 404.</item>
+    /// <item><c>DELETE {prefix}/{business_id}</c> → 200 <c>{"status":"stopped","business_id":"tenant1"}</c>; 400, 404. With
+    /// <c>?purge=true</c> it also erases everything stored about the tenant (client state and credentials, status, registry row, API
+    /// keys, inbox items, labels): 200 <c>{"status":"purged",…}</c>.</item>
+    /// <item><c>POST {prefix}/{business_id}/restart</c> → 200, the status (stops the tenant if it runs, starts it); 404.
+    /// <c>POST {prefix}/{business_id}/logout</c> → 200, the status, once the client logged its device out (the tenant then goes to
+    /// <c>error</c>); 404; 409 <c>not_connected</c> or <c>logout_not_supported</c> (a client without
+    /// <see cref="MultiTenant.Clients.ITenantClientLogout"/>).</item>
+    /// <item><c>PUT {prefix}/{business_id}</c> <c>{"env":"prod"}</c> → 200, the status with its <c>labels</c> (at most 16; keys 1–63
+    /// of <c>A-Za-z0-9._-/</c>, values up to 256 characters; <c>{}</c> removes them); 400, 404, 413, 415. <c>GET</c> of one tenant
+    /// returns its labels too.</item>
     /// <item><c>POST {prefix}/{business_id}/keys</c> (admin only) → 201 <c>{"id","key","business_id","created_at"}</c>, the key shown
     /// once; <c>GET {prefix}/{business_id}/keys</c> → 200 <c>[{"id","business_id","created_at"}]</c>;
     /// <c>DELETE {prefix}/{business_id}/keys/{id}</c> → 204, 404 unknown key.</item>
+    /// <item><c>PUT {prefix}/{business_id}/webhooks</c> <c>{"url","event_types","secret"}</c> → 201 created / 200 replaced
+    /// <c>{"id","business_id","url","event_types","created_at","updated_at"}</c> (plus <c>"secret"</c> once when the server generated
+    /// it); 400 invalid body, URL refused as a request forgery target, unknown event type; <c>GET</c> → 200 without the secret, 404;
+    /// <c>DELETE</c> → 204, 404. See <see cref="MultiTenant.Webhooks.WebhookDeliveryOptions"/>.</item>
     /// <item><c>POST {prefix}/{business_id}/messages</c> <c>{"to":"15551234567","text":"hi"}</c> → 202 <c>{"message_id":"…"}</c>;
     /// 400, 404, 409 not connected, 413, 415, 429 (with <c>Retry-After</c>) when the backend asks to retry later, 502 when it refuses,
     /// 503 <c>tenant_unavailable</c> (with <c>Retry-After</c>) when a relayed send was taken by no host, so a retry is safe.</item>
@@ -58,7 +71,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <param name="prefix">The route prefix. Default <c>/api/tenants</c>.</param>
     /// <returns>The route group of the API, so the host can add <c>RequireAuthorization()</c>, rate limiting or other conventions.</returns>
     /// <exception cref="InvalidOperationException"><c>AddWhatsAppTenants()</c> or <c>AddTenantApi()</c> was not called, or an option is out of range.</exception>
-    /// <remarks>Rate limits: the group requires the policy <see cref="TenantApiRateLimitOptions.PolicyName"/> (a token bucket per caller, 429 with <c>Retry-After</c>); the host calls <c>app.UseRateLimiter()</c>, else the endpoints answer 500 and log why. Sends take an optional <c>Idempotency-Key</c> header (one send per key and tenant for 24 h; the same key with another body 422, a duplicate still sending 409 <c>in_progress</c>).</remarks>
+    /// <remarks>Rate limits: the group requires the policy <see cref="TenantApiRateLimitOptions.PolicyName"/> (a token bucket per caller, 429 with <c>Retry-After</c>); the host calls <c>app.UseRateLimiter()</c>, else the endpoints answer 500 and log why. Sends take an optional <c>Idempotency-Key</c> header (one send per key and tenant for 24 h; the same key with another body 422, a duplicate still sending 409 <c>in_progress</c>). A start beyond <c>TenantCoordinatorOptions.MaxTenants</c> is 409 <c>tenant_limit_reached</c>.</remarks>
     public static RouteGroupBuilder MapTenantApi(this IEndpointRouteBuilder endpoints, string prefix = DefaultPrefix)
     {
         RequiredServices.ThrowIfTenantsMissing(endpoints, nameof(MapTenantApi));
@@ -83,32 +96,29 @@ public static class TenantApiEndpointRouteBuilderExtensions
 
         group.MapPost("/", handlers.StartAsync)
             .Typed("StartTenant", logger)
+            .WithJsonRequestBody<StartTenantRequest>()
             .WithMetadata(ProducesProblems(400, 403, 409, 413, 415, 503))
-            .WithSummary("Starts a tenant.")
             .WithTags(Tag);
 
         group.MapGet("/", (Delegate)handlers.ListAsync)
             .Typed("ListTenants", logger)
-            .WithMetadata(ProducesProblems())
-            .WithSummary("Lists the statuses of all tenants the key may see.")
+            .WithMetadata(ProducesProblems(400))
             .WithTags(Tag);
 
         group.MapGet(tenantRoute, handlers.GetAsync)
             .Typed("GetTenant", logger)
             .WithMetadata(ProducesProblems(400, 403, 404))
-            .WithSummary("Gets a tenant's status.")
             .WithTags(Tag);
 
         group.MapDelete(tenantRoute, handlers.StopAsync)
             .Typed("StopTenant", logger)
             .WithMetadata(ProducesProblems(400, 403, 404))
-            .WithSummary("Stops a tenant.")
             .WithTags(Tag);
 
         group.MapPost(tenantRoute + "/messages", handlers.SendMessageAsync)
             .Typed("SendMessage", logger)
+            .WithJsonRequestBody<SendMessageRequest>()
             .WithMetadata(ProducesProblems(400, 403, 404, 409, 413, 415, 429, 502, 503))
-            .WithSummary("Sends a text message through a connected tenant.")
             .WithTags(Tag)
             .WithIdempotencyKey(options.MaxRequestBodySize, logger);
 
@@ -116,24 +126,23 @@ public static class TenantApiEndpointRouteBuilderExtensions
             .Typed("CreateApiKey", logger)
             .RequireAuthorization(TenantApiAuthentication.AdminPolicy)
             .WithMetadata(ProducesProblems(400, 403))
-            .WithSummary("Creates an API key scoped to the tenant (admin only); the key is shown once.")
             .WithTags(Tag);
 
         group.MapGet(tenantRoute + "/keys", TenantApiKeyHandlers.ListAsync)
             .Typed("ListApiKeys", logger)
             .WithMetadata(ProducesProblems(400, 403))
-            .WithSummary("Lists the tenant's API keys, without secrets.")
             .WithTags(Tag);
 
         group.MapDelete(tenantRoute + "/keys/{" + TenantApiKeyHandlers.KeyIdRouteValue + "}", TenantApiKeyHandlers.RevokeAsync)
             .Typed("RevokeApiKey", logger)
             .WithMetadata(ProducesProblems(400, 403, 404))
-            .WithSummary("Revokes one of the tenant's API keys, at once on every host.")
             .WithTags(Tag);
 
         DeadLetterHandlers.Map(group, tenantRoute, logger);
         TenantLifecycleEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
+        TenantWebhookEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
 
+        // The OpenAPI summaries are the handlers' XML doc summaries (Microsoft.AspNetCore.OpenApi reads them at build time).
         // Contributed endpoints get the API's conventions from a group of their own, so a contributor cannot forget them.
         var contributed = group.MapGroup(string.Empty);
         contributed.AddEndpointFilter(TenantRouteFilter.Instance);
@@ -197,14 +206,13 @@ public static class TenantApiEndpointRouteBuilderExtensions
         builder.RequestDelegate = Guard(endpoint, inner, logger);
     }
 
-    /// <summary>Problem details responses for <paramref name="statusCodes"/>, and 401 (no, an unknown or a revoked key) on every endpoint.</summary>
+    /// <summary>Problem details responses for <paramref name="statusCodes"/> (the OpenAPI document adds 401 to every keyed endpoint).</summary>
     private static object[] ProducesProblems(params int[] statusCodes)
     {
-        var metadata = new object[statusCodes.Length + 1];
-        metadata[0] = Problem(StatusCodes.Status401Unauthorized);
+        var metadata = new object[statusCodes.Length];
         for (int i = 0; i < statusCodes.Length; i++)
         {
-            metadata[i + 1] = Problem(statusCodes[i]);
+            metadata[i] = Problem(statusCodes[i]);
         }
 
         return metadata;

@@ -21,7 +21,7 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
 {
     public const string BusinessIdRouteValue = "business_id";
 
-    /// <summary><c>POST {prefix}</c>: starts a tenant. 201 with its location; 403 another tenant's key, 409, 503.</summary>
+    /// <summary>Starts a tenant: 201 with its location; 403 a tenant key of another tenant, 409 already running, 503 shutting down.</summary>
     public async Task<Results<Created<TenantCommandResponse>, ProblemHttpResult>> StartAsync(StartTenantRequest request, HttpContext context)
     {
         var tenant = request.Tenant;
@@ -44,6 +44,10 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
         {
             return Reject(context, nameof(StartAsync), StatusCodes.Status503ServiceUnavailable, ex.Message);
         }
+        catch (TenantLimitReachedException ex)
+        {
+            return TypedProblems.Problem(context, StatusCodes.Status409Conflict, ex.Message, "tenant_limit_reached");
+        }
 
         Log.TenantCommand(logger, "started", tenant.Value);
         string collection = (context.Request.PathBase + context.Request.Path).Value?.TrimEnd('/') ?? string.Empty;
@@ -52,20 +56,80 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             new TenantCommandResponse { Status = "started", BusinessId = tenant.Value });
     }
 
-    /// <summary><c>GET {prefix}</c>: every tenant's status a key may see, in ordinal order of the ids. 200.</summary>
-    public async Task<Ok<TenantStatusResponse[]>> ListAsync(HttpContext context)
+    /// <summary>
+    /// <c>GET {prefix}</c>: one page of the statuses a key may see, in ordinal order of the ids (issue 12). <c>?limit=</c> 1–10,000
+    /// (default 1,000: a fleet of up to 1,000 tenants is listed whole), <c>?after=</c> a business id (the page starts after it),
+    /// <c>?status=</c> a state name. 200 with a JSON array and, when more may follow, <c>Link: &lt;…?after=…&gt;; rel="next"</c>
+    /// (a page may be shorter than the limit while more follow); 400 for a bad parameter. A page costs the same at any fleet size.
+    /// </summary>
+    public async Task<Results<Ok<TenantStatusResponse[]>, ProblemHttpResult>> ListAsync(
+        [FromQuery(Name = "limit")] string? limit,
+        [FromQuery(Name = "after")] string? after,
+        [FromQuery(Name = "status")] string? status,
+        HttpContext context)
     {
-        var all = await Coordinator(context).ListStatusesAsync(context.RequestAborted).ConfigureAwait(false);
+        int take = TenantStatusQuery.DefaultLimit;
+        if (limit is not null
+            && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take is < 1 or > TenantStatusQuery.MaxLimit))
+        {
+            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, $"limit must be a whole number from 1 to {TenantStatusQuery.MaxLimit:N0}.");
+        }
 
-        // A tenant key sees its own tenant only.
-        var body = all
-            .Where(s => TenantApiAuthentication.MayActFor(context.User, s.BusinessId))
-            .Select(s => TenantStatusResponse.From(s, options.IncludeHost))
-            .ToArray();
-        return TypedResults.Ok(body);
+        TenantId? cursor = null;
+        if (after is not null)
+        {
+            if (TenantId.Validate(after) is { } invalid)
+            {
+                return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, "after: " + invalid);
+            }
+
+            cursor = TenantId.Parse(after);
+        }
+
+        TenantState? state = null;
+        if (status is not null && (state = StateFilter.Parse(status)) is null)
+        {
+            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, "Unknown status filter; use starting, connected, disconnected, error or stopped.");
+        }
+
+        var query = new TenantStatusQuery { Limit = take, After = cursor, State = state };
+        var page = TenantApiAuthentication.IsAdmin(context.User)
+            ? await Coordinator(context).ListStatusPageAsync(query, context.RequestAborted).ConfigureAwait(false)
+            : await OwnTenantsAsync(context, query).ConfigureAwait(false);
+        if (page.Next is { } next)
+        {
+            var request = context.Request;
+            var parameters = new List<KeyValuePair<string, string?>> { new("limit", take.ToString(CultureInfo.InvariantCulture)), new("after", next.Value) };
+            if (status is not null)
+            {
+                parameters.Add(new("status", status));
+            }
+
+            var link = QueryString.Create(parameters);
+            context.Response.Headers.Link = $"<{request.PathBase}{request.Path}{link}>; rel=\"next\"";
+        }
+
+        return TypedResults.Ok(page.Statuses.Select(s => TenantStatusResponse.From(s, options.IncludeHost)).ToArray());
     }
 
-    /// <summary><c>GET {prefix}/{business_id}</c>: one status. 200; 404.</summary>
+    /// <summary>A tenant key sees its own tenants only: their statuses are read one by one (a key names few), then paged.</summary>
+    private static async Task<TenantStatusPage> OwnTenantsAsync(HttpContext context, TenantStatusQuery query)
+    {
+        var own = new List<TenantStatus>();
+        foreach (var claim in context.User.FindAll(TenantApiAuthentication.BusinessIdClaim))
+        {
+            if (TenantId.TryParse(claim.Value, out var tenant)
+                && await Coordinator(context).GetStatusAsync(tenant, context.RequestAborted).ConfigureAwait(false) is { } status)
+            {
+                own.Add(status);
+            }
+        }
+
+        own.Sort(static (a, b) => a.BusinessId.CompareTo(b.BusinessId));
+        return TenantStatusPage.FromSorted(own, query);
+    }
+
+    /// <summary>Gets a tenant's status: 200; 404 unknown tenant.</summary>
     public async Task<Results<Ok<TenantStatusResponse>, ProblemHttpResult>> GetAsync(
         [FromRoute(Name = BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
@@ -75,13 +139,23 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             return NotFound(context, nameof(GetAsync), tenant);
         }
 
-        return TypedResults.Ok(TenantStatusResponse.From(status, options.IncludeHost));
+        var labels = await context.RequestServices.GetRequiredService<MultiTenant.Storage.ITenantLabelStore>()
+            .GetAsync(tenant, context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Ok(TenantStatusResponse.From(status, options.IncludeHost, labels));
     }
 
-    /// <summary><c>DELETE {prefix}/{business_id}</c>: stops a tenant. 200; 404.</summary>
+    /// <summary>
+    /// <c>DELETE {prefix}/{business_id}</c>: stops a tenant, 200 <c>{"status":"stopped"}</c>; with <c>?purge=true</c> also erases
+    /// everything stored about it (<see cref="TenantPurge"/>), 200 <c>{"status":"purged"}</c>. 400 another purge value, 404.
+    /// </summary>
     public async Task<Results<Ok<TenantCommandResponse>, ProblemHttpResult>> StopAsync(
         [FromRoute(Name = BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
+        if (TenantPurge.Requested(context.Request, out string? purgeProblem) is not { } purge)
+        {
+            return Reject(context, nameof(StopAsync), StatusCodes.Status400BadRequest, purgeProblem!);
+        }
+
         try
         {
             await Coordinator(context).StopAsync(tenant, context.RequestAborted).ConfigureAwait(false);
@@ -91,13 +165,18 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             return NotFound(context, nameof(StopAsync), tenant);
         }
 
-        Log.TenantCommand(logger, "stopped", tenant.Value);
-        return TypedResults.Ok(new TenantCommandResponse { Status = "stopped", BusinessId = tenant.Value });
+        if (purge)
+        {
+            await TenantPurge.RunAsync(context.RequestServices, tenant, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        Log.TenantCommand(logger, purge ? "purged" : "stopped", tenant.Value);
+        return TypedResults.Ok(new TenantCommandResponse { Status = purge ? "purged" : "stopped", BusinessId = tenant.Value });
     }
 
     /// <summary>
-    /// <c>POST {prefix}/{business_id}/messages</c>: sends a text message. 202 with the message id; 404, 409 (not connected),
-    /// 429 (the backend asked to retry later), 502 (the backend refused it), 503 (a relayed send nobody took: a retry is safe).
+    /// Sends a text message through a connected tenant: 202 with the message id; 404 unknown tenant, 409 not connected, 429 the backend
+    /// asked to retry later (Retry-After), 502 the backend refused it, 503 a relayed send no host took, so a retry is safe (Retry-After).
     /// </summary>
     public async Task<Results<Accepted<MessageAcceptedResponse>, ProblemHttpResult>> SendMessageAsync(
         [FromRoute(Name = BusinessIdRouteValue)] TenantId tenant, SendMessageRequest request, HttpContext context)

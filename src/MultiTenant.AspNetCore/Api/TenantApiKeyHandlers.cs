@@ -15,7 +15,7 @@ internal static class TenantApiKeyHandlers
 {
     public const string KeyIdRouteValue = "id";
 
-    /// <summary>Creates a key (admin only): 201 <c>{"id","key","business_id","created_at"}</c>; 400 invalid id. The body is ignored.</summary>
+    /// <summary>Creates an API key scoped to the tenant (admin only): 201, the key shown once; 400 invalid id. A body is ignored.</summary>
     public static async Task<Created<ApiKeyCreatedResponse>> CreateAsync(
         [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
@@ -32,7 +32,7 @@ internal static class TenantApiKeyHandlers
         return TypedResults.Created($"{context.Request.PathBase}{context.Request.Path.Value?.TrimEnd('/')}/{body.Id}", body);
     }
 
-    /// <summary>Lists the tenant's unrevoked keys without secrets: 200 <c>[{"id","business_id","created_at"}]</c>; 400.</summary>
+    /// <summary>Lists the tenant's unrevoked API keys, without secrets: 200; 400 invalid id.</summary>
     public static async Task<Ok<ApiKeyResponse[]>> ListAsync(
         [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {

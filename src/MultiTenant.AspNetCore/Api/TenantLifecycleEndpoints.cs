@@ -1,4 +1,4 @@
-using System.Text.Json.Serialization;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -9,12 +9,14 @@ using Microsoft.Extensions.Options;
 using MultiTenant.AspNetCore.Http;
 using MultiTenant.Clients;
 using MultiTenant.Hosting;
+using MultiTenant.Storage;
 
 namespace MultiTenant.AspNetCore.Api;
 
 /// <summary>
-/// The tenant lifecycle endpoints of the API (issue 13): <c>POST {prefix}/{business_id}/restart</c> and
-/// <c>POST {prefix}/{business_id}/logout</c>. Typed handlers with a route-bound <see cref="TenantId"/>; mapped by <c>MapTenantApi()</c>
+/// The tenant lifecycle endpoints of the API (issue 13): <c>POST {prefix}/{business_id}/restart</c>,
+/// <c>POST {prefix}/{business_id}/logout</c> and <c>PUT {prefix}/{business_id}</c> (labels); the purge of
+/// <c>DELETE {prefix}/{business_id}?purge=true</c> is <see cref="TenantPurge"/>. Typed handlers with a route-bound <see cref="TenantId"/>; mapped by <c>MapTenantApi()</c>
 /// into its protected group, so the API key and the tenant scope apply.
 /// </summary>
 internal static class TenantLifecycleEndpoints
@@ -30,16 +32,19 @@ internal static class TenantLifecycleEndpoints
         conventions(group.MapPost(tenantRoute + "/logout", LogoutAsync), "LogoutTenant")
             .WithSummary("Asks the tenant's client to log its device out (409 when the client cannot).")
             .WithTags(Tag);
+        conventions(group.MapPut(tenantRoute, SetLabelsAsync), "SetTenantLabels")
+            .WithSummary("Replaces the tenant's labels (a JSON object of strings) and returns its status with them.")
+            .WithTags(Tag);
     }
 
     /// <summary>Stops the tenant if it runs and starts it again: 200 with its status; 400, 404 unknown, 503 shutting down.</summary>
-    public static async Task<Results<Ok<TenantLifecycleResponse>, ProblemHttpResult>> RestartAsync(
+    public static async Task<Results<Ok<TenantStatusResponse>, ProblemHttpResult>> RestartAsync(
         [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
         try
         {
             var status = await TenantRestart.RunAsync(Coordinator(context), tenant, context.RequestAborted).ConfigureAwait(false);
-            return TypedResults.Ok(TenantLifecycleResponse.From(status, IncludeHost(context)));
+            return TypedResults.Ok(TenantStatusResponse.From(status, IncludeHost(context)));
         }
         catch (TenantNotFoundException)
         {
@@ -59,7 +64,7 @@ internal static class TenantLifecycleEndpoints
     /// Asks the client to log out: 200 with the status; 404 unknown; 409 <c>not_connected</c> (no client on this host) or
     /// <c>logout_not_supported</c> (a client without <see cref="ITenantClientLogout"/>).
     /// </summary>
-    public static async Task<Results<Ok<TenantLifecycleResponse>, ProblemHttpResult>> LogoutAsync(
+    public static async Task<Results<Ok<TenantStatusResponse>, ProblemHttpResult>> LogoutAsync(
         [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
         var coordinator = Coordinator(context);
@@ -83,13 +88,156 @@ internal static class TenantLifecycleEndpoints
         var status = await coordinator.GetStatusAsync(tenant, context.RequestAborted).ConfigureAwait(false);
         return status is null
             ? TypedProblems.Problem(context, StatusCodes.Status404NotFound, $"Tenant '{tenant}' is not known.")
-            : TypedResults.Ok(TenantLifecycleResponse.From(status, IncludeHost(context)));
+            : TypedResults.Ok(TenantStatusResponse.From(status, IncludeHost(context)));
+    }
+
+    /// <summary>
+    /// Replaces the labels of a known tenant with the body, a JSON object of strings (<c>{"env":"prod"}</c>; <c>{}</c> removes them;
+    /// limits in <see cref="TenantLabels"/>): 200 with the status and its labels; 400 not such an object or over a limit, 404 unknown,
+    /// 413 too large, 415 not JSON.
+    /// </summary>
+    public static async Task<Results<Ok<TenantStatusResponse>, ProblemHttpResult>> SetLabelsAsync(
+        [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
+    {
+        var (labels, error) = await ReadLabelsAsync(context).ConfigureAwait(false);
+        if (error is { } refused)
+        {
+            return TypedProblems.Problem(context, refused.StatusCode, refused.Detail);
+        }
+
+        var status = await Coordinator(context).GetStatusAsync(tenant, context.RequestAborted).ConfigureAwait(false);
+        if (status is null)
+        {
+            return TypedProblems.Problem(context, StatusCodes.Status404NotFound, $"Tenant '{tenant}' is not known.");
+        }
+
+        await context.RequestServices.GetRequiredService<ITenantLabelStore>().SetAsync(tenant, labels!, context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Ok(TenantStatusResponse.From(status, IncludeHost(context), labels));
+    }
+
+    private static async Task<(SortedDictionary<string, string>? Labels, RequestError? Error)> ReadLabelsAsync(HttpContext context)
+    {
+        if (JsonObjectParser.CheckContentType(context.Request) is { } contentType)
+        {
+            return (null, contentType);
+        }
+
+        int limit = context.RequestServices.GetService<IOptions<TenantApiOptions>>()?.Value.MaxRequestBodySize ?? TenantApiOptions.DefaultMaxRequestBodySize;
+        BoundedRequestBody body;
+        try
+        {
+            body = await BoundedRequestBody.ReadAsync(context, limit).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            return (null, new RequestError(ex.StatusCode, ex.Message));
+        }
+
+        using (body)
+        {
+            return ParseLabels(body.Span);
+        }
+    }
+
+    private static (SortedDictionary<string, string>? Labels, RequestError? Error) ParseLabels(ReadOnlySpan<byte> json)
+    {
+        const string Expected = """The body must be a JSON object of string labels, such as {"env":"prod","team":"payments"}.""";
+        var labels = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var reader = new Utf8JsonReader(json);
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return (null, BadRequest(Expected));
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                string key = reader.GetString()!;
+                if (!reader.Read() || reader.TokenType != JsonTokenType.String)
+                {
+                    return (null, BadRequest($"The value of label '{Truncate(key)}' is not a string. {Expected}"));
+                }
+
+                if (!labels.TryAdd(key, reader.GetString()!))
+                {
+                    return (null, BadRequest($"Label '{Truncate(key)}' is given twice."));
+                }
+
+                if (labels.Count > TenantLabels.MaxCount)
+                {
+                    break; // reported below, without reading the rest
+                }
+            }
+
+            if (labels.Count <= TenantLabels.MaxCount && (reader.TokenType != JsonTokenType.EndObject || reader.Read()))
+            {
+                return (null, BadRequest(Expected));
+            }
+        }
+        catch (JsonException)
+        {
+            return (null, BadRequest("The body is not valid JSON. " + Expected));
+        }
+
+        return TenantLabels.Validate(labels) is { } problem ? (null, BadRequest(problem)) : (labels, null);
+
+        static RequestError BadRequest(string detail) => new(StatusCodes.Status400BadRequest, detail);
+        static string Truncate(string key) => key.Length <= 64 ? key : key[..64] + "…";
     }
 
     private static ITenantCoordinator Coordinator(HttpContext context) => context.RequestServices.GetRequiredService<ITenantCoordinator>();
 
     private static bool IncludeHost(HttpContext context) =>
         context.RequestServices.GetService<IOptions<TenantApiOptions>>()?.Value.IncludeHost ?? false;
+}
+
+/// <summary>
+/// The purge of <c>DELETE {prefix}/{business_id}?purge=true</c>: after the stop, every registered store that can
+/// (<see cref="ITenantPurgeable"/>: registry, statuses, client state and credentials, API keys, inbox, labels) erases the tenant.
+/// </summary>
+internal static class TenantPurge
+{
+    /// <summary>Whether the request asks for a purge: <c>?purge=true</c>; null with a problem for a value other than true or false.</summary>
+    public static bool? Requested(HttpRequest request, out string? problem)
+    {
+        problem = null;
+        string? value = request.Query["purge"];
+        if (value is null || value.Equals("false", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        if (value.Equals("true", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        problem = "The query parameter 'purge' must be 'true' or 'false'.";
+        return null;
+    }
+
+    /// <summary>Erases the tenant in every purgeable store (each store once, whatever the number of its registrations).</summary>
+    public static async Task RunAsync(IServiceProvider services, TenantId tenant, CancellationToken cancellationToken)
+    {
+        object?[] candidates =
+        [
+            services.GetService<ITenantStateStoreProvider>(),
+            services.GetService<ITenantStatusStore>(),
+            services.GetService<ITenantRegistry>(),
+            services.GetService<MultiTenant.Security.ITenantApiKeyStore>(),
+            services.GetService<MultiTenant.Inbox.ITenantInbox>(),
+            services.GetService<ITenantLabelStore>(),
+        ];
+        var done = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        foreach (var candidate in candidates)
+        {
+            if (candidate is ITenantPurgeable store && done.Add(store))
+            {
+                await store.PurgeAsync(tenant, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
 }
 
 /// <summary>Restart = stop (a no-op when stopped) then start; shared by the API and the dashboard's button.</summary>
@@ -100,36 +248,5 @@ internal static class TenantRestart
     {
         await coordinator.StopAsync(tenant, cancellationToken).ConfigureAwait(false);
         return await coordinator.StartAsync(tenant, cancellationToken).ConfigureAwait(false);
-    }
-}
-
-/// <summary>A tenant's status as the lifecycle endpoints return it (the API's status members, snake_case).</summary>
-internal sealed record TenantLifecycleResponse
-{
-    [JsonPropertyName("business_id")]
-    public required string BusinessId { get; init; }
-
-    [JsonPropertyName("status")]
-    public required string Status { get; init; }
-
-    [JsonPropertyName("started_at")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? StartedAt { get; init; }
-
-    [JsonPropertyName("updated_at")]
-    public required string UpdatedAt { get; init; }
-
-    [JsonPropertyName("error")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? Error { get; init; }
-
-    [JsonPropertyName("host")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? Host { get; init; }
-
-    public static TenantLifecycleResponse From(TenantStatus status, bool includeHost)
-    {
-        var s = TenantStatusResponse.From(status, includeHost);
-        return new() { BusinessId = s.BusinessId, Status = s.Status, StartedAt = s.StartedAt, UpdatedAt = s.UpdatedAt, Error = s.Error, Host = s.Host };
     }
 }

@@ -67,7 +67,7 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
         TenantState? state = null;
         if (query["status"].ToString() is { Length: > 0 } wanted)
         {
-            state = ParseState(wanted);
+            state = StateFilter.Parse(wanted);
             if (state is null)
             {
                 await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "Unknown status filter; use starting, connected, disconnected, error or stopped.").ConfigureAwait(false);
@@ -151,17 +151,4 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
 
     private static List<TenantPairingChallenge> Visible(HttpContext context, IReadOnlyList<TenantPairingChallenge> all) =>
         all.Where(p => Sees(context.User, p.BusinessId)).ToList();
-
-    private static TenantState? ParseState(string name)
-    {
-        foreach (var s in (ReadOnlySpan<TenantState>)[TenantState.Stopped, TenantState.Starting, TenantState.Connected, TenantState.Disconnected, TenantState.Error])
-        {
-            if (s.ToWireName() == name)
-            {
-                return s;
-            }
-        }
-
-        return null;
-    }
 }

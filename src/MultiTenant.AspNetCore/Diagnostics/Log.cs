@@ -28,6 +28,15 @@ public static class TenantApiEventIds
 
     /// <summary>A send with a used <c>Idempotency-Key</c> was answered with the first message id (Debug level).</summary>
     public const int IdempotentReplay = 2013;
+
+    /// <summary>An outbound webhook delivery attempt failed and is retried.</summary>
+    public const int WebhookFailed = 2020;
+
+    /// <summary>An outbound webhook event became a dead letter (retry period over, target refused, or no subscription).</summary>
+    public const int WebhookDeadLettered = 2021;
+
+    /// <summary>The webhook outbox could not be read or written (the store failed); retried.</summary>
+    public const int WebhookStoreFailed = 2022;
 }
 
 /// <summary>All log messages of MultiTenant.AspNetCore.</summary>
@@ -44,4 +53,13 @@ internal static partial class Log
 
     [LoggerMessage(TenantApiEventIds.TenantCommand, LogLevel.Information, "Tenant API: {Command} tenant {BusinessId}")]
     public static partial void TenantCommand(ILogger logger, string command, string businessId);
+
+    [LoggerMessage(TenantApiEventIds.WebhookFailed, LogLevel.Warning, "Tenant {BusinessId}: webhook event {EventId} attempt {Attempt} failed ({Error}); next attempt in {Delay}")]
+    public static partial void WebhookFailed(ILogger logger, string businessId, string eventId, int attempt, string error, TimeSpan delay);
+
+    [LoggerMessage(TenantApiEventIds.WebhookDeadLettered, LogLevel.Error, "Tenant {BusinessId}: webhook event {EventId} became a dead letter after {Attempts} attempts ({Error})")]
+    public static partial void WebhookDeadLettered(ILogger logger, string businessId, string eventId, int attempts, string error);
+
+    [LoggerMessage(TenantApiEventIds.WebhookStoreFailed, LogLevel.Warning, "Tenant {BusinessId}: the webhook outbox failed; retrying")]
+    public static partial void WebhookStoreFailed(ILogger logger, string businessId, Exception exception);
 }

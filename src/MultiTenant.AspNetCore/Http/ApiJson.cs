@@ -29,8 +29,14 @@ internal sealed class TenantStatusResponse
     [JsonPropertyName("host")]
     public string? Host { get; init; }
 
-    public static TenantStatusResponse From(TenantStatus status, bool includeHost) => new()
+    /// <summary>The tenant's labels (<c>PUT {prefix}/{business_id}</c>); omitted when it has none, and in lists.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [JsonPropertyName("labels")]
+    public IReadOnlyDictionary<string, string>? Labels { get; init; }
+
+    public static TenantStatusResponse From(TenantStatus status, bool includeHost, IReadOnlyDictionary<string, string>? labels = null) => new()
     {
+        Labels = labels is { Count: > 0 } ? labels : null,
         BusinessId = status.BusinessId.Value,
         Status = status.State.ToWireName(),
         StartedAt = status.StartedAt is { } started ? Rfc3339.Format(started) : null,
@@ -117,6 +123,7 @@ internal sealed class ProblemResponse
 [JsonSerializable(typeof(ProblemResponse))]
 [JsonSerializable(typeof(ApiKeyResponse[]))]
 [JsonSerializable(typeof(ApiKeyCreatedResponse))]
+[JsonSerializable(typeof(MultiTenant.AspNetCore.Api.WebhookSubscriptionResponse))]
 internal sealed partial class TenantApiJsonContext : JsonSerializerContext
 {
 }

@@ -29,8 +29,9 @@ public sealed class TenantApiRateLimitOptions
 
     /// <summary>
     /// Each client address's bucket for requests without a valid key. Default 10 requests a second, bursts of 20. Such requests reach
-    /// the limiter only when it runs before authorization (<c>app.UseAuthentication(); app.UseRateLimiter(); app.UseAuthorization();</c>);
-    /// otherwise they are answered 401 before it.
+    /// the limiter only when it runs before authorization (<c>app.UseAuthentication(); app.UseRateLimiter(); app.UseAuthorization();</c>)
+    /// with the API key scheme as the default scheme (<c>AddAuthentication(TenantApiAuthentication.Scheme)</c>, so that
+    /// <c>UseAuthentication()</c> reads the key); otherwise they are answered 401 before it.
     /// </summary>
     public TenantApiRateLimit Anonymous { get; set; } = new() { PermitsPerSecond = 10, Burst = 20 };
 

@@ -19,8 +19,9 @@ public static class TenantApiServiceExtensions
     /// which needs the host's Data Protection key ring shared by every host behind one address), its forwarding scheme and policy
     /// (<see cref="TenantApiAuthentication.DashboardPolicy"/>) and antiforgery.
     /// <c>MapTenantApi()</c> refuses to map without it, so the API is never open. Also registers the API's rate limiter policy
-    /// (<see cref="TenantApiRateLimitOptions"/>, from <c>WhatsAppTenants:Api:RateLimits</c>; the host calls <c>app.UseRateLimiter()</c>).
-    /// Idempotent.
+    /// (<see cref="TenantApiRateLimitOptions"/>, from <c>WhatsAppTenants:Api:RateLimits</c>; the host calls <c>app.UseRateLimiter()</c>),
+    /// and the delivery of outbound webhooks (<see cref="TenantWebhookServiceExtensions.AddTenantWebhooks"/>), whose subscriptions the
+    /// API manages. Idempotent.
     /// </summary>
     public static WhatsAppTenantsBuilder AddTenantApi(this WhatsAppTenantsBuilder builder, Action<TenantApiKeyAuthenticationOptions>? configure = null)
     {
@@ -43,6 +44,17 @@ public static class TenantApiServiceExtensions
         var authentication = services.AddAuthentication()
             .AddScheme<TenantApiKeyAuthenticationOptions, TenantApiKeyAuthenticationHandler>(TenantApiAuthentication.Scheme, configure);
         DashboardAuthentication.Register(services, authentication);
+
+        // With several schemes ASP.NET Core picks no default, so UseAuthentication() would leave every request anonymous and the rate
+        // limiter (which runs before the endpoint's policy) would count API calls by client address instead of by key. Unless the host
+        // chose a default itself, requests are authenticated by the API key header when there is one, else by the dashboard's cookie.
+        services.PostConfigure<AuthenticationOptions>(static o =>
+        {
+            if (o.DefaultScheme is null && o.DefaultAuthenticateScheme is null)
+            {
+                o.DefaultAuthenticateScheme = TenantApiAuthentication.DashboardScheme;
+            }
+        });
         services.AddAuthorizationBuilder()
             .AddPolicy(TenantApiAuthentication.TenantScopePolicy, static p => p
                 .AddAuthenticationSchemes(TenantApiAuthentication.Scheme)
@@ -57,6 +69,9 @@ public static class TenantApiServiceExtensions
                 .RequireAuthenticatedUser());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, TenantScopeAuthorizationHandler>());
         TenantApiLimitServices.Add(services);
+
+        // The API manages webhook subscriptions (PUT /api/tenants/{id}/webhooks): their delivery comes with it.
+        builder.AddTenantWebhooks();
         return builder;
     }
 }

@@ -44,6 +44,21 @@ public sealed class CloudApiOptions
     public string? VerifyToken { get; set; }
 
     /// <summary>
+    /// The default app's previous secret during a rotation: deliveries signed with it are accepted next to <see cref="AppSecret"/>
+    /// until it is removed. Optional; a secret: it is never logged.
+    /// </summary>
+    public string? PreviousAppSecret { get; set; }
+
+    /// <summary>
+    /// Further Meta apps, for a platform whose businesses come from several apps: each app's webhook callback URL is
+    /// <c>{webhook path}/{app_id}</c>, whose deliveries are checked against that app's secrets only (a delivery signed with another
+    /// app's secret gets 401) and whose handshake against its verify token. Empty by default; bound from
+    /// <c>WhatsAppTenants:CloudApi:Apps:{n}:…</c>. With apps configured, <see cref="AppSecret"/> and <see cref="VerifyToken"/> are
+    /// optional (the webhook path without an app id then answers 404).
+    /// </summary>
+    public List<CloudApiMetaApp> Apps { get; set; } = [];
+
+    /// <summary>
     /// The per-tenant send rate limit in messages per second (Meta's default throughput of a business phone number is 80).
     /// Default 80; 1 to 1,000. Sends beyond it wait their turn (up to <see cref="MaxSendWait"/>).
     /// </summary>
@@ -149,6 +164,13 @@ internal sealed class CloudApiOptionsCrossValidator : IValidateOptions<CloudApiO
             failures.Add($"{CloudApiOptions.SectionName}:{nameof(options.VerifyToken)} is set but blank.");
         }
 
+        if (options.PreviousAppSecret is not null && (string.IsNullOrWhiteSpace(options.PreviousAppSecret) || options.AppSecret is null))
+        {
+            failures.Add($"{CloudApiOptions.SectionName}:{nameof(options.PreviousAppSecret)} is set but blank, or without {nameof(options.AppSecret)}.");
+        }
+
+        ValidateApps(failures, options.Apps);
+
         foreach (var (tenant, rate) in options.TenantMessagesPerSecond)
         {
             if (!TenantId.TryParse(tenant, out _) || rate is < 1 or > 1000)
@@ -165,6 +187,33 @@ internal sealed class CloudApiOptionsCrossValidator : IValidateOptions<CloudApiO
         Check(failures, nameof(options.RequestTimeout), options.RequestTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
         Check(failures, nameof(options.MediaRequestTimeout), options.MediaRequestTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
         return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
+    }
+
+    private static void ValidateApps(List<string> failures, List<CloudApiMetaApp> apps)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < apps.Count; i++)
+        {
+            var app = apps[i];
+            string name = $"{CloudApiOptions.SectionName}:{nameof(CloudApiOptions.Apps)}:{i}";
+            if (app is null || string.IsNullOrEmpty(app.AppId) || app.AppId.Length > 64
+                || !app.AppId.All(static c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+            {
+                failures.Add($"{name}:{nameof(CloudApiMetaApp.AppId)} must be 1 to 64 of 0-9 a-z A-Z _ -.");
+                continue;
+            }
+
+            if (!ids.Add(app.AppId))
+            {
+                failures.Add($"{name}:{nameof(CloudApiMetaApp.AppId)} '{app.AppId}' is listed twice.");
+            }
+
+            if (string.IsNullOrWhiteSpace(app.AppSecret) || string.IsNullOrWhiteSpace(app.VerifyToken)
+                || (app.PreviousAppSecret is not null && string.IsNullOrWhiteSpace(app.PreviousAppSecret)))
+            {
+                failures.Add($"{name} (app {app.AppId}) needs an {nameof(CloudApiMetaApp.AppSecret)} and a {nameof(CloudApiMetaApp.VerifyToken)}; a {nameof(CloudApiMetaApp.PreviousAppSecret)}, when set, must not be blank.");
+            }
+        }
     }
 
     private static void Check(List<string> failures, string name, TimeSpan value, TimeSpan min, TimeSpan max)

@@ -85,6 +85,7 @@ public static class CloudApiWhatsAppTenantsBuilderExtensions
         services.TryAddSingleton<CloudApiMedia>();
         services.TryAddSingleton<ICloudApiMedia>(static sp => sp.GetRequiredService<CloudApiMedia>());
         services.TryAddSingleton<WebhookProcessor>();
+        services.TryAddSingleton<WebhookApps>();
         services.TryAddSingleton<WebhookEndpoint>();
 
         // The credentials endpoints join the tenant API's one protected group (MapTenantApi): they cannot be mapped open.

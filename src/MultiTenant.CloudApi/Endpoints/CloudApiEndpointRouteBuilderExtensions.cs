@@ -26,9 +26,13 @@ public static class CloudApiEndpointRouteBuilderExtensions
     /// are kept (at most <see cref="CloudApiOptions.UnroutedCapacity"/>) until a tenant claims it. 503 with Retry-After only when the
     /// store is unreachable or that bound is reached.
     /// </summary>
-    /// <remarks>Do not require authorization on this group: Meta authenticates with the signature. Rate limits may be added.</remarks>
+    /// <remarks>Do not require authorization on this group: Meta authenticates with the signature. Rate limits may be added.
+    /// <para>Several Meta apps (<see cref="CloudApiOptions.Apps"/>): each is mapped at <c>{pattern}/{app_id}</c> as well, verified with
+    /// that app's secrets (<see cref="CloudApiMetaApp.AppSecret"/> and, during a rotation, <see cref="CloudApiMetaApp.PreviousAppSecret"/>)
+    /// and verify token; a delivery signed with another app's secret gets 401, an unknown app id 404. <see cref="CloudApiOptions.PreviousAppSecret"/>
+    /// does the same for the default app at <c>{pattern}</c>.</para></remarks>
     /// <returns>The route group, for further conventions.</returns>
-    /// <exception cref="InvalidOperationException"><c>UseCloudApi()</c> was not called, or the app secret or verify token is not configured.</exception>
+    /// <exception cref="InvalidOperationException"><c>UseCloudApi()</c> was not called, or neither the app secret and verify token nor any app is configured.</exception>
     public static RouteGroupBuilder MapCloudApiWebhook(this IEndpointRouteBuilder endpoints, string pattern = DefaultWebhookPath)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
@@ -36,13 +40,13 @@ public static class CloudApiEndpointRouteBuilderExtensions
         var services = endpoints.ServiceProvider;
         EnsureServices(services, nameof(MapCloudApiWebhook));
         var options = services.GetRequiredService<IOptions<CloudApiOptions>>().Value;
-        if (string.IsNullOrWhiteSpace(options.AppSecret))
+        if (string.IsNullOrWhiteSpace(options.AppSecret) && options.Apps.Count == 0)
         {
             throw new InvalidOperationException(
                 $"MapCloudApiWebhook() needs the Meta app's secret to verify webhook signatures: set {CloudApiOptions.SectionName}:{nameof(CloudApiOptions.AppSecret)} (for example with the environment variable WhatsAppTenants__CloudApi__AppSecret).");
         }
 
-        if (string.IsNullOrWhiteSpace(options.VerifyToken))
+        if (string.IsNullOrWhiteSpace(options.VerifyToken) && options.Apps.Count == 0)
         {
             throw new InvalidOperationException(
                 $"MapCloudApiWebhook() needs the verify token of the webhook handshake: set {CloudApiOptions.SectionName}:{nameof(CloudApiOptions.VerifyToken)} (for example with the environment variable WhatsAppTenants__CloudApi__VerifyToken).");
@@ -52,6 +56,13 @@ public static class CloudApiEndpointRouteBuilderExtensions
         var group = endpoints.MapGroup(pattern);
         group.MapGet(string.Empty, (RequestDelegate)endpoint.VerifyAsync).WithName("CloudApiWebhookVerification");
         group.MapPost(string.Empty, (RequestDelegate)endpoint.ReceiveAsync).WithName("CloudApiWebhookDelivery");
+        if (options.Apps.Count > 0)
+        {
+            // One callback URL per Meta app ({pattern}/{app_id}), each checked against its own app's secrets and verify token.
+            string app = "/{" + WebhookEndpoint.AppIdRouteValue + "}";
+            group.MapGet(app, (RequestDelegate)endpoint.VerifyAsync).WithName("CloudApiAppWebhookVerification");
+            group.MapPost(app, (RequestDelegate)endpoint.ReceiveAsync).WithName("CloudApiAppWebhookDelivery");
+        }
         return group;
     }
 

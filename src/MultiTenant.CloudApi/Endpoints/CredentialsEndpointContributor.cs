@@ -22,19 +22,20 @@ internal sealed class CredentialsEndpointContributor : ITenantApiEndpointContrib
         var group = tenants.MapGroup("/{business_id}/cloud-api");
         group.MapPut("/credentials", CredentialsEndpoints.PutAsync)
             .WithName("PutCloudApiCredentials")
+            .WithJsonRequestBody<CredentialsRequest>()
             .WithSummary("Sets the tenant's Cloud API credentials; the token is stored encrypted and never returned.")
             .WithTags(Tag)
-            .WithMetadata(Problems(400, 401, 403, 409, 413, 415));
+            .WithMetadata(Problems(400, 403, 409, 413, 415));
         group.MapGet("/credentials", CredentialsEndpoints.GetAsync)
             .WithName("GetCloudApiCredentials")
             .WithSummary("Gets the tenant's Cloud API credentials without the token.")
             .WithTags(Tag)
-            .WithMetadata(Problems(400, 401, 403, 404));
+            .WithMetadata(Problems(400, 403, 404));
         group.MapDelete("/credentials", CredentialsEndpoints.DeleteAsync)
             .WithName("DeleteCloudApiCredentials")
             .WithSummary("Deletes the tenant's Cloud API credentials.")
             .WithTags(Tag)
-            .WithMetadata(Problems(400, 401, 403, 404));
+            .WithMetadata(Problems(400, 403, 404));
     }
 
     private static object[] Problems(params int[] statusCodes) =>

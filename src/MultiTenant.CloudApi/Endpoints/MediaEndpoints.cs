@@ -116,13 +116,39 @@ internal static class MediaEndpoints
             response.Headers.ContentDisposition = "attachment; filename=\"" + mediaId + "\"";
             try
             {
-                await download.Content.CopyToAsync(response.Body, context.RequestAborted).ConfigureAwait(false);
+                await CopyHoldingLastChunkAsync(download.Content, response.Body, context.RequestAborted).ConfigureAwait(false);
             }
             catch (MediaRejectedException)
             {
-                // The bytes did not match what Graph announced and part of them is out: cut the response, so the caller sees it failed.
+                // The bytes did not match what Graph announced: the last chunk was held back, so cutting the response leaves the caller
+                // short of the Content-Length and its read fails.
                 context.Abort();
             }
+        }
+    }
+
+    /// <summary>
+    /// Copies in 80 KB chunks, writing each chunk only once the next read returned: the read that reaches the end is the one that
+    /// checks length and SHA-256 (<see cref="VerifiedMediaStream"/>), so a mismatch is found while the last chunk is still unsent.
+    /// </summary>
+    private static async Task CopyHoldingLastChunkAsync(Stream source, Stream destination, CancellationToken cancellationToken)
+    {
+        byte[] held = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
+        byte[] next = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
+        try
+        {
+            int heldLength = await source.ReadAsync(held.AsMemory(0, 81920), cancellationToken).ConfigureAwait(false);
+            while (heldLength > 0)
+            {
+                int nextLength = await source.ReadAsync(next.AsMemory(0, 81920), cancellationToken).ConfigureAwait(false);
+                await destination.WriteAsync(held.AsMemory(0, heldLength), cancellationToken).ConfigureAwait(false);
+                (held, next, heldLength) = (next, held, nextLength);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(held);
+            System.Buffers.ArrayPool<byte>.Shared.Return(next);
         }
     }
 

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -14,25 +12,25 @@ namespace MultiTenant.CloudApi.Endpoints;
 /// <summary>The HTTP side of the webhook: the verification handshake (GET) and signed deliveries (POST).</summary>
 internal sealed class WebhookEndpoint
 {
+    /// <summary>The route value naming the Meta app of <c>{path}/{app_id}</c>.</summary>
+    public const string AppIdRouteValue = "app_id";
+
     private const int MaxChallengeLength = 1024;
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(60);
 
     private readonly WebhookProcessor _processor;
     private readonly CloudApiMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly byte[] _appSecret;
-    private readonly byte[] _verifyToken;
+    private readonly WebhookApps _apps;
     private readonly int _maxBodySize;
 
-    public WebhookEndpoint(WebhookProcessor processor, CloudApiMetrics metrics, IOptions<CloudApiOptions> options, ILogger<WebhookProcessor> logger)
+    public WebhookEndpoint(WebhookProcessor processor, CloudApiMetrics metrics, WebhookApps apps, IOptions<CloudApiOptions> options, ILogger<WebhookProcessor> logger)
     {
-        var settings = options.Value;
         _processor = processor;
         _metrics = metrics;
         _logger = logger;
-        _appSecret = Encoding.UTF8.GetBytes(settings.AppSecret!);
-        _verifyToken = Encoding.UTF8.GetBytes(settings.VerifyToken!);
-        _maxBodySize = settings.MaxWebhookBodySize;
+        _apps = apps;
+        _maxBodySize = options.Value.MaxWebhookBodySize;
     }
 
     /// <summary>
@@ -41,13 +39,18 @@ internal sealed class WebhookEndpoint
     /// </summary>
     public async Task VerifyAsync(HttpContext context)
     {
+        if (FindApp(context) is not { } app)
+        {
+            return;
+        }
+
         var query = context.Request.Query;
         string? mode = query["hub.mode"];
         string? token = query["hub.verify_token"];
         string? challenge = query["hub.challenge"];
         string? problem =
             !string.Equals(mode, "subscribe", StringComparison.Ordinal) ? "hub.mode is not 'subscribe'"
-            : token is null || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), _verifyToken) ? "hub.verify_token does not match"
+            : !app.MatchesVerifyToken(token) ? "hub.verify_token does not match"
             : string.IsNullOrEmpty(challenge) || challenge.Length > MaxChallengeLength ? "hub.challenge is missing or too long"
             : null;
         if (problem is not null)
@@ -70,6 +73,11 @@ internal sealed class WebhookEndpoint
     /// </summary>
     public async Task ReceiveAsync(HttpContext context)
     {
+        if (FindApp(context) is not { } app)
+        {
+            return;
+        }
+
         BoundedRequestBody body;
         try
         {
@@ -89,7 +97,7 @@ internal sealed class WebhookEndpoint
         JsonDocument? payload;
         using (body)
         {
-            string? signatureProblem = WebhookSignature.Verify(_appSecret, body.Span, context.Request.Headers[WebhookSignature.HeaderName]);
+            string? signatureProblem = app.VerifySignature(body.Span, context.Request.Headers[WebhookSignature.HeaderName]);
             if (signatureProblem is not null)
             {
                 Refuse(context, StatusCodes.Status401Unauthorized, "unauthorized", signatureProblem);
@@ -131,6 +139,18 @@ internal sealed class WebhookEndpoint
 
         _metrics.WebhookRequest("accepted");
         context.Response.StatusCode = StatusCodes.Status200OK;
+    }
+
+    /// <summary>The app of the request's route (the default app without <c>{app_id}</c>); 404 and <see langword="null"/> when unknown.</summary>
+    private WebhookApp? FindApp(HttpContext context)
+    {
+        var app = _apps.Find(context.Request.RouteValues[AppIdRouteValue] as string);
+        if (app is null)
+        {
+            Refuse(context, StatusCodes.Status404NotFound, "unknown_app", "no Meta app is configured for this webhook path");
+        }
+
+        return app;
     }
 
     private void Refuse(HttpContext context, int statusCode, string result, string reason)

@@ -1,6 +1,5 @@
 using System.Text.Json.Serialization;
 using MultiTenant.CloudApi.Graph;
-using MultiTenant.CloudApi.Webhooks;
 
 namespace MultiTenant.CloudApi;
 

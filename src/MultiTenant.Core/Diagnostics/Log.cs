@@ -55,11 +55,17 @@ public static class MultiTenantEventIds
 
     /// <summary>Shutdown did not finish within the host's timeout.</summary>
     public const int ShutdownTimedOut = 1204;
+
+    /// <summary>A start was refused: <see cref="Hosting.TenantCoordinatorOptions.MaxTenants"/> tenants are running.</summary>
+    public const int TenantLimitReached = 1210;
 }
 
 /// <summary>All log messages of MultiTenant.Core.</summary>
 internal static partial class Log
 {
+    [LoggerMessage(MultiTenantEventIds.TenantLimitReached, LogLevel.Warning, "Tenant {BusinessId} not started: the maximum of {MaxTenants} running tenants is reached")]
+    public static partial void TenantLimitReached(ILogger logger, string businessId, int maxTenants);
+
     [LoggerMessage(MultiTenantEventIds.TenantStarted, LogLevel.Information, "Tenant {BusinessId} started")]
     public static partial void TenantStarted(ILogger logger, string businessId);
 

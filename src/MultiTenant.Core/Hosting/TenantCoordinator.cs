@@ -57,7 +57,7 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handlers);
         Options = options.Value;
-        ArgumentNullException.ThrowIfNull(registry);
+        _registry = registry ?? throw new ArgumentNullException(nameof(registry));
         _statusStore = statusStore ?? throw new ArgumentNullException(nameof(statusStore));
         _stateStores = stateStores ?? throw new ArgumentNullException(nameof(stateStores));
         _runStateStores = services?.GetService(typeof(ITenantRunStateStoreProvider)) as ITenantRunStateStoreProvider;
@@ -130,7 +130,7 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
     public ValueTask<TenantStatus> StartAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
         ThrowIfDefault(tenant);
-        return _stopping ? throw new TenantCoordinatorStoppingException() : _placement.RequestStartAsync(tenant, cancellationToken);
+        return _stopping ? throw new TenantCoordinatorStoppingException() : StartPlacedAsync(tenant, cancellationToken);
     }
 
     /// <inheritdoc />

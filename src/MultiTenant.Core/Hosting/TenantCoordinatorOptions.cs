@@ -68,6 +68,14 @@ public sealed class TenantCoordinatorOptions
     public int MaxTenantMetricLabels { get; set; } = 1000;
 
     /// <summary>
+    /// The most tenants that may be running (desired running in the store, so counted across every host of a fleet); a start beyond it
+    /// throws <see cref="TenantLimitReachedException"/> (the API answers 409 <c>tenant_limit_reached</c>). Tenants already running and
+    /// resumed ones are never stopped by it. Default 0: unlimited; 0 to 10,000,000. Each start then reads the running tenants once.
+    /// </summary>
+    [Range(0, 10_000_000)]
+    public int MaxTenants { get; set; }
+
+    /// <summary>
     /// Whether tenants recorded as running in the registry are started when the host starts. Default true. Used by the default
     /// single-host placement; a fleet (every host on PostgreSQL) places the desired tenants over its live hosts and does not use it.
     /// </summary>

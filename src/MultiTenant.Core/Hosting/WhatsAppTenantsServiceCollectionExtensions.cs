@@ -74,6 +74,9 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         services.AddSingleton<IConfigureOptions<MultiTenant.Webhooks.WebhookDeliveryOptions>>(
             static sp => new BindWebhooksFromConfiguration(sp.GetService<IConfiguration>()));
 
+        // The embedded label store (in memory, not durable); UsePostgreSql() replaces it.
+        services.TryAddSingleton<ITenantLabelStore, InMemoryTenantLabelStore>();
+
         // The embedded API key store (in memory, not durable); UsePostgreSql() replaces it.
         services.TryAddSingleton<MultiTenant.Security.ITenantApiKeyStore>(
             static sp => new MultiTenant.Security.InMemoryTenantApiKeyStore(sp.GetService<TimeProvider>()));

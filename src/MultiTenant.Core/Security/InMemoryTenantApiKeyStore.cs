@@ -4,7 +4,7 @@ namespace MultiTenant.Security;
 /// The embedded <see cref="ITenantApiKeyStore"/>: in process memory, for a single host. Not durable: keys are lost at restart.
 /// Thread-safe.
 /// </summary>
-public sealed class InMemoryTenantApiKeyStore : ITenantApiKeyStore
+public sealed class InMemoryTenantApiKeyStore : ITenantApiKeyStore, MultiTenant.Storage.ITenantPurgeable
 {
     private readonly Lock _lock = new();
     private readonly List<(TenantApiKeyRecord Record, byte[] Hash)> _keys = [];
@@ -25,6 +25,17 @@ public sealed class InMemoryTenantApiKeyStore : ITenantApiKeyStore
         }
 
         return ValueTask.FromResult(record);
+    }
+
+    /// <inheritdoc />
+    public ValueTask PurgeAsync(TenantId tenant, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            _keys.RemoveAll(k => k.Record.Tenant == tenant);
+        }
+
+        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />

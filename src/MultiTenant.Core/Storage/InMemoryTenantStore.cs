@@ -6,7 +6,7 @@ namespace MultiTenant.Storage;
 /// The embedded default store: registry, status and client state kept in process memory. For a single host and for trying things
 /// out; nothing survives a restart of the process. Thread-safe.
 /// </summary>
-public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, ITenantStateStoreProvider, ITenantStoreHealth
+public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, ITenantStateStoreProvider, ITenantStoreHealth, ITenantPurgeable
 {
     private readonly ConcurrentDictionary<TenantId, bool> _desired = new();
     private readonly ConcurrentDictionary<TenantId, TenantStatus> _statuses = new();
@@ -46,6 +46,16 @@ public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, I
 
         running.Sort();
         return ValueTask.FromResult<IReadOnlyList<TenantId>>(running);
+    }
+
+    /// <inheritdoc />
+    public ValueTask PurgeAsync(TenantId tenant, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDefault(tenant);
+        _desired.TryRemove(tenant, out _);
+        _statuses.TryRemove(tenant, out _);
+        _states.TryRemove(tenant, out _);
+        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />

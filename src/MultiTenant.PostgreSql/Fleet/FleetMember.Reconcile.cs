@@ -22,7 +22,7 @@ internal sealed partial class FleetMember
     {
         _nextReconcile = _options.ReconcileInterval;
         var coordinator = _host;
-        if (coordinator is null || _leaving || _superseded || CoordinationPaused || coordinator.IsStopping)
+        if (coordinator is null || _membership.IsLeaving || _membership.Superseded || CoordinationPaused || coordinator.IsStopping)
         {
             return;
         }
@@ -32,10 +32,10 @@ internal sealed partial class FleetMember
         var held = new HashSet<TenantId>();
         var hosts = new List<FleetHost>();
 
-        // Another instance's lease may expire before the next interval (a dead host's, a paused one's): the next reconcile is due just
-        // after the earliest such expiry, so its tenants are claimed at once rather than up to a whole interval later. A live host renews
-        // before its leases expire, so with a short interval (1 s by default, leases 7-10 s from expiry) this only moves the reconcile
-        // that follows a host's death to the moment its leases expire.
+        // Another instance's lease may expire, or another host count as dead, before the next interval: the next reconcile is due just
+        // after the earliest such moment, so a dead host's tenants are placed and claimed at once rather than up to a whole interval
+        // later (claiming needs both: the owner dead by its heartbeats and its leases expired). A live host renews and heartbeats before
+        // then, so with a short interval (1 s by default) this only moves the reconciles that follow a host's death.
         double nextExpiry = double.MaxValue;
         await using (var batch = _coordination.CreateBatch())
         {
@@ -67,7 +67,12 @@ internal sealed partial class FleetMember
             await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                hosts.Add(new FleetHost(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetInt32(1)));
+                var host = new FleetHost(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetInt32(1));
+                hosts.Add(host);
+                if (host.HostId != HostId)
+                {
+                    nextExpiry = Math.Min(nextExpiry, reader.GetDouble(2));
+                }
             }
         }
 
@@ -85,7 +90,7 @@ internal sealed partial class FleetMember
         foreach (var tenant in desired)
         {
             string? assigned = placement[tenant];
-            if (_owned.TryGetValue(tenant, out var lease))
+            if (_leases.TryGet(tenant, out var lease))
             {
                 if (assigned is not null && assigned != me && liveHosts.Contains(assigned))
                 {
@@ -106,7 +111,7 @@ internal sealed partial class FleetMember
             ? TimeSpan.FromSeconds(Math.Max(nextExpiry, 0)) + LeaseExpiryGrace
             : _options.ReconcileInterval;
 
-        foreach (var tenant in _owned.Keys)
+        foreach (var tenant in _leases.Tenants)
         {
             if (!generations.ContainsKey(tenant))
             {
@@ -119,88 +124,21 @@ internal sealed partial class FleetMember
             await StopAndReleaseAsync(coordinator, toRelease, cancellationToken).ConfigureAwait(false);
         }
 
-        for (int i = 0; i < toAcquire.Count && !coordinator.IsStopping && !_leaving; i += _options.AcquireBatchSize)
+        for (int i = 0; i < toAcquire.Count && !coordinator.IsStopping && !_membership.IsLeaving; i += _options.AcquireBatchSize)
         {
             var chunk = toAcquire.GetRange(i, Math.Min(_options.AcquireBatchSize, toAcquire.Count - i));
-            await AcquireAsync(coordinator, chunk, generations, cancellationToken).ConfigureAwait(false);
+            await _leases.AcquireAsync(chunk, HostId, generations, (tenant, epoch) => coordinator.Activate(tenant, epoch), cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private void ResumeIfNeeded(ITenantHost coordinator, TenantId tenant, OwnedLease lease, long generation)
+    private void ResumeIfNeeded(ITenantHost coordinator, TenantId tenant, LeaseKeeper.OwnedLease lease, long generation)
     {
         var local = coordinator.GetLocalStatus(tenant);
         bool restart = local is null || local.State == TenantState.Stopped
             || (local.State == TenantState.Error && generation > lease.Generation);
-        if (!restart)
+        if (restart)
         {
-            return;
-        }
-
-        lock (_ownedGate)
-        {
-            if (_owned.TryGetValue(tenant, out var current) && ReferenceEquals(current, lease) && _time.GetTimestamp() < lease.Deadline)
-            {
-                lease.Generation = generation;
-                coordinator.Activate(tenant, lease.Epoch);
-            }
-        }
-    }
-
-    private async Task AcquireAsync(ITenantHost coordinator, List<TenantId> tenants, Dictionary<TenantId, long> generations, CancellationToken cancellationToken)
-    {
-        var ids = new string[tenants.Count];
-        for (int i = 0; i < ids.Length; i++)
-        {
-            ids[i] = tenants[i].Value;
-        }
-
-        Array.Sort(ids, StringComparer.Ordinal);
-        var acquired = new List<(TenantId Tenant, long Epoch)>();
-        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            long start = _time.GetTimestamp();
-            await using (var batch = _coordination.CreateBatch())
-            {
-                batch.Timeout = _store.CommandTimeoutSeconds;
-                var ensure = new NpgsqlBatchCommand(Sql.EnsureLeaseRows);
-                ensure.Parameters.Add(TextArray(ids));
-                batch.BatchCommands.Add(ensure);
-                var acquire = new NpgsqlBatchCommand(Sql.Acquire);
-                acquire.Parameters.Add(TextArray(ids));
-                acquire.Parameters.Add(new NpgsqlParameter<string> { TypedValue = HostId });
-                acquire.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-                acquire.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = _options.LeaseTtl });
-                batch.BatchCommands.Add(acquire);
-                await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    if (TenantId.TryParse(reader.GetString(0), out var tenant))
-                    {
-                        acquired.Add((tenant, reader.GetInt64(1)));
-                    }
-                }
-            }
-
-            long deadline = start + _deadlineTicks;
-            lock (_ownedGate)
-            {
-                foreach (var (tenant, epoch) in acquired)
-                {
-                    var lease = new OwnedLease(epoch, generations.GetValueOrDefault(tenant), deadline);
-                    _owned[tenant] = lease;
-                    coordinator.Activate(tenant, lease.Epoch);
-                }
-            }
-        }
-        finally
-        {
-            _leaseLock.Release();
-        }
-
-        if (acquired.Count > 0)
-        {
-            FleetLog.LeasesAcquired(_logger, acquired.Count);
+            _leases.TryActivate(tenant, lease, generation, (t, epoch) => coordinator.Activate(t, epoch));
         }
     }
 
@@ -214,56 +152,7 @@ internal sealed partial class FleetMember
         }
 
         var finals = await Task.WhenAll(stops).ConfigureAwait(false);
-        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var statuses = new List<(TenantStatus, long)>(tenants.Count);
-            var ids = new List<string>(tenants.Count);
-            for (int i = 0; i < tenants.Count; i++)
-            {
-                if (_owned.TryGetValue(tenants[i], out var lease))
-                {
-                    ids.Add(tenants[i].Value);
-                    if (finals[i] is { } status)
-                    {
-                        statuses.Add((status, lease.Epoch));
-                    }
-                }
-            }
-
-            if (ids.Count == 0)
-            {
-                return;
-            }
-
-            ids.Sort(StringComparer.Ordinal);
-            await using var batch = _coordination.CreateBatch();
-            batch.Timeout = _store.CommandTimeoutSeconds;
-            if (statuses.Count > 0)
-            {
-                batch.BatchCommands.Add(CreateStatusCommand(statuses));
-            }
-
-            var release = new NpgsqlBatchCommand(Sql.Release);
-            release.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-            release.Parameters.Add(TextArray(ids.ToArray()));
-            batch.BatchCommands.Add(release);
-            batch.BatchCommands.Add(NotifyCommand("release"));
-            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            lock (_ownedGate)
-            {
-                foreach (var tenant in tenants)
-                {
-                    _owned.TryRemove(tenant, out _);
-                }
-            }
-
-            FleetLog.LeasesReleased(_logger, ids.Count, "stopped or handed over");
-        }
-        finally
-        {
-            _leaseLock.Release();
-        }
+        await _leases.ReleaseAsync(tenants, finals, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task ReconcileLoopAsync(CancellationToken stop)

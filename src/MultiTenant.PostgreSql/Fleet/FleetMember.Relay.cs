@@ -35,7 +35,7 @@ internal sealed partial class FleetMember
     public Task<SendMessageResult> RouteSendAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        return _host is { } host && _owned.ContainsKey(tenant)
+        return _host is { } host && _leases.Holds(tenant)
             ? host.SendLocalAsync(tenant, message, cancellationToken)
             : RelaySendAsync(tenant, message, cancellationToken);
     }
@@ -241,7 +241,7 @@ internal sealed partial class FleetMember
                 return;
             }
 
-            if (_superseded || _host is not { } coordinator)
+            if (_membership.Superseded || _host is not { } coordinator)
             {
                 continue;
             }

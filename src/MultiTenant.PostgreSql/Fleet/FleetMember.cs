@@ -9,17 +9,12 @@ using NpgsqlTypes;
 namespace MultiTenant.PostgreSql.Fleet;
 
 /// <summary>
-/// This host's membership of the fleet: heartbeats, lease renewal (one statement for all leases), a watchdog that stops the clients
-/// whose leases could not be renewed before they could expire, placement (rendezvous hashing over the live hosts), claiming of free or
-/// expired leases, graceful handoff, and a LISTEN connection that makes starts, stops, joins and leaves take effect at once.
+/// This host's membership of the fleet, the <see cref="ITenantPlacement"/> of every host on PostgreSQL. It composes the fleet's parts:
+/// the <see cref="LeaseKeeper"/> (leases, renewals, watchdog), the <see cref="FleetChannel"/> (LISTEN/NOTIFY), membership (registration,
+/// heartbeats, leaving; FleetMember.Membership.cs), the reconciler (placement by rendezvous hashing, claims and handoffs;
+/// FleetMember.Reconcile.cs) and the send relay (FleetMember.Relay.cs); and it stops, in the background, the tenants whose leases were
+/// lost.
 /// </summary>
-/// <remarks>
-/// Safety rests on two rules. (1) A tenant runs here only while <see cref="_owned"/> holds its lease: <see cref="_ownedGate"/> orders
-/// activation (which checks the entry) against removal (which comes before deactivation). (2) Every entry has a local monotonic deadline
-/// (start of the acquisition or of the last renewal that returned it + TTL − safety margin); the watchdog removes and stops an entry whose
-/// deadline passed, before the database could judge its lease expired and let another host acquire it. Writes carry the lease epoch, so
-/// a host that was paused past both is refused by the database.
-/// </remarks>
 internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 {
     private readonly PostgreSqlTenantStore _store;
@@ -31,28 +26,20 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly IHostApplicationLifetime? _lifetime;
-    private readonly ConcurrentDictionary<TenantId, OwnedLease> _owned = new();
-    private readonly Lock _ownedGate = new();
+    private readonly LeaseKeeper _leases;
+    private readonly FleetMembership _membership;
 
     // Stops of tenants whose lease was lost, still winding down (awaited when the member stops, never by the loops).
     private readonly ConcurrentDictionary<Task, byte> _losing = new();
-
-    // Serialises this host's lease-changing statements (acquire, renew, release), so they never lock its rows in different orders.
-    private readonly SemaphoreSlim _leaseLock = new(1, 1);
 
     // Reconcile requests (notifications, local API calls).
     private readonly WakeSignal _reconcileWake;
     private readonly FleetChannel _channel;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
-    private readonly long _deadlineTicks;
     private ITenantHost? _host;
     private CancellationTokenRegistration _stoppingRegistration;
-    private Task _leaveMembership = Task.CompletedTask;
-    private volatile bool _leaving;
-    private volatile bool _superseded;
     private int _stopped;
-    private long _renewals;
 
     public FleetMember(
         PostgreSqlTenantStore store,
@@ -73,7 +60,12 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         _lifetime = lifetime;
         Sql = new FleetStatements(store.Schema);
         _channel = new FleetChannel(coordination, Sql, _time, _logger, OnNotification, OnListening);
-        _deadlineTicks = (long)((_options.LeaseTtl - _options.SafetyMargin).TotalSeconds * _time.TimestampFrequency);
+        _leases = new LeaseKeeper(
+            coordination, Sql, _channel, _options, _time, _logger, InstanceId, store.CommandTimeoutSeconds,
+            renewalsPaused: () => CoordinationPaused || _membership!.Superseded, watchdogPaused: () => WatchdogPaused, onLost: StopLost);
+        _membership = new FleetMembership(
+            coordination, Sql, _channel, _options, _time, _logger, InstanceId, store.CommandTimeoutSeconds,
+            heartbeatsPaused: () => CoordinationPaused, onSuperseded: () => _leases.Lose(_leases.Tenants.ToList(), "superseded by another instance"));
         _nextReconcile = _options.ReconcileInterval;
     }
 
@@ -87,7 +79,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     public FleetOptions Options => _options;
 
     /// <summary>How many leases this host holds.</summary>
-    public int OwnedCount => _owned.Count;
+    public int OwnedCount => _leases.Count;
 
     /// <summary>Test hook: renewals, heartbeats and reconciles are skipped (a host whose coordination stalls; its watchdog still runs).</summary>
     internal bool CoordinationPaused { get; set; }
@@ -96,28 +88,28 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     internal bool WatchdogPaused { get; set; }
 
     /// <summary>How many renewals succeeded so far (tests wait for the next one).</summary>
-    internal long Renewals => Interlocked.Read(ref _renewals);
+    internal long Renewals => _leases.Renewals;
 
     /// <summary>The epoch of this host's lease of <paramref name="tenant"/>, or <see langword="null"/> when it holds none.</summary>
-    public long? GetEpoch(TenantId tenant) => _owned.TryGetValue(tenant, out var lease) ? lease.Epoch : null;
+    public long? GetEpoch(TenantId tenant) => _leases.GetEpoch(tenant);
 
     /// <inheritdoc />
-    public bool IsPlacedHere(TenantId tenant) => _owned.ContainsKey(tenant);
+    public bool IsPlacedHere(TenantId tenant) => _leases.Holds(tenant);
 
     public async Task StartAsync(ITenantHost host, CancellationToken cancellationToken)
     {
         _host = host;
-        await RegisterAsync(cancellationToken).ConfigureAwait(false);
+        await _membership.RegisterAsync(host.HostId, cancellationToken).ConfigureAwait(false);
         if (_lifetime is not null)
         {
-            _stoppingRegistration = _lifetime.ApplicationStopping.Register(static state => ((FleetMember)state!).BeginLeaving(), this);
+            _stoppingRegistration = _lifetime.ApplicationStopping.Register(static state => ((FleetMembership)state!).BeginLeaving(), _membership);
         }
 
         var stop = _stop.Token;
         _loops.Add(Task.Run(() => _channel.RunAsync(stop), CancellationToken.None));
-        _loops.Add(Task.Run(() => RenewLoopAsync(stop), CancellationToken.None));
-        _loops.Add(Task.Run(() => HeartbeatLoopAsync(stop), CancellationToken.None));
-        _loops.Add(Task.Run(() => WatchdogLoopAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => _leases.RunRenewalsAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => _membership.RunHeartbeatsAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => _leases.RunWatchdogAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => RelayLoopAsync(stop), CancellationToken.None));
         FleetLog.Joined(_logger, HostId, InstanceId);
@@ -194,50 +186,9 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             return;
         }
 
-        BeginLeaving();
-        await _leaveMembership.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        int released = 0;
-        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var finals = new List<(TenantStatus, long)>();
-            foreach (var (tenant, lease) in _owned)
-            {
-                if (_host?.GetLocalStatus(tenant) is { } status)
-                {
-                    finals.Add((status, lease.Epoch));
-                }
-            }
-
-            await using var batch = _coordination.CreateBatch();
-            batch.Timeout = _store.CommandTimeoutSeconds;
-            if (finals.Count > 0)
-            {
-                batch.BatchCommands.Add(CreateStatusCommand(finals));
-            }
-
-            var release = new NpgsqlBatchCommand(Sql.ReleaseAll);
-            release.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-            batch.BatchCommands.Add(release);
-            batch.BatchCommands.Add(NotifyCommand("release"));
-            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            released = release.RecordsAffected;
-        }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
-        {
-            // The leases expire by themselves; the other hosts claim the tenants then.
-            FleetLog.CoordinationFailed(_logger, "release on shutdown", ex);
-        }
-        finally
-        {
-            lock (_ownedGate)
-            {
-                _owned.Clear();
-            }
-
-            _leaseLock.Release();
-        }
-
+        await _membership.LeaveAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var host = _host;
+        int released = await _leases.ReleaseAllAsync(tenant => host?.GetLocalStatus(tenant), cancellationToken).ConfigureAwait(false);
         FleetLog.Left(_logger, HostId, released);
         await StopLoopsAsync().ConfigureAwait(false);
     }
@@ -252,9 +203,9 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     internal void OnWriteRefused(TenantId tenant, long epoch)
     {
         FleetLog.WriteRefused(_logger, tenant.Value, epoch);
-        if (_owned.TryGetValue(tenant, out var lease) && lease.Epoch == epoch)
+        if (_leases.GetEpoch(tenant) == epoch)
         {
-            Lose([tenant], "a write was refused");
+            _leases.Lose([tenant], "a write was refused");
         }
     }
 
@@ -263,7 +214,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     {
         await using var own = _store.DataSource.CreateBatch();
         own.Timeout = _store.CommandTimeoutSeconds;
-        own.BatchCommands.Add(CreateStatusCommand(statuses));
+        own.BatchCommands.Add(_leases.StatusCommand(statuses));
         await own.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -301,40 +252,30 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         SignalRelay();
     }
 
-    private NpgsqlCommand CreateCoordinationCommand(string sql)
+    /// <summary>
+    /// Stops the tenants whose leases were lost in the background: the caller (the renewals, the watchdog) never waits for a tenant's
+    /// drain, so one slow handler cannot delay the renewal of the other leases. Each stop is bounded
+    /// (<see cref="TenantCoordinatorOptions.OwnershipLostDrainTimeout"/>, the disconnect by the connect timeout); the tenant reports the
+    /// ownership-lost error at once and is never activated again under the lost lease. A reconcile follows (claims may be due).
+    /// </summary>
+    private void StopLost(IReadOnlyList<TenantId> tenants)
     {
-        var command = _coordination.CreateCommand(sql);
-        command.CommandTimeout = _store.CommandTimeoutSeconds;
-        return command;
-    }
-
-    private NpgsqlParameter CapacityParameter() =>
-        new() { Value = _options.Capacity is { } c ? c : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer };
-
-    private NpgsqlBatchCommand CreateStatusCommand(IReadOnlyList<(TenantStatus Status, long Epoch)> statuses)
-    {
-        // One row per tenant (ON CONFLICT cannot touch a row twice): the last one wins.
-        var latest = new Dictionary<TenantId, (TenantStatus Status, long Epoch)>(statuses.Count);
-        foreach (var entry in statuses)
+        if (_host is not { } host)
         {
-            latest[entry.Status.BusinessId] = entry;
+            return;
         }
 
-        var rows = new List<TenantStatus>(latest.Count);
-        var epochs = new long[latest.Count];
-        foreach (var (status, epoch) in latest.Values)
+        foreach (var tenant in tenants)
         {
-            epochs[rows.Count] = epoch;
-            rows.Add(status);
+            var stop = host.DeactivateAsync(tenant, TenantDeactivationReason.OwnershipLost);
+            if (!stop.IsCompleted)
+            {
+                _losing[stop] = 0;
+                _ = stop.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, byte>)s!).TryRemove(t, out _), _losing, CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
         }
 
-        var command = new NpgsqlBatchCommand(Sql.UpsertStatusesFenced);
-        StatusRows.AddArrays(command.Parameters, rows);
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = epochs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-        return command;
+        Poke();
     }
-
-    private static NpgsqlParameter<string[]> TextArray(string[] values) =>
-        new() { TypedValue = values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text };
 }

@@ -70,7 +70,11 @@ internal sealed class FleetStatements
             FROM {s}.tenants t LEFT JOIN {s}.leases l ON l.business_id = t.business_id
             WHERE t.desired_running
             """;
-        ReadLiveHosts = $"SELECT host_id, capacity FROM {s}.hosts WHERE last_seen > now() - $1::interval";
+        // $1 dead-after: the live hosts, with the seconds until each counts as dead unless it heartbeats again.
+        ReadLiveHosts = $"""
+            SELECT host_id, capacity, extract(epoch FROM last_seen + $1::interval - now())::float8 AS dead_in
+            FROM {s}.hosts WHERE last_seen > now() - $1::interval
+            """;
 
         // $1 business id. A start is accepted when the tenant is not desired-running yet, or when it is in error (started again).
         RequestStart = $"""

@@ -16,10 +16,10 @@ public static class FleetWhatsAppTenantsBuilderExtensions
     /// <summary>
     /// Configures fleet mode, which <c>UsePostgreSql(...)</c> turns on for every host (call that first; one host is a fleet of one, and
     /// this call is only needed to set options in code): every running tenant is owned by exactly one host through
-    /// a lease in the database (TTL 10 s by default, judged by the database clock, renewed in one statement per host every 3 s, fenced by an
+    /// a lease in the database (TTL 8 s by default, judged by the database clock, renewed in one statement per host every 3 s, fenced by an
     /// epoch that every status and client-state write carries); hosts heartbeat every 2 s and count as dead after 3 missed heartbeats; the
     /// desired tenants are spread over the live hosts by rendezvous hashing (with an optional per-host capacity); a dead host's tenants
-    /// run again on the survivors once its leases expire (at most about 11 s with the defaults, plus the connect time); a host that stops
+    /// run again on the survivors once its leases expire (5–8 s after its death with the defaults, plus the connect time); a host that stops
     /// gracefully hands its tenants over at once; a start or stop on any host takes effect on the owner within a second (LISTEN/NOTIFY on
     /// one dedicated connection per host, with a reconcile every second as a fallback). Every host needs its own
     /// <c>WhatsAppTenants:HostId</c>. Options bind from <c>WhatsAppTenants:Fleet</c>, then <paramref name="configure"/> runs; they are

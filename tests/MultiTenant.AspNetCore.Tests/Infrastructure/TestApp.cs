@@ -150,6 +150,13 @@ internal static class Responses
         return detail;
     }
 
+    /// <summary>The <c>error_code</c> member of a problem, or null.</summary>
+    public static async Task<string?> ErrorCodeAsync(HttpResponseMessage response)
+    {
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.TryGetProperty("error_code", out var code) ? code.GetString() : null;
+    }
+
     public static void AssertNoExceptionText(string body)
     {
         Assert.DoesNotContain("Exception", body, StringComparison.Ordinal);

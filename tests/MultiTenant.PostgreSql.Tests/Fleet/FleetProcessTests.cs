@@ -95,14 +95,164 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
         Assert.All(intervals.Values, list => Assert.Equal(last.Id, Assert.Single(list, i => i.End == long.MaxValue).Host));
     }
 
-    private async Task<SampleProcess> StartHostAsync(string name)
+    /// <summary>
+    /// Chaos with real processes (issue 11): PostgreSQL restarted with <c>pg_ctl restart</c> mid-run, the busiest host frozen with SIGSTOP
+    /// until the others claimed its tenants and then thawed with a burst of sends through it for exactly those tenants, and a host killed
+    /// with SIGKILL. The audit files (open, send, close, with the ownership epoch) must show: every epoch of a tenant on one host only,
+    /// epochs rising with time, no act (client start or send) under an epoch a newer one had replaced, no two runs of a tenant at once
+    /// (the frozen host's runs count until the freeze: it did nothing while frozen, and closed them after the thaw), and in the end every
+    /// tenant running exactly once.
+    /// </summary>
+    [Fact]
+    public async Task Chaos_a_database_restart_a_frozen_host_and_a_kill_never_let_two_hosts_act_for_one_tenant()
+    {
+        // A server of its own: the test restarts it.
+        await using var server = await ThrowawayPostgreSqlServer.StartNewAsync();
+        string database = server.ConnectionString;
+        var hosts = await Task.WhenAll(StartHostAsync("x", database), StartHostAsync("y", database), StartHostAsync("z", database));
+        var tenants = Enumerable.Range(1, TenantCount).Select(i => "chaos" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        await Task.WhenAll(tenants.Select(async tenant =>
+        {
+            using var response = await _http.PostAsJsonAsync(hosts[0].Url("/api/tenants"), new { business_id = tenant });
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }));
+        var placed = await WaitUntilAllConnectedAsync(hosts[0], hosts, requireEveryHost: true, "every tenant connected, spread over the three hosts");
+        output.WriteLine("placed: " + Describe(placed));
+
+        // 1. The database restarts under the fleet.
+        long restartStarted = Stopwatch.GetTimestamp();
+        await server.RestartAsync();
+        placed = await WaitUntilAllConnectedAsync(hosts[0], hosts, requireEveryHost: false, "every tenant connected again after pg_ctl restart");
+        output.WriteLine($"pg_ctl restart: every tenant connected again after {Stopwatch.GetElapsedTime(restartStarted).TotalMilliseconds:F0} ms; {Describe(placed)}");
+
+        // 2. SIGSTOP of the busiest host, past its leases: the others claim its tenants. Then SIGCONT, and at once a send through the
+        // thawed host for every tenant it lost (it must relay them to the new owners, never send under its old epochs).
+        var frozen = hosts.OrderByDescending(h => placed.Count(s => s.Host == h.Id)).First();
+        var others = hosts.Where(h => h != frozen).ToArray();
+        var lost = placed.Where(s => s.Host == frozen.Id).Select(s => s.BusinessId).ToArray();
+        long frozenAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await frozen.FreezeAsync();
+        var claimed = await WaitUntilAllConnectedAsync(others[0], others, requireEveryHost: false, $"every tenant connected on the hosts other than the frozen {frozen.Id}");
+        output.WriteLine($"SIGSTOP of {frozen.Id} (owning {lost.Length}): claimed by the others after {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - frozenAtMs} ms; {Describe(claimed)}");
+        long thawedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await frozen.ThawAsync();
+        var sends = await Task.WhenAll(lost.Select(async tenant =>
+        {
+            try
+            {
+                using var response = await _http.PostAsJsonAsync(frozen.Url($"/api/tenants/{tenant}/messages"), new { to = "15550001111", text = "after the thaw" });
+                return (int)response.StatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return 0;
+            }
+        }));
+        output.WriteLine("sends through the thawed host: " + string.Join(", ", sends.GroupBy(c => c).OrderBy(g => g.Key).Select(g => $"{g.Key}×{g.Count()}")));
+        var afterThaw = await WaitUntilAllConnectedAsync(others[0], hosts, requireEveryHost: false, "every tenant connected after the thaw");
+
+        // 3. SIGKILL of the busiest host.
+        var killed = hosts.OrderByDescending(h => afterThaw.Count(s => s.Host == h.Id)).First();
+        var survivors = hosts.Where(h => h != killed).ToArray();
+        long killedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        killed.Kill();
+        var final = await WaitUntilAllConnectedAsync(survivors[0], survivors, requireEveryHost: false, $"every tenant connected on the survivors of {killed.Id}");
+        output.WriteLine($"kill -9 of {killed.Id}: every tenant connected on the survivors after {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - killedAtMs} ms; {Describe(final)}");
+
+        var audit = hosts.SelectMany(h => ReadAuditLines(h)).ToList();
+        var problems = CheckChaosAudit(audit, tenants, frozen.Id, frozenAtMs, thawedAtMs, killed.Id, killedAtMs, survivors.Select(h => h.Id).ToHashSet());
+        output.WriteLine($"audit: {audit.Count(l => l.What == "open")} runs, {audit.Count(l => l.What == "send")} sends, problems: {problems.Count}");
+        Assert.True(problems.Count == 0, "Chaos audit:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Take(20)));
+    }
+
+    private static IEnumerable<AuditLine> ReadAuditLines(SampleProcess host)
+    {
+        foreach (string line in File.Exists(host.AuditFile) ? File.ReadAllLines(host.AuditFile) : [])
+        {
+            string[] parts = line.Split(' ');
+            if (parts.Length == 5)
+            {
+                yield return new AuditLine(
+                    parts[0], parts[1], parts[2], long.Parse(parts[3], CultureInfo.InvariantCulture), long.Parse(parts[4], CultureInfo.InvariantCulture));
+            }
+        }
+    }
+
+    private static List<string> CheckChaosAudit(
+        List<AuditLine> audit, string[] tenants, string frozen, long frozenAtMs, long thawedAtMs, string killed, long killedAtMs, HashSet<string> survivors)
+    {
+        var problems = new List<string>();
+        foreach (var byTenant in audit.GroupBy(l => l.Tenant))
+        {
+            var opens = byTenant.Where(l => l.What == "open").OrderBy(l => l.AtMs).ToList();
+
+            // Every epoch on one host, once; epochs rising with time.
+            problems.AddRange(opens.GroupBy(o => o.Epoch).Where(g => g.Count() > 1).Select(g => $"{byTenant.Key}: epoch {g.Key} opened {g.Count()} times: {string.Join(", ", g)}"));
+            for (int i = 1; i < opens.Count; i++)
+            {
+                if (opens[i].Epoch <= opens[i - 1].Epoch)
+                {
+                    problems.Add($"{byTenant.Key}: epoch not rising: {opens[i - 1]} then {opens[i]}");
+                }
+            }
+
+            // No act (a start, a send) under an epoch that a newer one had replaced by then.
+            foreach (var act in byTenant.Where(l => l.What is "open" or "send"))
+            {
+                if (opens.FirstOrDefault(o => o.Epoch > act.Epoch && o.AtMs < act.AtMs) is { } newer)
+                {
+                    problems.Add($"{byTenant.Key}: {act} under a superseded epoch ({newer} came first)");
+                }
+            }
+
+            // Runs: open to close; one open in the killed process ends at the kill, one open elsewhere runs now. A run of the frozen host
+            // that spanned the freeze counts until the freeze (the process did nothing while stopped) and must close soon after the thaw.
+            var runs = new List<(string Host, long Epoch, long Start, long End)>();
+            foreach (var open in opens)
+            {
+                var close = byTenant.FirstOrDefault(l => l.What == "close" && l.Host == open.Host && l.Epoch == open.Epoch);
+                long end = close?.AtMs ?? (open.Host == killed ? killedAtMs : long.MaxValue);
+                if (open.Host == frozen && open.AtMs < frozenAtMs && end > frozenAtMs)
+                {
+                    if (end > thawedAtMs + 10_000 && open.Host != killed)
+                    {
+                        problems.Add($"{byTenant.Key}: the frozen host's run {open} did not end within 10 s of the thaw (end {end})");
+                    }
+
+                    end = frozenAtMs;
+                }
+
+                runs.Add((open.Host, open.Epoch, open.AtMs, end));
+            }
+
+            runs.Sort((a, b) => a.Start.CompareTo(b.Start));
+            for (int i = 1; i < runs.Count; i++)
+            {
+                if (runs[i - 1].End > runs[i].Start)
+                {
+                    problems.Add($"{byTenant.Key}: runs overlap: {runs[i - 1]} and {runs[i]}");
+                }
+            }
+
+            var running = runs.Where(r => r.End == long.MaxValue).ToList();
+            if (running.Count != 1 || !survivors.Contains(running[0].Host))
+            {
+                problems.Add($"{byTenant.Key}: expected one run on a survivor at the end, found {string.Join(", ", running)}");
+            }
+        }
+
+        problems.AddRange(tenants.Except(audit.Select(l => l.Tenant)).Select(t => $"{t}: never ran"));
+        return problems;
+    }
+
+    private async Task<SampleProcess> StartHostAsync(string name, string? database = null)
     {
         string dll = typeof(FleetProcessTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(attribute => attribute.Key == "MultiTenant.Sample.Dll").Value!;
         Assert.True(File.Exists(dll), $"The sample is not built at {dll} (the test project builds it through its project reference).");
 
         string id = "proc-" + name;
-        var connection = new NpgsqlConnectionStringBuilder(_database) { ApplicationName = id, MaxPoolSize = 10 };
+        var connection = new NpgsqlConnectionStringBuilder(database ?? _database) { ApplicationName = id, MaxPoolSize = 10 };
         var start = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { dll },
@@ -117,6 +267,9 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
                 ["API_KEY"] = ApiKey,
                 ["WhatsAppTenants__Secrets__KeyEncryptionKey"] = SecretScan.KeyEncryptionKey,
                 ["HTTP_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
+
+                // The tests start tenants in bursts: the API's rate limits are not what they measure.
+                ["WhatsAppTenants__Api__RateLimits__Enabled"] = "false",
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
                 ["Logging__LogLevel__Default"] = "Warning",
                 ["Simulator__ConnectDelayMin"] = "00:00:00",
@@ -187,9 +340,9 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
             foreach (string line in File.Exists(host.AuditFile) ? File.ReadAllLines(host.AuditFile) : [])
             {
                 string[] parts = line.Split(' ');
-                if (parts.Length != 4)
+                if (parts.Length != 5 || parts[0] == "send")
                 {
-                    continue; // the killed process may have died mid-line
+                    continue; // the killed process may have died mid-line; sends are not ownership changes
                 }
 
                 Assert.Equal(host.Id, parts[2]);
@@ -259,88 +412,10 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
 
     private readonly record struct Ownership(string Host, long Start, long End);
 
+    private sealed record AuditLine(string What, string Tenant, string Host, long AtMs, long Epoch);
+
     private sealed record TenantStatusBody(
         [property: JsonPropertyName("business_id")] string BusinessId,
         [property: JsonPropertyName("status")] string Status,
         [property: JsonPropertyName("host")] string? Host);
-
-    /// <summary>One sample process, its output kept (bounded) for diagnostics; killed with its process tree when disposed.</summary>
-    private sealed class SampleProcess : IAsyncDisposable
-    {
-        private readonly Process _process;
-        private readonly ConcurrentQueue<string> _output = new();
-
-        public SampleProcess(string id, int port, string auditFile, ProcessStartInfo start)
-        {
-            Id = id;
-            Port = port;
-            AuditFile = auditFile;
-            _process = new Process { StartInfo = start };
-            _process.OutputDataReceived += (_, e) => Keep(e.Data);
-            _process.ErrorDataReceived += (_, e) => Keep(e.Data);
-            _process.Start();
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-            Pid = _process.Id;
-        }
-
-        public string Id { get; }
-
-        public int Port { get; }
-
-        public int Pid { get; }
-
-        public string AuditFile { get; }
-
-        public bool HasExited => _process.HasExited;
-
-        public Uri Url(string path) => new($"http://127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}{path}");
-
-        /// <summary>SIGKILL, like kill -9.</summary>
-        public void Kill()
-        {
-            _process.Kill(entireProcessTree: true);
-            Assert.True(_process.WaitForExit(TimeSpan.FromSeconds(10)), $"{Id} did not die from SIGKILL");
-        }
-
-        /// <summary>SIGTERM (.NET has no API for it, so through kill(1)).</summary>
-        public async Task TerminateAsync()
-        {
-            using var kill = Process.Start("kill", ["-TERM", Pid.ToString(CultureInfo.InvariantCulture)]);
-            await kill.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-            Assert.Equal(0, kill.ExitCode);
-        }
-
-        public async Task<int> WaitForExitAsync(TimeSpan limit)
-        {
-            await _process.WaitForExitAsync().WaitAsync(limit);
-            return _process.ExitCode;
-        }
-
-        public string OutputTail() => string.Join(Environment.NewLine, _output);
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-            _process.Dispose();
-        }
-
-        private void Keep(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            _output.Enqueue(line);
-            while (_output.Count > 40 && _output.TryDequeue(out _))
-            {
-            }
-        }
-    }
 }
