@@ -238,6 +238,11 @@ public sealed class TenantLabelsAndPurgeTests
         Assert.Equal(0, (await inbox.CountAsync(t1)).Pending);
         Assert.Null(await services.GetRequiredService<ITenantStatusStore>().GetAsync(t1, CancellationToken.None));
         Assert.DoesNotContain(t1, await services.GetRequiredService<ITenantRegistry>().ListDesiredRunningAsync(CancellationToken.None));
+        using (var gone = await app.Http.GetAsync("/api/tenants/tenant1"))
+        {
+            await Responses.AssertProblemAsync(gone, 404); // nothing of it stays on this host either
+        }
+
         using var revoked = await tenantClient.GetAsync("/api/tenants/tenant1");
         await Responses.AssertProblemAsync(revoked, 401); // its key is gone with it
 

@@ -194,7 +194,7 @@ internal static class TenantLifecycleEndpoints
 
 /// <summary>
 /// The purge of <c>DELETE {prefix}/{business_id}?purge=true</c>: after the stop, every registered store that can
-/// (<see cref="ITenantPurgeable"/>: registry, statuses, client state and credentials, API keys, inbox, labels) erases the tenant.
+/// (<see cref="ITenantPurgeable"/>: the coordinator, registry, statuses, client state and credentials, API keys, inbox, labels) erases the tenant.
 /// </summary>
 internal static class TenantPurge
 {
@@ -222,6 +222,7 @@ internal static class TenantPurge
     {
         object?[] candidates =
         [
+            services.GetService<ITenantCoordinator>(), // first: waits for the tenant's last status write, forgets its supervisor
             services.GetService<ITenantStateStoreProvider>(),
             services.GetService<ITenantStatusStore>(),
             services.GetService<ITenantRegistry>(),

@@ -11,7 +11,7 @@ public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, I
     private readonly ConcurrentDictionary<TenantId, bool> _desired = new();
     private readonly ConcurrentDictionary<TenantId, TenantStatus> _statuses = new();
     private readonly ConcurrentDictionary<TenantId, InMemoryTenantStateStore> _states = new();
-    private readonly SortedSet<TenantId> _order = new(); // the ids of _statuses, for pages (never removed: statuses are not deleted)
+    private readonly SortedSet<TenantId> _order = new(); // the ids of _statuses, for pages (removed by a purge only; readers skip an id whose status is gone)
     private readonly Lock _orderGate = new();
     private readonly TimeProvider _timeProvider;
 
@@ -53,7 +53,12 @@ public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, I
     {
         ThrowIfDefault(tenant);
         _desired.TryRemove(tenant, out _);
-        _statuses.TryRemove(tenant, out _);
+        lock (_orderGate)
+        {
+            _statuses.TryRemove(tenant, out _);
+            _order.Remove(tenant);
+        }
+
         _states.TryRemove(tenant, out _);
         return ValueTask.CompletedTask;
     }
@@ -93,7 +98,10 @@ public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, I
         {
             foreach (var tenant in _order)
             {
-                list.Add(_statuses[tenant]);
+                if (_statuses.TryGetValue(tenant, out var status))
+                {
+                    list.Add(status);
+                }
             }
         }
 
@@ -108,7 +116,9 @@ public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, I
         lock (_orderGate)
         {
             return ValueTask.FromResult(TenantStatusPage.FromSorted(
-                SortedTenantIds.After(_order, query.After).Select(tenant => _statuses[tenant]), query with { After = null }));
+                SortedTenantIds.After(_order, query.After)
+                    .Select(tenant => _statuses.TryGetValue(tenant, out var status) ? status : null)
+                    .OfType<TenantStatus>(), query with { After = null }));
         }
     }
 

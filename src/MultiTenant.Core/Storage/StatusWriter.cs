@@ -17,6 +17,7 @@ internal sealed class StatusWriter
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _signal = new(0, 1);
+    private readonly SemaphoreSlim _flushGate = new(1, 1); // one flush at a time, so FlushAsync(tenant) can wait for one in flight
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private int _started;
@@ -143,7 +144,40 @@ internal sealed class StatusWriter
         }
     }
 
+    /// <summary>
+    /// Returns once no status of <paramref name="tenant"/> is pending or being written: a flush in flight finishes first, then what is
+    /// still pending is written now. The purge calls it so that a stopped tenant's last status cannot land after its rows were erased.
+    /// </summary>
+    public async Task FlushAsync(TenantId tenant, CancellationToken cancellationToken)
+    {
+        await _flushGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_pending.ContainsKey(tenant))
+            {
+                await FlushUnderGateAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _flushGate.Release();
+        }
+    }
+
     private async Task FlushOnceAsync(CancellationToken cancellationToken)
+    {
+        await _flushGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FlushUnderGateAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _flushGate.Release();
+        }
+    }
+
+    private async Task FlushUnderGateAsync(CancellationToken cancellationToken)
     {
         var batch = new List<TenantStatus>(PendingCount);
         foreach (var entry in _pending)

@@ -108,4 +108,21 @@ public sealed class InMemoryTenantStoreTests
         Assert.Throws<ArgumentException>(() => _store.GetStore(default));
         await Assert.ThrowsAsync<ArgumentException>(() => _store.SetDesiredStateAsync(default, true, CancellationToken.None).AsTask());
     }
+
+    [Fact]
+    public async Task A_purged_tenant_leaves_the_list_and_its_pages()
+    {
+        // Found by the API fuzz test: the page index kept a purged id and the next list threw KeyNotFoundException (a 500).
+        var now = DateTimeOffset.UnixEpoch;
+        await _store.UpsertAsync(
+            [new TenantStatus(Id("a"), TenantState.Stopped, now, now, null, "h"), new TenantStatus(Id("b"), TenantState.Stopped, now, now, null, "h")],
+            CancellationToken.None);
+
+        await _store.PurgeAsync(Id("a"));
+
+        Assert.Equal([Id("b")], (await _store.ListAsync(CancellationToken.None)).Select(static s => s.BusinessId));
+        var page = await ((ITenantStatusStore)_store).ListPageAsync(new TenantStatusQuery { Limit = 10 }, CancellationToken.None);
+        Assert.Equal([Id("b")], page.Statuses.Select(static s => s.BusinessId));
+        Assert.Null(page.Next);
+    }
 }
