@@ -124,6 +124,23 @@ public sealed class TenantLabelsAndPurgeTests
         app.Http.PutAsync($"/api/tenants/{tenant}", TestApp.Body(json, contentType));
 
     [Fact]
+    public async Task Bodies_with_strings_that_are_not_valid_UTF8_are_400_problems_for_labels_and_webhooks()
+    {
+        // Found by the fuzz test: Utf8JsonReader.GetString throws InvalidOperationException (not JsonException) on such text, a 500.
+        await using var app = await TestApp.StartAsync();
+        await app.StartConnectedAsync("tenant1");
+        byte[] label = [.. "{\"env\":\""u8, 0xB0, .. "\"}"u8];
+        byte[] webhook = [.. "{\"url\":\""u8, 0xED, .. "\"}"u8];
+        foreach (var (path, body) in new[] { ("/api/tenants/tenant1", label), ("/api/tenants/tenant1/webhooks", webhook) })
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            using var response = await app.Http.PutAsync(path, content);
+            await Responses.AssertProblemAsync(response, 400);
+        }
+    }
+
+    [Fact]
     public async Task Labels_are_stored_and_returned_with_the_status_and_an_empty_object_removes_them()
     {
         await using var app = await TestApp.StartAsync();

@@ -182,8 +182,9 @@ internal static class IdempotencyKeyFilter
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // not JSON, or a string that is not valid UTF-8 / Unicode: no "to" to read
         }
 
         return null;

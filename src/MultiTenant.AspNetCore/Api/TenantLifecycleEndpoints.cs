@@ -179,6 +179,11 @@ internal static class TenantLifecycleEndpoints
         {
             return (null, BadRequest("The body is not valid JSON. " + Expected));
         }
+        catch (InvalidOperationException)
+        {
+            // GetString on text that is not valid UTF-8 or holds an unpaired surrogate escape.
+            return (null, BadRequest("The body contains text that is not valid UTF-8 or not valid Unicode. " + Expected));
+        }
 
         return TenantLabels.Validate(labels) is { } problem ? (null, BadRequest(problem)) : (labels, null);
 

@@ -225,9 +225,9 @@ internal sealed class WebhookPutBody
 
             return reader.TokenType == JsonTokenType.EndObject && hasUrl && !reader.Read() ? result : null;
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            return null;
+            return null; // not JSON, or a string that is not valid UTF-8 / Unicode (GetString)
         }
     }
 }
