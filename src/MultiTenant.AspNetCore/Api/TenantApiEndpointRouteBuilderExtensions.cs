@@ -8,6 +8,7 @@ using MultiTenant.AspNetCore;
 using MultiTenant.AspNetCore.Api;
 using MultiTenant.AspNetCore.Diagnostics;
 using MultiTenant.AspNetCore.Http;
+using MultiTenant.AspNetCore.OpenApi;
 using MultiTenant.AspNetCore.Security;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -117,8 +118,8 @@ public static class TenantApiEndpointRouteBuilderExtensions
 
         group.MapPost(tenantRoute + "/messages", handlers.SendMessageAsync)
             .Typed("SendMessage", logger)
-            .WithJsonRequestBody<SendMessageRequest>()
-            .WithMetadata(ProducesProblems(400, 403, 404, 409, 413, 415, 429, 502, 503))
+            .WithMessageRequestBody()
+            .WithMetadata(ProducesProblems(400, 403, 404, 409, 413, 415, 422, 429, 502, 503))
             .WithTags(Tag)
             .WithIdempotencyKey(options.MaxRequestBodySize, logger);
 

@@ -176,10 +176,11 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
     }
 
     /// <summary>
-    /// Sends a text message through a connected tenant: 202 with the message id; 404 unknown tenant, 409 not connected, 429 the backend
-    /// asked to retry later (Retry-After), 502 the backend refused it (its <c>TenantSendException</c> message as the detail) or the send
-    /// failed otherwise (<c>send_failed</c>: a fixed detail with an error id, the exception in the log, event
-    /// <see cref="TenantApiEventIds.SendFailed"/>), 503 a relayed send no host took, so a retry is safe (Retry-After).
+    /// Sends a message of any kind through a connected tenant: 202 with the message id; 400 <c>invalid_message</c> over one of the
+    /// backend's limits, 422 <c>kind_not_supported</c> a kind the backend cannot send (both before any client call), 404 unknown tenant,
+    /// 409 not connected, 429 the backend asked to retry later (Retry-After), 502 the backend refused it (its <c>TenantSendException</c>
+    /// message as the detail) or the send failed otherwise (<c>send_failed</c>: a fixed detail with an error id, the exception in the
+    /// log, event <see cref="TenantApiEventIds.SendFailed"/>), 503 a relayed send no host took, so a retry is safe (Retry-After).
     /// </summary>
     public async Task<Results<Accepted<MessageAcceptedResponse>, ProblemHttpResult>> SendMessageAsync(
         [FromRoute(Name = BusinessIdRouteValue)] TenantId tenant, SendMessageRequest request, HttpContext context)
@@ -188,6 +189,14 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
         try
         {
             result = await Coordinator(context).SendMessageAsync(tenant, request.ToMessage(), context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (InvalidMessageException ex)
+        {
+            return Reject(context, nameof(SendMessageAsync), StatusCodes.Status400BadRequest, ex.Message, MessageRules.InvalidMessageCode);
+        }
+        catch (MessageKindNotSupportedException ex)
+        {
+            return Reject(context, nameof(SendMessageAsync), StatusCodes.Status422UnprocessableEntity, ex.Message, MessageRules.KindNotSupportedCode);
         }
         catch (TenantNotFoundException)
         {
@@ -236,9 +245,9 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
     private ProblemHttpResult NotFound(HttpContext context, string endpoint, TenantId tenant) =>
         Reject(context, endpoint, StatusCodes.Status404NotFound, TypedProblems.NotFoundDetail(tenant));
 
-    private ProblemHttpResult Reject(HttpContext context, string endpoint, int statusCode, string detail)
+    private ProblemHttpResult Reject(HttpContext context, string endpoint, int statusCode, string detail, string? errorCode = null)
     {
         Log.RequestRejected(logger, endpoint, statusCode, detail);
-        return TypedProblems.Problem(context, statusCode, detail);
+        return TypedProblems.Problem(context, statusCode, detail, errorCode);
     }
 }

@@ -62,10 +62,7 @@ internal static class JsonObjectParser
     public static RequestError? Parse(ReadOnlySpan<byte> json, StrictJsonBodyShape shape, object?[] values, Dictionary<string, string>? map)
     {
         string example = shape.Example;
-        if (json.StartsWith(Utf8Bom))
-        {
-            json = json[Utf8Bom.Length..];
-        }
+        json = json[BomLength(json)..];
 
         if (json.Trim(" \t\r\n"u8).IsEmpty)
         {
@@ -197,6 +194,9 @@ internal static class JsonObjectParser
             ? BadRequest($"The body has at most {shape.MaxMembers} members; send fewer, as in {shape.Example}.")
             : null;
     }
+
+    /// <summary>The length of the UTF-8 byte order mark <paramref name="json"/> starts with: 3, or 0 without one.</summary>
+    public static int BomLength(ReadOnlySpan<byte> json) => json.StartsWith(Utf8Bom) ? Utf8Bom.Length : 0;
 
     private static RequestError BadRequest(string detail) => new(StatusCodes.Status400BadRequest, detail);
 

@@ -83,6 +83,43 @@ public sealed class StrictJsonBody
     }
 
     /// <summary>
+    /// Reads the request body of <paramref name="context"/> under the same media type (415) and size (413) rules as
+    /// <see cref="ReadAsync"/>, for a body that is a nested document its endpoint parses itself (the message object of
+    /// <c>POST {prefix}/{business_id}/messages</c>): the bytes after a UTF-8 byte order mark, or a problem (an empty body is a 400).
+    /// </summary>
+    /// <param name="context">The request's context.</param>
+    /// <param name="example">An example of a valid body, quoted when the body is empty.</param>
+    /// <param name="maxBodySize">The largest accepted body, in bytes.</param>
+    /// <returns>The body (the caller disposes it) with the offset of its JSON, or a problem.</returns>
+    /// <exception cref="OperationCanceledException">The client aborted the request.</exception>
+    internal static async ValueTask<(BoundedRequestBody? Body, int Start, ProblemHttpResult? Problem)> ReadDocumentAsync(HttpContext context, string example, int maxBodySize)
+    {
+        if (JsonObjectParser.CheckContentType(context.Request) is { } contentTypeError)
+        {
+            return (null, 0, Refused(context, contentTypeError).Problem);
+        }
+
+        BoundedRequestBody body;
+        try
+        {
+            body = await BoundedRequestBody.ReadAsync(context, maxBodySize).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            return (null, 0, Refused(context, new RequestError(ex.StatusCode, ex.Message)).Problem);
+        }
+
+        int start = JsonObjectParser.BomLength(body.Span);
+        if (body.Span[start..].Trim(" \t\r\n"u8).IsEmpty)
+        {
+            body.Dispose();
+            return (null, 0, TypedProblems.Problem(context, StatusCodes.Status400BadRequest, $"The request body is empty; send a JSON object such as {example}."));
+        }
+
+        return (body, start, null);
+    }
+
+    /// <summary>
     /// The value of <paramref name="member"/>: never <see langword="null"/> for a required member of an accepted body;
     /// <see langword="null"/> for an optional member that was absent or <c>null</c>, and for every member when <see cref="Problem"/> is set.
     /// </summary>

@@ -180,7 +180,7 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
     public Task<SendMessageResult> SendMessageAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken = default)
     {
         ThrowIfDefault(tenant);
-        ArgumentNullException.ThrowIfNull(message);
+        CheckSendable(tenant, message);
         return TenantTracing.Source.HasListeners()
             ? SendTracedAsync(tenant, message, cancellationToken)
             : _placement.RouteSendAsync(tenant, message, cancellationToken);
