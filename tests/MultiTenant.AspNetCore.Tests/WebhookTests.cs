@@ -284,10 +284,11 @@ public sealed class WebhookTests
     [Fact]
     public async Task A_dead_endpoint_does_not_delay_another_tenant()
     {
+        // The app first, so it is disposed last: a stop lets the attempt in flight finish, and the stuck receiver's disposal ends it.
+        await using var app = await StartAsync();
         await using var stuck = await WebhookReceiver.StartAsync();
         await using var healthy = await WebhookReceiver.StartAsync();
         stuck.Hang = true;
-        await using var app = await StartAsync();
         await app.StartConnectedAsync("t1");
         await app.StartConnectedAsync("t2");
         await SubscribeAsync(app, "t1", stuck.Url);

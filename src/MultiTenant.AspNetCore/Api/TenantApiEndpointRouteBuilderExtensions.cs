@@ -54,6 +54,10 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <item><c>GET {prefix}/{business_id}/dead-letters?limit=&amp;after=</c> → 200 <c>{"items":[{"id","key","source","kind","received_at",
     /// "attempts","last_error"}],"next_after"}</c>: inbox items whose handlers kept failing; <c>POST …/dead-letters/{id}/retry</c> → 204
     /// (404 unknown), <c>POST …/dead-letters/retry</c> → 200 <c>{"retried":n}</c>: pending again, in their place in the tenant's order.</item>
+    /// <item><c>PUT|GET|DELETE {prefix}/{business_id}/webhooks</c>: the tenant's outbound webhook subscription; <c>GET …/webhooks/dead-letters</c>
+    /// → 200 <c>{"items":[{"id","event_id","event_type","created_at","attempts","last_error"}],"next_after"}</c>: events that were never
+    /// delivered; <c>POST …/webhooks/dead-letters/{id}/retry</c> → 204 (404 unknown), <c>POST …/webhooks/dead-letters/retry</c> → 200
+    /// <c>{"retried":n}</c>: queued again, in their place in the tenant's order.</item>
     /// </list>
     /// A status is <c>{"business_id","status","started_at","updated_at","error","host"}</c> in snake_case, with RFC 3339 UTC timestamps
     /// of whole seconds (<c>2025-01-07T10:00:05Z</c>); <c>error</c> is omitted when there is none, <c>host</c> unless
@@ -142,6 +146,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
         DeadLetterHandlers.Map(group, tenantRoute, logger);
         TenantLifecycleEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
         TenantWebhookEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
+        WebhookDeadLetterEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
 
         // The OpenAPI summaries are the handlers' XML doc summaries (Microsoft.AspNetCore.OpenApi reads them at build time).
         // Contributed endpoints get the API's conventions from a group of their own, so a contributor cannot forget them.
