@@ -3,8 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
-using System.Reflection;
 using System.Text.Json.Serialization;
 using MultiTenant.PostgreSql.Tests.Infrastructure;
 using Npgsql;
@@ -167,7 +165,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
 
     private static IEnumerable<AuditLine> ReadAuditLines(SampleProcess host)
     {
-        foreach (string line in File.Exists(host.AuditFile) ? File.ReadAllLines(host.AuditFile) : [])
+        foreach (string line in host.AuditFile is { } audit && File.Exists(audit) ? File.ReadAllLines(audit) : [])
         {
             string[] parts = line.Split(' ');
             if (parts.Length == 5)
@@ -247,9 +245,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
 
     private async Task<SampleProcess> StartHostAsync(string name, string? database = null)
     {
-        string dll = typeof(FleetProcessTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(attribute => attribute.Key == "MultiTenant.Sample.Dll").Value!;
-        Assert.True(File.Exists(dll), $"The sample is not built at {dll} (the test project builds it through its project reference).");
+        string dll = SampleProcess.BuiltSampleDll(typeof(FleetProcessTests).Assembly);
 
         string id = "proc-" + name;
         var connection = new NpgsqlConnectionStringBuilder(database ?? _database) { ApplicationName = id, MaxPoolSize = 10 };
@@ -266,7 +262,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
                 ["HOST_ID"] = id,
                 ["API_KEY"] = ApiKey,
                 ["WhatsAppTenants__Secrets__KeyEncryptionKey"] = SecretScan.KeyEncryptionKey,
-                ["HTTP_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
+                ["HTTP_PORT"] = SampleProcess.FreePort().ToString(CultureInfo.InvariantCulture),
 
                 // The tests start tenants in bursts: the API's rate limits are not what they measure.
                 ["WhatsAppTenants__Api__RateLimits__Enabled"] = "false",
@@ -283,24 +279,10 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
                 ["WhatsAppTenants__Fleet__ReconcileInterval"] = "00:00:00.250",
             },
         };
+        SampleProcess.KeepLifetimeLog(start);
         var host = new SampleProcess(id, int.Parse(start.Environment["HTTP_PORT"]!, CultureInfo.InvariantCulture), start.Environment["Simulator__AuditFile"]!, start);
         _hosts.Add(host);
-        await Eventually.UntilAsync(
-            async () =>
-            {
-                Assert.False(host.HasExited, $"{id} exited at start:{Environment.NewLine}{host.OutputTail()}");
-                try
-                {
-                    using var response = await _http.GetAsync(host.Url("/livez"));
-                    return response.IsSuccessStatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-            },
-            $"{id} answers /livez",
-            WaitLimit);
+        await host.WaitUntilListeningAsync(WaitLimit);
         return host;
     }
 
@@ -337,7 +319,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
         foreach (var host in hosts)
         {
             var open = new Dictionary<string, long>(StringComparer.Ordinal);
-            foreach (string line in File.Exists(host.AuditFile) ? File.ReadAllLines(host.AuditFile) : [])
+            foreach (string line in host.AuditFile is { } audit && File.Exists(audit) ? File.ReadAllLines(audit) : [])
             {
                 string[] parts = line.Split(' ');
                 if (parts.Length != 5 || parts[0] == "send")
@@ -402,13 +384,6 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
 
     private static string Describe(TenantStatusBody[] statuses) =>
         string.Join(", ", statuses.GroupBy(s => s.Host).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}={g.Count()}"));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private readonly record struct Ownership(string Host, long Start, long End);
 
