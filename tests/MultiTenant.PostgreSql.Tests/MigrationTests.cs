@@ -90,7 +90,7 @@ public sealed class MigrationTests(PostgreSqlFixture fixture)
         }
 
         Assert.Equal(
-            ["client_state", "hosts", "inbox", "inbox_unrouted", "leases", "outbox", "schema_migrations", "secret_key_ring", "send_relay", "tenant_addresses", "tenant_api_keys", "tenant_idempotency_keys", "tenant_status", "tenants", "webhook_subscriptions"],
+            ["client_state", "hosts", "inbox", "inbox_unrouted", "leases", "outbox", "schema_migrations", "secret_key_ring", "send_relay", "tenant_addresses", "tenant_api_keys", "tenant_idempotency_keys", "tenant_labels", "tenant_status", "tenants", "webhook_subscriptions"],
             tables.Keys.Order(StringComparer.Ordinal));
 
         // schema_migrations and the fleet's hosts (membership) describe the database and the hosts, not tenants; inbox_unrouted holds

@@ -21,6 +21,7 @@ internal sealed partial class TenantEventQueue : ITenantEventWriter
     private readonly TimeProvider _timeProvider;
     private readonly CancellationToken _abortToken;
     private readonly string _policyName;
+    private readonly TenantTrafficCounter? _traffic;
     private Task _completion = Task.CompletedTask;
 
     public TenantEventQueue(
@@ -31,8 +32,10 @@ internal sealed partial class TenantEventQueue : ITenantEventWriter
         TenantMetrics metrics,
         ILogger logger,
         TimeProvider timeProvider,
-        CancellationToken abortToken)
+        CancellationToken abortToken,
+        TenantTrafficCounter? traffic = null)
     {
+        _traffic = traffic;
         _tenant = tenant;
         _handlers = handlers;
         _metrics = metrics;
@@ -128,6 +131,7 @@ internal sealed partial class TenantEventQueue : ITenantEventWriter
                 if (tenantEvent is MessageEvent)
                 {
                     _metrics.Messages.Add(1, _tenantTag, new KeyValuePair<string, object?>("direction", "in"));
+                    _traffic?.CountIn();
                 }
 
                 item.Delivered?.TrySetResult();

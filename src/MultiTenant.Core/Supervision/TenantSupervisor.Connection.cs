@@ -23,6 +23,7 @@ internal sealed partial class TenantSupervisor
         {
             var result = await client.SendMessageAsync(message, cancellationToken).ConfigureAwait(false);
             _owner.Metrics.Messages.Add(1, _tenantTag, new KeyValuePair<string, object?>("direction", "out"));
+            Traffic.CountOut();
             return result;
         }
         catch (Exception ex)

@@ -165,7 +165,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
 
     private static IEnumerable<AuditLine> ReadAuditLines(SampleProcess host)
     {
-        foreach (string line in File.Exists(host.AuditFile) ? File.ReadAllLines(host.AuditFile) : [])
+        foreach (string line in host.AuditFile is { } audit && File.Exists(audit) ? File.ReadAllLines(audit) : [])
         {
             string[] parts = line.Split(' ');
             if (parts.Length == 5)
@@ -272,7 +272,6 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
                 ["WhatsAppTenants__Fleet__ReconcileInterval"] = "00:00:00.250",
             },
             audit,
-            _http,
             WaitLimit);
         _hosts.Add(host);
         return host;
@@ -311,7 +310,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
         foreach (var host in hosts)
         {
             var open = new Dictionary<string, long>(StringComparer.Ordinal);
-            foreach (string line in File.Exists(host.AuditFile) ? File.ReadAllLines(host.AuditFile) : [])
+            foreach (string line in host.AuditFile is { } audit && File.Exists(audit) ? File.ReadAllLines(audit) : [])
             {
                 string[] parts = line.Split(' ');
                 if (parts.Length != 5 || parts[0] == "send")

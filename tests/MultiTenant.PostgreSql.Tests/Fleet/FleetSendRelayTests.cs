@@ -1,4 +1,5 @@
 using MultiTenant.Clients;
+using MultiTenant.Diagnostics;
 using MultiTenant.PostgreSql.Tests.Infrastructure;
 using Npgsql;
 
@@ -33,6 +34,24 @@ public sealed class FleetSendRelayTests(PostgreSqlFixture fixture) : IAsyncLifet
 
         Assert.Equal($"b/{tenant}/15550001111/hello", result.MessageId);
         Assert.Equal(0, await CountRelayRowsAsync());
+    }
+
+    [Fact]
+    public async Task A_relayed_send_is_a_tenant_send_span_marked_not_local_on_the_requesting_host_and_a_client_send_span_on_the_owner()
+    {
+        using var spans = new SpanCollector();
+        var (a, b, tenant) = await StartOnBAsync(prefix: "relay-span-"); // an id of its own: other tests' spans are not counted
+        b.Factory.Send = (_, _) => Task.FromResult(new SendMessageResult("relayed-1"));
+
+        var result = await a.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15550001111", "hello")).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal("relayed-1", result.MessageId);
+        var send = Assert.Single(await spans.WaitForAsync("tenant send", tenant.Value, count: 1));
+        Assert.Equal(false, send.GetTagItem(TenantTracing.LocalAttribute));
+        Assert.Equal("text", send.GetTagItem(TenantTracing.MessageKindAttribute));
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Unset, send.Status);
+        var clientSend = Assert.Single(await spans.WaitForAsync("tenant client send", tenant.Value, count: 1));
+        Assert.Equal(System.Diagnostics.ActivityKind.Client, clientSend.Kind);
     }
 
     [Fact]
@@ -124,11 +143,11 @@ public sealed class FleetSendRelayTests(PostgreSqlFixture fixture) : IAsyncLifet
         Assert.Equal(notPlainText, sent);
     }
 
-    private async Task<(FleetTestHost A, FleetTestHost B, TenantId Tenant)> StartOnBAsync()
+    private async Task<(FleetTestHost A, FleetTestHost B, TenantId Tenant)> StartOnBAsync(string prefix = "x")
     {
         var a = await _fleet.AddHostAsync("a");
         var b = await _fleet.AddHostAsync("b");
-        var tenant = TenantId.Parse(FleetHarness.PickTenantPlacedOn("b", ["a", "b"]));
+        var tenant = TenantId.Parse(FleetHarness.PickTenantPlacedOn("b", ["a", "b"], prefix));
         await a.Coordinator.StartAsync(tenant);
         await _fleet.WaitUntilAllRunOnceAsync([tenant], ["b"]);
         await Eventually.UntilAsync(async () => (await b.Coordinator.GetStatusAsync(tenant))?.State == TenantState.Connected, "the tenant is connected on b");
