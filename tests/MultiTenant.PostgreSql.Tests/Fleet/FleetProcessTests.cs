@@ -165,6 +165,39 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
         Assert.True(problems.Count == 0, "Chaos audit:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Take(20)));
     }
 
+    /// <summary>
+    /// One runner per tenant with real processes and nothing but <c>DATABASE_URL</c> (issue 11): a rolling deploy of the sample with the
+    /// default fleet options, the new process started while the old one runs every tenant, then the old one stopped with SIGTERM. The
+    /// audit files must show no tenant on two processes at once, the new process taking its share while both run, and all at the end.
+    /// </summary>
+    [Fact]
+    public async Task Two_processes_on_one_database_with_default_options_never_run_one_tenant_twice_through_a_rolling_deploy()
+    {
+        var old = await StartHostAsync("old", defaultFleetOptions: true);
+        var tenants = Enumerable.Range(1, TenantCount).Select(i => "roll" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        await Task.WhenAll(tenants.Select(async tenant =>
+        {
+            using var response = await _http.PostAsJsonAsync(old.Url("/api/tenants"), new { business_id = tenant });
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }));
+        await WaitUntilAllConnectedAsync(old, [old], requireEveryHost: true, "every tenant connected on the old process");
+
+        var next = await StartHostAsync("new", defaultFleetOptions: true);
+        var shared = await WaitUntilAllConnectedAsync(old, [old, next], requireEveryHost: true, "every tenant connected, shared by both processes");
+        output.WriteLine("both up: " + Describe(shared));
+
+        await old.TerminateAsync();
+        await WaitUntilAllConnectedAsync(next, [next], requireEveryHost: false, "every tenant connected on the new process after SIGTERM of the old");
+        Assert.Equal(0, await old.WaitForExitAsync(WaitLimit));
+
+        var intervals = ReadAudit([old, next], killed: null, killedAtMs: 0);
+        Assert.Equal(tenants.Order(StringComparer.Ordinal), intervals.Keys.Order(StringComparer.Ordinal));
+        var overlaps = FindOverlaps(intervals);
+        output.WriteLine($"ownership intervals: {intervals.Values.Sum(list => list.Count)}, overlaps: {overlaps.Count}");
+        Assert.True(overlaps.Count == 0, "Tenants ran on two processes at once:" + Environment.NewLine + string.Join(Environment.NewLine, overlaps));
+        Assert.All(intervals.Values, list => Assert.Equal(next.Id, Assert.Single(list, i => i.End == long.MaxValue).Host));
+    }
+
     private static IEnumerable<AuditLine> ReadAuditLines(SampleProcess host)
     {
         foreach (string line in File.Exists(host.AuditFile) ? File.ReadAllLines(host.AuditFile) : [])
@@ -245,7 +278,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
         return problems;
     }
 
-    private async Task<SampleProcess> StartHostAsync(string name, string? database = null)
+    private async Task<SampleProcess> StartHostAsync(string name, string? database = null, bool defaultFleetOptions = false)
     {
         string dll = typeof(FleetProcessTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(attribute => attribute.Key == "MultiTenant.Sample.Dll").Value!;
@@ -283,6 +316,14 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
                 ["WhatsAppTenants__Fleet__ReconcileInterval"] = "00:00:00.250",
             },
         };
+        if (defaultFleetOptions)
+        {
+            foreach (string key in start.Environment.Keys.Where(k => k.StartsWith("WhatsAppTenants__Fleet__", StringComparison.Ordinal)).ToList())
+            {
+                start.Environment.Remove(key);
+            }
+        }
+
         var host = new SampleProcess(id, int.Parse(start.Environment["HTTP_PORT"]!, CultureInfo.InvariantCulture), start.Environment["Simulator__AuditFile"]!, start);
         _hosts.Add(host);
         await Eventually.UntilAsync(
@@ -331,7 +372,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
     /// Every client's ownership interval (open to close, Unix ms) per tenant from the processes' audit files. An interval still open in
     /// the killed process ends at the kill; one still open elsewhere is running now (it ends at <see cref="long.MaxValue"/>).
     /// </summary>
-    private static Dictionary<string, List<Ownership>> ReadAudit(SampleProcess[] hosts, SampleProcess killed, long killedAtMs)
+    private static Dictionary<string, List<Ownership>> ReadAudit(SampleProcess[] hosts, SampleProcess? killed, long killedAtMs)
     {
         var intervals = new Dictionary<string, List<Ownership>>(StringComparer.Ordinal);
         foreach (var host in hosts)
