@@ -173,7 +173,9 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
     [Fact]
     public async Task Two_processes_on_one_database_with_default_options_never_run_one_tenant_twice_through_a_rolling_deploy()
     {
-        var old = await StartHostAsync("old", defaultFleetOptions: true);
+        // A database of its own: the other tests of this class leave their tenants desired-running in theirs.
+        string database = await fixture.CreateDatabaseAsync("rolling");
+        var old = await StartHostAsync("old", database, defaultFleetOptions: true);
         var tenants = Enumerable.Range(1, TenantCount).Select(i => "roll" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
         await Task.WhenAll(tenants.Select(async tenant =>
         {
@@ -182,7 +184,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
         }));
         await WaitUntilAllConnectedAsync(old, [old], requireEveryHost: true, "every tenant connected on the old process");
 
-        var next = await StartHostAsync("new", defaultFleetOptions: true);
+        var next = await StartHostAsync("new", database, defaultFleetOptions: true);
         var shared = await WaitUntilAllConnectedAsync(old, [old, next], requireEveryHost: true, "every tenant connected, shared by both processes");
         output.WriteLine("both up: " + Describe(shared));
 
