@@ -1,21 +1,21 @@
 using System.Collections.Concurrent;
+using MultiTenant.Clients;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MultiTenant.Hosting;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace MultiTenant.PostgreSql.Fleet;
 
 /// <summary>
-/// This host's membership of the fleet, the <see cref="ITenantPlacement"/> of every host on PostgreSQL. It composes the fleet's parts:
-/// the <see cref="LeaseKeeper"/> (leases, renewals, watchdog), the <see cref="FleetChannel"/> (LISTEN/NOTIFY), membership (registration,
-/// heartbeats, leaving; FleetMember.Membership.cs), the reconciler (placement by rendezvous hashing, claims and handoffs;
-/// FleetMember.Reconcile.cs) and the send relay (FleetMember.Relay.cs); and it stops, in the background, the tenants whose leases were
-/// lost.
+/// This host's membership of the fleet, the <see cref="ITenantPlacement"/> of every host on PostgreSQL. It wires the fleet's parts, each
+/// with one job: the <see cref="FleetChannel"/> (LISTEN/NOTIFY), the <see cref="FleetMembership"/> (registration, heartbeats, leaving),
+/// the <see cref="LeaseKeeper"/> (leases, renewals, watchdog), the <see cref="FleetReconciler"/> (placement, claims, handoffs) and the
+/// <see cref="SendRelay"/> (sends between hosts); it writes start and stop requests, routes notifications to the part they concern, and
+/// stops, in the background, the tenants whose leases were lost.
 /// </summary>
-internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
+internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
 {
     private readonly PostgreSqlTenantStore _store;
 
@@ -28,12 +28,11 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private readonly IHostApplicationLifetime? _lifetime;
     private readonly LeaseKeeper _leases;
     private readonly FleetMembership _membership;
+    private readonly FleetReconciler _reconciler;
+    private readonly SendRelay _relay;
 
     // Stops of tenants whose lease was lost, still winding down (awaited when the member stops, never by the loops).
     private readonly ConcurrentDictionary<Task, byte> _losing = new();
-
-    // Reconcile requests (notifications, local API calls).
-    private readonly WakeSignal _reconcileWake;
     private readonly FleetChannel _channel;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
@@ -54,8 +53,6 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         FleetOptionsValidator.ThrowIfInvalid(options);
         _options = options.Clone();
         _time = timeProvider ?? TimeProvider.System;
-        _reconcileWake = new WakeSignal(_time);
-        _relayWake = new WakeSignal(_time);
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _lifetime = lifetime;
         Sql = new FleetStatements(store.Schema);
@@ -66,7 +63,9 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         _membership = new FleetMembership(
             coordination, Sql, _channel, _options, _time, _logger, InstanceId, store.CommandTimeoutSeconds,
             heartbeatsPaused: () => CoordinationPaused, onSuperseded: () => _leases.Lose(_leases.Tenants.ToList(), "superseded by another instance"));
-        _nextReconcile = _options.ReconcileInterval;
+        _reconciler = new FleetReconciler(
+            coordination, Sql, _options, _time, _logger, _leases, _membership, store.CommandTimeoutSeconds, paused: () => CoordinationPaused);
+        _relay = new SendRelay(store, Sql, _channel, _options, _time, _logger, _leases, superseded: () => _membership.Superseded);
     }
 
     /// <summary>This host instance's identity in the leases table (a restarted host is a new instance).</summary>
@@ -110,28 +109,24 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         _loops.Add(Task.Run(() => _leases.RunRenewalsAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => _membership.RunHeartbeatsAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => _leases.RunWatchdogAsync(stop), CancellationToken.None));
-        _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
-        _loops.Add(Task.Run(() => RelayLoopAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => _reconciler.RunAsync(host, stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => _relay.RunAsync(host, stop), CancellationToken.None));
         FleetLog.Joined(_logger, HostId, InstanceId);
         await _channel.NotifyAsync("join", cancellationToken).ConfigureAwait(false);
         Poke();
     }
 
+    /// <inheritdoc />
+    public Task<SendMessageResult> RouteSendAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken) =>
+        _relay.RouteSendAsync(_host, tenant, message, cancellationToken);
+
+    /// <summary>Runs one reconcile now (tests; the reconciler's loop runs it on notifications and every interval).</summary>
+    internal Task ReconcileAsync(CancellationToken cancellationToken) =>
+        _host is { } host ? _reconciler.ReconcileAsync(host, cancellationToken) : Task.CompletedTask;
+
     public async ValueTask<TenantStatus> RequestStartAsync(TenantId tenant, CancellationToken cancellationToken)
     {
-        await using var batch = _store.DataSource.CreateBatch();
-        batch.Timeout = _store.CommandTimeoutSeconds;
-        var start = new NpgsqlBatchCommand(Sql.RequestStart);
-        start.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-        batch.BatchCommands.Add(start);
-        batch.BatchCommands.Add(NotifyCommand("start"));
-        bool accepted;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            accepted = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        if (!accepted)
+        if (!await RequestAsync(tenant, "start", [Sql.RequestStart], cancellationToken).ConfigureAwait(false))
         {
             await using var owner = _store.CreateCommand(Sql.CurrentOwner);
             owner.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
@@ -146,22 +141,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
     public async ValueTask<TenantStatus> RequestStopAsync(TenantId tenant, CancellationToken cancellationToken)
     {
-        await using var batch = _store.DataSource.CreateBatch();
-        batch.Timeout = _store.CommandTimeoutSeconds;
-        var stop = new NpgsqlBatchCommand(Sql.RequestStop);
-        stop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-        batch.BatchCommands.Add(stop);
-        var status = new NpgsqlBatchCommand(Sql.StatusOnStop);
-        status.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-        batch.BatchCommands.Add(status);
-        batch.BatchCommands.Add(NotifyCommand("stop"));
-        bool known;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            known = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        if (!known)
+        if (!await RequestAsync(tenant, "stop", [Sql.RequestStop, Sql.StatusOnStop], cancellationToken).ConfigureAwait(false))
         {
             throw new TenantNotFoundException(tenant);
         }
@@ -226,20 +206,36 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
         }
 
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        await Task.WhenAll(_relayWork.Values).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _relay.DrainAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await Task.WhenAll(_losing.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    private Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop) => FleetLoop.DelayAsync(delay, _time, stop);
+    private void Poke() => _reconciler.Wake();
 
-    private void Poke() => _reconcileWake.Wake();
+    /// <summary>
+    /// One round trip: <paramref name="statements"/> (each of the tenant, <c>$1</c>) and a notification of <paramref name="payload"/>;
+    /// returns whether the first statement returned a row (the request was accepted).
+    /// </summary>
+    private async Task<bool> RequestAsync(TenantId tenant, string payload, string[] statements, CancellationToken cancellationToken)
+    {
+        await using var batch = _store.DataSource.CreateBatch();
+        batch.Timeout = _store.CommandTimeoutSeconds;
+        foreach (string statement in statements)
+        {
+            var command = new NpgsqlBatchCommand(statement);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
+            batch.BatchCommands.Add(command);
+        }
 
-    private NpgsqlBatchCommand NotifyCommand(string payload) => _channel.Notify(payload);
+        batch.BatchCommands.Add(_channel.Notify(payload));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Relay notifications go to the relay; every other one (start, stop, join, leave, release) triggers a reconcile.</summary>
     private void OnNotification(string payload)
     {
-        if (!OnRelayNotification(payload))
+        if (!_relay.OnNotification(payload))
         {
             Poke();
         }
@@ -249,7 +245,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private void OnListening()
     {
         Poke();
-        SignalRelay();
+        _relay.Wake();
     }
 
     /// <summary>

@@ -210,19 +210,7 @@ internal sealed class FleetStatements
     /// limit (63 bytes; a longer name would be truncated silently, and two long schemas could share one channel), otherwise
     /// <c>multitenant_fleet_</c> followed by the first 32 hex digits of the SHA-256 of the schema name (50 bytes).
     /// </summary>
-    internal static string ChannelName(string schema)
-    {
-        const string prefix = "multitenant_fleet_";
-        const int maxIdentifierBytes = 63;
-        string plain = prefix + schema;
-        if (System.Text.Encoding.UTF8.GetByteCount(plain) <= maxIdentifierBytes)
-        {
-            return plain;
-        }
-
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(schema));
-        return prefix + Convert.ToHexStringLower(hash.AsSpan(0, 16));
-    }
+    internal static string ChannelName(string schema) => PostgreSqlChannels.Name("multitenant_fleet_", schema);
 
     /// <summary>The error of a tenant listed as disconnected because no live host holds its lease.</summary>
     public const string OwnerHostLostError = "owner host lost: the host running the tenant stopped heartbeating or its lease expired; it runs again once a live host claims it";
