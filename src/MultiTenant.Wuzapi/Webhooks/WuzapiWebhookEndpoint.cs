@@ -141,10 +141,6 @@ internal sealed class WuzapiWebhookEndpoint(
             && CryptographicOperations.FixedTimeEquals(expected, given);
     }
 
-    /// <summary>The hex HMAC-SHA256 signature of <paramref name="body"/> (what the engine sends as <c>x-hmac-signature</c>).</summary>
-    public static string Sign(string key, ReadOnlySpan<byte> body) =>
-        Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(key), body));
-
     /// <summary>
     /// The event JSON: the <c>jsonData</c> field of a form body (wuzapi's format; its <c>token</c> field, when present, must be the
     /// user's), or a JSON body as it is.
