@@ -432,6 +432,11 @@ public sealed class FakeWuzapiEngine : IAsyncDisposable
             return Error(400, "Missing Phone in Payload");
         }
 
+        if ((string?)json["Phone"] == "0")
+        {
+            return Error(500, "Error sending message: server returned error 479");
+        }
+
         string id = (string?)json["Id"] is { Length: > 0 } given ? given : "3EB0" + (++_messageIds).ToString("X12", CultureInfo.InvariantCulture);
         return Ok(new JsonObject { ["Details"] = "Sent", ["Timestamp"] = "2025-05-08T16:40:01-03:00", ["Id"] = id });
     }
