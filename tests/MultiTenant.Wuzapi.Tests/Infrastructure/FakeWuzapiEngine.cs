@@ -72,6 +72,9 @@ public sealed class FakeWuzapiEngine : IAsyncDisposable
 
     public Uri BaseUrl => new("http://127.0.0.1:" + _port.ToString(CultureInfo.InvariantCulture) + "/");
 
+    /// <summary>When true, a new user has a paired device from the start (as if its phone had been linked before), so it logs in at its first connect.</summary>
+    public bool PairNewUsers { get; set; }
+
     /// <summary>When false, connecting a user with a paired device leaves it "Connected" but not yet "LoggedIn" until <see cref="CompleteLogins"/>.</summary>
     public bool LogsInAtOnce { get; set; } = true;
 
@@ -308,7 +311,7 @@ public sealed class FakeWuzapiEngine : IAsyncDisposable
                 return Error(409, "User with the same token already exists");
             }
 
-            var user = new FakeEngineUser { Id = ++_nextId, Name = (string)json["name"]!, Token = token, Webhook = (string)json["webhook"]!, Events = (string)json["events"]! };
+            var user = new FakeEngineUser { Id = ++_nextId, Name = (string)json["name"]!, Token = token, Webhook = (string)json["webhook"]!, Events = (string)json["events"]!, HasDevice = PairNewUsers };
             _users.Add(user);
             return (200, new JsonObject { ["id"] = user.Id }.ToJsonString()); // AddUser encodes {"id":N} without the envelope
         }
