@@ -211,13 +211,14 @@ public sealed class FakeWuzapiEngine : IAsyncDisposable
 
     /// <summary>
     /// Posts <paramref name="jsonData"/> to the user's webhook as wuzapi does (form fields <c>jsonData</c> and <c>token</c>), signed with
-    /// the user's HMAC key (or <paramref name="signature"/> when given).
+    /// the user's HMAC key (or <paramref name="signature"/> when given); to <paramref name="webhook"/> instead of the user's URL when
+    /// given (another host of a fleet behind the same address).
     /// </summary>
-    public async Task<HttpStatusCode> DeliverAsync(string name, string jsonData, string? signature = null, string? token = null)
+    public async Task<HttpStatusCode> DeliverAsync(string name, string jsonData, string? signature = null, string? token = null, Uri? webhook = null)
     {
         var user = User(name);
         string body = "jsonData=" + Uri.EscapeDataString(jsonData) + "&token=" + Uri.EscapeDataString(token ?? user.Token);
-        using var request = new HttpRequestMessage(HttpMethod.Post, user.Webhook)
+        using var request = new HttpRequestMessage(HttpMethod.Post, webhook ?? new Uri(user.Webhook))
         {
             Content = new StringContent(body, Encoding.UTF8, "application/x-www-form-urlencoded"),
         };

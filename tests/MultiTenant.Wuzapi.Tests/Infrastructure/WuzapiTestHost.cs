@@ -30,6 +30,7 @@ public sealed class WuzapiTestHost : IAsyncDisposable
     };
 
     private readonly HttpClient? _http;
+    private int _disposed;
 
     private WuzapiTestHost(IHost host, RecordingHandler events, HttpClient? http)
     {
@@ -127,6 +128,11 @@ public sealed class WuzapiTestHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return; // a fleet test disposes a host to move its tenants, then again at the end
+        }
+
         _http?.Dispose();
         await Host.StopAsync();
         if (Host is IAsyncDisposable disposable)
