@@ -94,9 +94,19 @@ public sealed class SendTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_kind_the_engine_cannot_send_is_refused_as_invalid_and_nothing_is_sent()
+    public async Task A_kind_the_engine_cannot_send_is_refused_before_the_engine_and_nothing_is_sent()
     {
-        await Assert.ThrowsAsync<InvalidMessageException>(() => Send(new OutboundMessage("5491155554444", new TemplateContent("hello_world", "en_US"))));
+        // Declared by the factory (ITenantClientMessageKinds), so the API answers before any client call: 422 and 400 problems.
+        using var template = await PostAsync("""{"to":"5491155554444","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}""");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, template.StatusCode);
+        Assert.Contains("kind_not_supported", await template.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var link = await PostAsync("""{"to":"5491155554444","type":"image","image":{"link":"https://example.com/cat.png"}}""");
+        Assert.Equal(HttpStatusCode.BadRequest, link.StatusCode);
+        Assert.Contains("invalid_message", await link.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var interactive = await PostAsync("""{"to":"5491155554444","type":"interactive","interactive":{"type":"button","body":{"text":"Pick"},"action":{"buttons":[{"type":"reply","reply":{"id":"a","title":"A"}}]}}}""");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, interactive.StatusCode);
+
+        await Assert.ThrowsAsync<MessageKindNotSupportedException>(() => Send(new OutboundMessage("5491155554444", new TemplateContent("hello_world", "en_US"))));
         await Assert.ThrowsAsync<InvalidMessageException>(() => Send(new OutboundMessage("5491155554444", new MediaContent(MediaKind.Image, MediaSource.FromLink(new Uri("https://example.com/cat.png"))))));
         await Assert.ThrowsAsync<InvalidMessageException>(() => Send(new OutboundMessage("5491155554444", new MediaContent(MediaKind.Image, MediaSource.FromId("missing.png")))));
 

@@ -34,9 +34,33 @@ internal sealed class WuzapiServices(
     }
 }
 
-/// <summary>Creates each tenant's <see cref="WuzapiClient"/>; the engine user is ensured at every connect. Registered by <c>UseWuzapi()</c>.</summary>
-internal sealed class WuzapiClientFactory(WuzapiServices services) : ITenantClientFactory
+/// <summary>
+/// Creates each tenant's <see cref="WuzapiClient"/>; the engine user is ensured at every connect. Registered by <c>UseWuzapi()</c>.
+/// Declares the kinds wuzapi sends (<see cref="ITenantClientMessageKinds"/>): text, image, audio, document, video, sticker (by an id
+/// of the tenant's media store, not a link), location, one contact and reactions, so the tenant API answers any other kind 422 and a
+/// media link or several contacts 400 before the engine is called.
+/// </summary>
+internal sealed class WuzapiClientFactory(WuzapiServices services) : ITenantClientFactory, ITenantClientMessageKinds
 {
+    private static readonly HashSet<string> Kinds = new(StringComparer.Ordinal)
+    {
+        "text", "image", "audio", "document", "video", "sticker", "location", "contacts", "reaction",
+    };
+
+    public bool CanSend(string kind) => Kinds.Contains(kind);
+
+    public void Validate(OutboundMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        switch (message.Content)
+        {
+            case MediaContent { Source.Id: null }:
+                throw new InvalidMessageException("content.link", "wuzapi sends media files from the tenant's media store only (an id), not links.");
+            case ContactsContent { Contacts.Count: not 1 }:
+                throw new InvalidMessageException("content.contacts", "wuzapi sends exactly one contact per message.");
+        }
+    }
+
     public ValueTask<ITenantClient> CreateClientAsync(TenantClientContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
