@@ -49,7 +49,8 @@ internal sealed class WebhookSender(
         if (subscription is null)
         {
             // Deleted while its events waited (the delete made them dead letters; this catches one queued in the same instant).
-            var orphan = await outbox.ClaimAsync(tenant, sender, Lease, stop).ConfigureAwait(false);
+            stop.ThrowIfCancellationRequested();
+            var orphan = await outbox.ClaimAsync(tenant, sender, Lease, abort).ConfigureAwait(false);
             if (orphan is null)
             {
                 return false;
@@ -63,7 +64,10 @@ internal sealed class WebhookSender(
         await gate.WaitAsync(stop).ConfigureAwait(false);
         try
         {
-            var item = await outbox.ClaimAsync(tenant, sender, Lease, stop).ConfigureAwait(false);
+            // A claim is not cancelled by the stop (only by the abort): one cancelled after the store took it would leave the event leased
+            // to no one for the whole lease, holding the tenant's next owner back.
+            stop.ThrowIfCancellationRequested();
+            var item = await outbox.ClaimAsync(tenant, sender, Lease, abort).ConfigureAwait(false);
             if (item is null)
             {
                 return false;
