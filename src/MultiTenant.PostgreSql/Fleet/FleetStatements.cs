@@ -165,7 +165,7 @@ internal sealed class FleetStatements
 
         // $1 id, $2 business id, $3 target instance, $4 requester instance, $5 recipient, $6 text.
         RelayInsert = $"""
-            INSERT INTO {s}.send_relay (id, business_id, target_instance, requester_instance, recipient, text) VALUES ($1, $2, $3, $4, $5, $6)
+            INSERT INTO {s}.send_relay (id, business_id, target_instance, requester_instance, recipient, text, message) VALUES ($1, $2, $3, $4, $5, $6, $7)
             """;
 
         // $1 instance, $2 max age: claims this instance's pending requests that their requester still waits for.
@@ -178,7 +178,7 @@ internal sealed class FleetStatements
                 FOR UPDATE SKIP LOCKED
             ) AS c
             WHERE r.id = c.id
-            RETURNING r.id, r.business_id, r.recipient, r.text, r.requester_instance
+            RETURNING r.id, r.business_id, r.recipient, r.text, r.requester_instance, r.message
             """;
 
         // $1 id, $2 message id, $3 error, $4 error kind, $5 error state, $6 transient, $7 error code, $8 retry-after (ms).

@@ -101,7 +101,11 @@ internal sealed partial class SendRelay
             await using var reader = await command.ExecuteReaderAsync(stop).ConfigureAwait(false);
             while (await reader.ReadAsync(stop).ConfigureAwait(false))
             {
-                claimed.Add((reader.GetGuid(0), reader.GetString(1), new OutboundMessage(reader.GetString(2), reader.GetString(3)), reader.GetGuid(4)));
+                // A row of a version 9 host (rolling upgrade) has no message: recipient and text then.
+                var message = reader.IsDBNull(5)
+                    ? new OutboundMessage(reader.GetString(2), reader.GetString(3))
+                    : OutboundMessageJson.Parse(reader.GetFieldValue<byte[]>(5));
+                claimed.Add((reader.GetGuid(0), reader.GetString(1), message, reader.GetGuid(4)));
             }
         }
 

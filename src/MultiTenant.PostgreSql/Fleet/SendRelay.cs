@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using MultiTenant.Clients;
 using MultiTenant.Hosting;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace MultiTenant.PostgreSql.Fleet;
 
@@ -11,9 +12,8 @@ namespace MultiTenant.PostgreSql.Fleet;
 /// for the lease owner's instance into <c>send_relay</c> and notifies <c>relay:&lt;owner instance&gt;:&lt;id&gt;</c> on the fleet's channel;
 /// the owner claims the row, sends through the local client, writes the message id or the error and notifies
 /// <c>relayed:&lt;requester instance&gt;:&lt;id&gt;</c>; the requester reads the answer (or polls it, should a notification be lost),
-/// deletes the row and answers as a local send would. A relay row holds a recipient and a text: a message of another kind, a reply or a
-/// text with a URL preview is refused before anything is written (<see cref="TenantSendException"/> <c>relay_text_only</c>), not
-/// relayed without its content. This file is the requester's side; SendRelay.Owner.cs the owner's.
+/// deletes the row and answers as a local send would. A relay row carries the whole message, of any kind, as Meta's message object
+/// (<see cref="OutboundMessageJson"/>, column <c>message</c> of migration 0010). This file is the requester's side; SendRelay.Owner.cs the owner's.
 /// </summary>
 /// <remarks>
 /// Relayed sends are API load: they use the store's data source, never the coordination pool, so a burst of them cannot delay a renewal.
@@ -24,9 +24,6 @@ internal sealed partial class SendRelay
     private const string RelayedPrefix = "relayed:";
     private const string NotConnectedKind = "not_connected";
     private const string SendKind = "send";
-    private const string RelayTextOnlyCode = "relay_text_only";
-    private const string RelayTextOnlyMessage =
-        "Another host of the fleet runs this tenant, and only plain text (no reply, no URL preview) is relayed between hosts so far; nothing was sent. Send this message to the host that runs the tenant.";
     private static readonly TimeSpan RelayPollInterval = TimeSpan.FromSeconds(1);
 
     private readonly PostgreSqlTenantStore _store;
@@ -118,12 +115,6 @@ internal sealed partial class SendRelay
             return await host.SendLocalAsync(tenant, message, cancellationToken).ConfigureAwait(false);
         }
 
-        if (message.Content is not TextContent { PreviewUrl: false } || message.ReplyToMessageId is not null)
-        {
-            // send_relay carries a recipient and a text (migration 0003): anything more would be lost on the way, so it is refused.
-            throw new TenantSendException(RelayTextOnlyMessage, isTransient: false, errorCode: RelayTextOnlyCode);
-        }
-
         var id = Guid.NewGuid();
         var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _waiters[id] = answered;
@@ -139,7 +130,9 @@ internal sealed partial class SendRelay
                 insert.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.Value });
                 insert.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _instanceId });
                 insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.To });
+                // text: what a host of schema version 9 reads during a rolling upgrade (empty for another kind, which it cannot send).
                 insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.Text });
+                insert.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = OutboundMessageJson.ToUtf8Bytes(message), NpgsqlDbType = NpgsqlDbType.Jsonb });
                 batch.BatchCommands.Add(insert);
                 batch.BatchCommands.Add(_channel.Notify(RelayPayload(RelayPrefix, owner.Value, id)));
                 await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
