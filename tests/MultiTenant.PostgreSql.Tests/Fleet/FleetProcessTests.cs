@@ -245,28 +245,19 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
 
     private async Task<SampleProcess> StartHostAsync(string name, string? database = null)
     {
-        string dll = SampleProcess.BuiltSampleDll(typeof(FleetProcessTests).Assembly);
-
         string id = "proc-" + name;
         var connection = new NpgsqlConnectionStringBuilder(database ?? _database) { ApplicationName = id, MaxPoolSize = 10 };
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { dll },
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            Environment =
+        var host = SampleProcess.StartBuilt(
+            typeof(FleetProcessTests).Assembly,
+            new Dictionary<string, string>
             {
                 ["DATABASE_URL"] = connection.ConnectionString,
                 ["HOST_ID"] = id,
                 ["API_KEY"] = ApiKey,
                 ["WhatsAppTenants__Secrets__KeyEncryptionKey"] = SecretScan.KeyEncryptionKey,
-                ["HTTP_PORT"] = SampleProcess.FreePort().ToString(CultureInfo.InvariantCulture),
 
                 // The tests start tenants in bursts: the API's rate limits are not what they measure.
                 ["WhatsAppTenants__Api__RateLimits__Enabled"] = "false",
-                ["ASPNETCORE_ENVIRONMENT"] = "Production",
                 ["Logging__LogLevel__Default"] = "Warning",
                 ["Simulator__ConnectDelayMin"] = "00:00:00",
                 ["Simulator__ConnectDelayMax"] = "00:00:00.050",
@@ -278,9 +269,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
                 ["WhatsAppTenants__Fleet__HeartbeatInterval"] = "00:00:00.500",
                 ["WhatsAppTenants__Fleet__ReconcileInterval"] = "00:00:00.250",
             },
-        };
-        SampleProcess.KeepLifetimeLog(start);
-        var host = new SampleProcess(id, int.Parse(start.Environment["HTTP_PORT"]!, CultureInfo.InvariantCulture), start.Environment["Simulator__AuditFile"]!, start);
+            id);
         _hosts.Add(host);
         await host.WaitUntilListeningAsync(WaitLimit);
         return host;
