@@ -31,18 +31,21 @@ public sealed class SpanCollector : IDisposable
 
     /// <summary>
     /// The stopped spans named <paramref name="name"/> whose <c>business_id</c> is <paramref name="businessId"/> (<see langword="null"/>:
-    /// spans without one), in stop order.
+    /// spans without one) and that match <paramref name="where"/>, in stop order.
     /// </summary>
-    public IReadOnlyList<Activity> Spans(string name, string? businessId) =>
-        _stopped.Where(a => a.OperationName == name && (a.GetTagItem("business_id") as string) == businessId).ToArray();
+    public IReadOnlyList<Activity> Spans(string name, string? businessId, Func<Activity, bool>? where = null) =>
+        _stopped.Where(a => a.OperationName == name && (a.GetTagItem("business_id") as string) == businessId && (where is null || where(a))).ToArray();
 
-    /// <summary>Waits (up to 20 s, each wake-up a stopped span) until <paramref name="count"/> such spans stopped, and returns them.</summary>
-    public async Task<IReadOnlyList<Activity>> WaitForAsync(string name, string businessId, int count)
+    /// <summary>
+    /// Waits (up to 20 s, each wake-up a stopped span: spans stop on a tenant's loop, a moment after the awaited call returned) until
+    /// <paramref name="count"/> such spans stopped, and returns them.
+    /// </summary>
+    public async Task<IReadOnlyList<Activity>> WaitForAsync(string name, string businessId, int count, Func<Activity, bool>? where = null)
     {
         var deadline = Stopwatch.GetTimestamp() + (20 * Stopwatch.Frequency);
         while (true)
         {
-            var spans = Spans(name, businessId);
+            var spans = Spans(name, businessId, where);
             if (spans.Count >= count)
             {
                 return spans;

@@ -54,7 +54,7 @@ internal sealed partial class TenantSupervisor
     /// <summary>Events waiting in the tenant's queue.</summary>
     public int QueueDepth => Volatile.Read(ref _queue)?.Count ?? 0;
 
-    /// <summary>The tenant's message counts on this host, across its runs (<see cref="Diagnostics.ITenantTrafficReader"/>).</summary>
+    /// <summary>The tenant's message counts while this supervisor is kept, across its runs (<see cref="Diagnostics.ITenantTrafficReader"/>).</summary>
     public TenantTrafficCounter Traffic { get; } = new();
 
     /// <summary>The current run, completed when the tenant is stopped or in error.</summary>

@@ -60,7 +60,7 @@ public sealed class SampleHost : IAsyncLifetime
     /// <summary>Sends a text message through <paramref name="tenant"/> via the API (202).</summary>
     public async Task SendAsync(string tenant)
     {
-        using var body = new StringContent("""{"to":"+15550001111","text":"hello from the browser test"}""", Encoding.UTF8, "application/json");
+        using var body = new StringContent("""{"to":"15550001111","text":"hello from the browser test"}""", Encoding.UTF8, "application/json");
         using var response = await Api.PostAsync($"/api/tenants/{tenant}/messages", body);
         Assert.True(response.StatusCode == System.Net.HttpStatusCode.Accepted, $"Sending through {tenant}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
