@@ -74,7 +74,7 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
         _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger);
         _statusFeed = services.GetService(typeof(TenantStatusFeed)) as TenantStatusFeed;
         _placement = services.GetService(typeof(ITenantPlacement)) as ITenantPlacement ?? new SingleHostPlacement(this, registry, statusStore, options);
-        Metrics.RegisterObservers(() => Counts, SumQueueDepth, () => _storeHealth?.PoolStatistics);
+        Metrics.RegisterObservers(() => Counts, () => _storeHealth?.PoolStatistics);
     }
 
     /// <inheritdoc />
@@ -372,17 +372,6 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
 
         supervisor.CountInitialState();
         return supervisor;
-    }
-
-    private long SumQueueDepth()
-    {
-        long depth = 0;
-        foreach (var supervisor in _supervisors.Values)
-        {
-            depth += supervisor.QueueDepth;
-        }
-
-        return depth;
     }
 
     private ITenantClientFactory ResolveClientFactory() =>

@@ -62,9 +62,6 @@ internal sealed partial class TenantSupervisor
 
     public TenantStatus Status => Volatile.Read(ref _status);
 
-    /// <summary>Events waiting in the tenant's queue.</summary>
-    public int QueueDepth => Volatile.Read(ref _queue)?.Count ?? 0;
-
     /// <summary>The current run, completed when the tenant is stopped or in error.</summary>
     public Task Completion
     {
