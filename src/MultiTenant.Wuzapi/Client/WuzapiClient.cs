@@ -42,6 +42,19 @@ internal sealed partial class WuzapiClient : ITenantClient, ITenantClientLogout
 
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await ConnectCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (WuzapiEngineException ex)
+        {
+            // Our own text (the engine's name and the call, never the engine's answer): shown in the status, retried with backoff.
+            throw new TenantConnectException(ex.Message, ex);
+        }
+    }
+
+    private async Task ConnectCoreAsync(CancellationToken cancellationToken)
+    {
         var (user, engine) = await _services.Users.EnsureAsync(_context.State, cancellationToken).ConfigureAwait(false);
         _user = user;
         _engine = engine;

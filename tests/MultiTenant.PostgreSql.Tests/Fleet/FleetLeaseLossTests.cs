@@ -81,6 +81,7 @@ public sealed class FleetLeaseLossTests(PostgreSqlFixture fixture) : IAsyncLifet
         }
 
         handler.Release.TrySetResult();
+        await handler.Delaying.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
         // 24 s of the fake clock in renewal steps: each renewal must complete (the slow tenant's drain never holds it up) or the
         // watchdog, 8 s after the last one, would stop every tenant of the host.
@@ -123,6 +124,9 @@ public sealed class FleetLeaseLossTests(PostgreSqlFixture fixture) : IAsyncLifet
         /// <summary>Completed when the lease is revoked: the 20 s of the fake clock count from then.</summary>
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>Completed once the 20 s wait is on the fake clock, so the test's 24 s of advances all count towards it.</summary>
+        public TaskCompletionSource Delaying { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public bool CancellationSeen { get; private set; }
 
         public TaskCompletionSource Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -136,7 +140,9 @@ public sealed class FleetLeaseLossTests(PostgreSqlFixture fixture) : IAsyncLifet
 
             Blocked.TrySetResult();
             await Release.Task;
-            await Task.Delay(block, time, CancellationToken.None);
+            var delay = Task.Delay(block, time, CancellationToken.None);
+            Delaying.TrySetResult();
+            await delay;
             CancellationSeen = cancellationToken.IsCancellationRequested;
             Finished.TrySetResult();
         }
