@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -15,7 +14,7 @@ namespace MultiTenant.PostgreSql.Fleet;
 /// FleetMember.Reconcile.cs) and the send relay (FleetMember.Relay.cs); and it stops, in the background, the tenants whose leases were
 /// lost.
 /// </summary>
-internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
+internal sealed partial class FleetMember : ITenantPlacement, ILeaseFence, IAsyncDisposable
 {
     private readonly PostgreSqlTenantStore _store;
 
@@ -30,7 +29,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     private readonly FleetMembership _membership;
 
     // Stops of tenants whose lease was lost, still winding down (awaited when the member stops, never by the loops).
-    private readonly ConcurrentDictionary<Task, byte> _losing = new();
+    private readonly LostTenantStops _losing = new();
 
     // Reconcile requests (notifications, local API calls).
     private readonly WakeSignal _reconcileWake;
@@ -119,26 +118,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
     public async ValueTask<TenantStatus> RequestStartAsync(TenantId tenant, CancellationToken cancellationToken)
     {
-        await using var batch = _store.DataSource.CreateBatch();
-        batch.Timeout = _store.CommandTimeoutSeconds;
-        var start = new NpgsqlBatchCommand(Sql.RequestStart);
-        start.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-        batch.BatchCommands.Add(start);
-        batch.BatchCommands.Add(NotifyCommand("start"));
-        bool accepted;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            accepted = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        if (!accepted)
-        {
-            await using var owner = _store.CreateCommand(Sql.CurrentOwner);
-            owner.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-            string? host = await owner.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
-            throw new TenantAlreadyRunningException(tenant, host);
-        }
-
+        await DesiredStateRequests.RecordStartAsync(_store, Sql, tenant, NotifyCommand("start"), cancellationToken).ConfigureAwait(false);
         Poke();
         var now = _time.GetUtcNow();
         return new TenantStatus(tenant, TenantState.Starting, now, now, null, null);
@@ -146,33 +126,12 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
     public async ValueTask<TenantStatus> RequestStopAsync(TenantId tenant, CancellationToken cancellationToken)
     {
-        await using var batch = _store.DataSource.CreateBatch();
-        batch.Timeout = _store.CommandTimeoutSeconds;
-        var stop = new NpgsqlBatchCommand(Sql.RequestStop);
-        stop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-        batch.BatchCommands.Add(stop);
-        var status = new NpgsqlBatchCommand(Sql.StatusOnStop);
-        status.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-        batch.BatchCommands.Add(status);
-        batch.BatchCommands.Add(NotifyCommand("stop"));
-        bool known;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            known = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        if (!known)
-        {
-            throw new TenantNotFoundException(tenant);
-        }
+        var status = await DesiredStateRequests.RecordStopAsync(_store, Sql, tenant, NotifyCommand("stop"), _time, cancellationToken)
+            .ConfigureAwait(false);
 
         // The owner (maybe this host) stops it on its next reconcile, which the notification triggers at once.
         Poke();
-        var stored = await _store.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
-        var now = _time.GetUtcNow();
-        return stored is null
-            ? new TenantStatus(tenant, TenantState.Stopped, null, now, null, null)
-            : stored with { State = TenantState.Stopped, UpdatedAt = now, Error = null };
+        return status;
     }
 
     /// <summary>
@@ -200,7 +159,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     }
 
     /// <summary>A write under <paramref name="epoch"/> was refused: if that is still the lease this host believes it holds, it is lost.</summary>
-    internal void OnWriteRefused(TenantId tenant, long epoch)
+    public void OnWriteRefused(TenantId tenant, long epoch)
     {
         FleetLog.WriteRefused(_logger, tenant.Value, epoch);
         if (_leases.GetEpoch(tenant) == epoch)
@@ -210,13 +169,8 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     }
 
     /// <summary>Writes statuses fenced by their lease epochs (statuses whose lease is gone are dropped by the database).</summary>
-    internal async Task WriteStatusesAsync(IReadOnlyList<(TenantStatus Status, long Epoch)> statuses, CancellationToken cancellationToken)
-    {
-        await using var own = _store.DataSource.CreateBatch();
-        own.Timeout = _store.CommandTimeoutSeconds;
-        own.BatchCommands.Add(_leases.StatusCommand(statuses));
-        await own.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task WriteStatusesAsync(IReadOnlyList<(TenantStatus Status, long Epoch)> statuses, CancellationToken cancellationToken) =>
+        _leases.WriteStatusesAsync(_store, statuses, cancellationToken);
 
     private async Task StopLoopsAsync()
     {
@@ -227,7 +181,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
 
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await Task.WhenAll(_relayWork.Values).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        await Task.WhenAll(_losing.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _losing.WhenAllAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop) => FleetLoop.DelayAsync(delay, _time, stop);
@@ -253,10 +207,8 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops the tenants whose leases were lost in the background: the caller (the renewals, the watchdog) never waits for a tenant's
-    /// drain, so one slow handler cannot delay the renewal of the other leases. Each stop is bounded
-    /// (<see cref="TenantCoordinatorOptions.OwnershipLostDrainTimeout"/>, the disconnect by the connect timeout); the tenant reports the
-    /// ownership-lost error at once and is never activated again under the lost lease. A reconcile follows (claims may be due).
+    /// Stops the tenants whose leases were lost in the background (<see cref="LostTenantStops"/>); they are never activated again under
+    /// the lost lease. A reconcile follows (claims may be due).
     /// </summary>
     private void StopLost(IReadOnlyList<TenantId> tenants)
     {
@@ -265,17 +217,7 @@ internal sealed partial class FleetMember : ITenantPlacement, IAsyncDisposable
             return;
         }
 
-        foreach (var tenant in tenants)
-        {
-            var stop = host.DeactivateAsync(tenant, TenantDeactivationReason.OwnershipLost);
-            if (!stop.IsCompleted)
-            {
-                _losing[stop] = 0;
-                _ = stop.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, byte>)s!).TryRemove(t, out _), _losing, CancellationToken.None,
-                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
-        }
-
+        _losing.Stop(host, tenants);
         Poke();
     }
 }

@@ -194,6 +194,15 @@ internal sealed partial class LeaseKeeper
         }
     }
 
+    /// <summary>Writes statuses fenced by their lease epochs on the store's pool (statuses whose lease is gone are dropped by the database).</summary>
+    public async Task WriteStatusesAsync(PostgreSqlTenantStore store, IReadOnlyList<(TenantStatus Status, long Epoch)> statuses, CancellationToken cancellationToken)
+    {
+        await using var own = store.DataSource.CreateBatch();
+        own.Timeout = store.CommandTimeoutSeconds;
+        own.BatchCommands.Add(StatusCommand(statuses));
+        await own.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The fenced status upsert of <paramref name="statuses"/>: a row is written only while its lease is held with that epoch.</summary>
     public NpgsqlBatchCommand StatusCommand(IReadOnlyList<(TenantStatus Status, long Epoch)> statuses)
     {
