@@ -23,7 +23,7 @@ public static class OrleansWhatsAppTenantsBuilderExtensions
     /// (key: its business id) whose activation runs the tenant on its silo, and starts, stops and sends are grain calls. Safety stays the
     /// PostgreSQL fleet's: an activation runs its tenant only under the tenant's lease (epoch-fenced writes, renewals in one statement per
     /// host, a watchdog), and one that cannot get the lease stays passive. Orleans' cluster membership lives in the same database
-    /// (migration 12), so the fleet still needs only PostgreSQL. After a silo dies, its tenants run again on the survivors once it is
+    /// (the migration *_orleans_membership.sql of MultiTenant.PostgreSql), so the fleet still needs only PostgreSQL. After a silo dies, its tenants run again on the survivors once it is
     /// declared dead (<see cref="OrleansFleetOptions.FailureDetectionTime"/>) and their leases expired (<see cref="FleetOptions.LeaseTtl"/>);
     /// a silo that stops gracefully releases its tenants' leases as its grains deactivate, and the others take them at once. Options bind
     /// from <c>WhatsAppTenants:Fleet:Orleans</c> (and the leases' from <c>WhatsAppTenants:Fleet</c>), then <paramref name="configure"/>

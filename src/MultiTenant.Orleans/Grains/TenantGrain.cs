@@ -3,6 +3,7 @@ using MultiTenant.Clients;
 using MultiTenant.Hosting;
 using MultiTenant.PostgreSql.Fleet;
 using Orleans;
+using Orleans.Placement;
 
 namespace MultiTenant.Orleans.Grains;
 
@@ -11,8 +12,13 @@ namespace MultiTenant.Orleans.Grains;
 /// activation runs the tenant only under its lease (with the epoch every write carries); without it the activation is passive and tries
 /// again every second, and gives up (deactivates) after two lease TTLs, after which the keeper nudges it again while the tenant should run.
 /// </summary>
-/// <remarks>Never collected while idle (<see cref="KeepAliveAttribute"/>): a running tenant gets no grain calls for hours.</remarks>
+/// <remarks>
+/// Never collected while idle (<see cref="KeepAliveAttribute"/>): a running tenant gets no grain calls for hours. Placed at random over
+/// the active silos (<see cref="RandomPlacementAttribute"/>), so tenants started through one host spread over the fleet, and a dead
+/// silo's tenants over the survivors.
+/// </remarks>
 [KeepAlive]
+[RandomPlacement]
 internal sealed class TenantGrain(OrleansTenantPlacement placement, FleetLeases leases, ILogger<TenantGrain> logger) : Grain, ITenantGrain
 {
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);

@@ -10,7 +10,7 @@ using Orleans.Runtime;
 namespace MultiTenant.Orleans.Membership;
 
 /// <summary>
-/// Orleans' cluster membership (<see cref="IMembershipTable"/>) on the fleet's PostgreSQL database, in the tables of migration 12
+/// Orleans' cluster membership (<see cref="IMembershipTable"/>) on the fleet's PostgreSQL database, in the tables of the migration *_orleans_membership.sql (MultiTenant.PostgreSql)
 /// (<c>orleans_clusters</c>, <c>orleans_silos</c>), over the fleet's coordination pool. Every change is one statement: it locks the
 /// cluster's version row, checks the version etag (and, for an update, the row's etag) the caller read, writes the row and advances the
 /// etags, so concurrent writers of one version conflict and exactly one wins (Orleans reads again and retries). A read is one statement

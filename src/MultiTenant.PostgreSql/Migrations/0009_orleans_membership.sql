@@ -1,4 +1,4 @@
--- MultiTenant PostgreSQL schema, version 12: cluster membership for MultiTenant.Orleans (UseOrleansFleet), so an Orleans fleet needs
+-- MultiTenant PostgreSQL schema: cluster membership for MultiTenant.Orleans (UseOrleansFleet), so an Orleans fleet needs
 -- only this database. Our own schema behind Orleans' IMembershipTable contract (MultiTenant.Orleans' PostgreSqlMembershipTable): one
 -- version row per cluster, whose etag every membership change advances under optimistic concurrency, and one row per silo incarnation.
 -- These tables describe silos, not tenants, so they have no business_id. Unused (and empty) without UseOrleansFleet.
