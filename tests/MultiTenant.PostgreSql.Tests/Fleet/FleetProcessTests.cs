@@ -54,8 +54,10 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
     [InlineData("Orleans")]
     public async Task Survivors_of_a_kill_and_a_sigterm_own_every_tenant_and_none_ran_twice_at_once(string engine)
     {
-        var a = await StartHostAsync("a", engine: engine);
-        var others = await Task.WhenAll(StartHostAsync("b", engine: engine), StartHostAsync("c", engine: engine));
+        // A database per engine: both cases start the same tenants.
+        string database = await fixture.CreateDatabaseAsync("fleetproc" + engine);
+        var a = await StartHostAsync("a", database, engine);
+        var others = await Task.WhenAll(StartHostAsync("b", database, engine), StartHostAsync("c", database, engine));
         var hosts = new[] { a, others[0], others[1] };
 
         var tenants = Enumerable.Range(1, TenantCount).Select(i => "proc" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
