@@ -4,8 +4,9 @@
 //   dotnet run --project samples/MultiTenant.Sample
 //
 // Environment: HTTP_PORT (default 8080), DATABASE_URL (unset: the embedded in-process store; set: PostgreSQL, always in fleet mode,
-// one process being a fleet of one; WhatsAppTenants__Fleet__Engine=Orleans places the tenants with Orleans), HOST_ID (default: machine name; must differ between the processes of a fleet),
-// Simulator__MessagesPerSecond and the other Simulator__* settings (see Simulation/SimulatorOptions.cs).
+// one process being a fleet of one; WhatsAppTenants__Fleet__Engine=Orleans places the tenants with Orleans), HOST_ID (default: machine
+// name; must differ between the processes of a fleet), Simulator__MessagesPerSecond and the other Simulator__* settings (see
+// Simulation/SimulatorOptions.cs), Handling__AuditFile and Handling__Delay (see Handling/HandlingOptions.cs).
 // Secrets at rest (README, "Secrets at rest"): with DATABASE_URL set, WhatsAppTenants__Secrets__KeyEncryptionKey is required (base64 of
 // 32 random bytes, `openssl rand -base64 32`, the same on every host, never in the database; start-up fails saying so without it);
 // WhatsAppTenants__Secrets__PreviousKeyEncryptionKeys__0 keeps an old one readable after a rotation. Without a database nothing is
@@ -17,6 +18,7 @@ using Npgsql;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using MultiTenant.Sample;
+using MultiTenant.Sample.Handling;
 using MultiTenant.Sample.Simulation;
 using Scalar.AspNetCore;
 
@@ -48,6 +50,17 @@ var tenants = builder.Services.AddWhatsAppTenants(options =>
     })
     .AddEventHandler<LoggingEventHandler>()
     .AddPrometheusMetrics();
+
+// Handling__AuditFile: a record of every handling of every message and receipt (start and done, with the event id and this host), and
+// Handling__Delay: simulated handler work; see Handling/HandlingOptions.cs. Off by default.
+builder.Services.AddOptions<HandlingOptions>()
+    .BindConfiguration(HandlingOptions.SectionName)
+    .ValidateDataAnnotations()
+    .ValidateOnStart();
+if (!string.IsNullOrWhiteSpace(builder.Configuration[HandlingOptions.SectionName + ":AuditFile"]))
+{
+    tenants.AddEventHandler<AuditingEventHandler>();
+}
 
 // Observability (README, "Tracing and logs"): .NET runtime metrics join ours on /metrics. With OTEL_EXPORTER_OTLP_ENDPOINT set (the
 // standard OpenTelemetry variables: OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME, ...), the spans of MultiTenant, ASP.NET Core

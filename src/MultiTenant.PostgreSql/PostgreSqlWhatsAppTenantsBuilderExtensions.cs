@@ -108,7 +108,10 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
             // Webhook subscriptions and the outbox, durable in the store's schema.
             services.RemoveAll<MultiTenant.Webhooks.ITenantWebhookSubscriptionStore>();
             services.RemoveAll<MultiTenant.Webhooks.ITenantWebhookOutbox>();
-            services.AddSingleton(static sp => new PostgreSqlTenantWebhookStore(sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>()));
+            services.RemoveAll<MultiTenant.Webhooks.IWebhookSubscriptionChanges>();
+            services.AddSingleton(static sp => new PostgreSqlTenantWebhookStore(
+                sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>(), sp.GetService<ILogger<PostgreSqlTenantWebhookStore>>()));
+            services.AddSingleton<MultiTenant.Webhooks.IWebhookSubscriptionChanges>(static sp => sp.GetRequiredService<PostgreSqlTenantWebhookStore>());
             services.AddSingleton<MultiTenant.Webhooks.ITenantWebhookSubscriptionStore>(static sp => sp.GetRequiredService<PostgreSqlTenantWebhookStore>());
             services.AddSingleton<MultiTenant.Webhooks.ITenantWebhookOutbox>(static sp => sp.GetRequiredService<PostgreSqlTenantWebhookStore>());
 

@@ -65,7 +65,23 @@ public sealed class OpenApiTests
 
         var send = root.GetProperty("paths").GetProperty("/api/tenants/{business_id}/messages").GetProperty("post");
         var sendBody = Schema(root, send.GetProperty("requestBody").GetProperty("content").GetProperty("application/json"));
-        Assert.Equal(["text", "to"], Names(sendBody.GetProperty("properties")).Order(StringComparer.Ordinal));
+        // One of: the short text form, then Meta's message object per kind, each naming its kind in 'type' and the object it carries.
+        var forms = sendBody.GetProperty("oneOf").EnumerateArray().Select(f => Resolve(root, f)).ToList();
+        Assert.Equal(["text", "to"], Names(forms[0].GetProperty("required")).Order(StringComparer.Ordinal));
+        string[] kinds = [.. forms.Skip(1).Select(f => f.GetProperty("properties").GetProperty("type").GetProperty("enum")[0].GetString()!)];
+        Assert.Equal(["text", "template", "image", "document", "audio", "video", "sticker", "location", "contacts", "reaction", "interactive"], kinds);
+        foreach (var (form, kind) in forms.Skip(1).Zip(kinds))
+        {
+            Assert.Equal(["to", "type", kind], Names(form.GetProperty("required")));
+            Assert.False(form.GetProperty("additionalProperties").GetBoolean());
+            Assert.Equal("message_id", Names(form.GetProperty("properties").GetProperty("context").GetProperty("required")).Single());
+        }
+
+        var buttons = forms[^1].GetProperty("properties").GetProperty("interactive").GetProperty("oneOf")[0].GetProperty("properties")
+            .GetProperty("action").GetProperty("properties").GetProperty("buttons");
+        Assert.Equal(3, buttons.GetProperty("maxItems").GetInt32());
+        Assert.Equal(20, buttons.GetProperty("items").GetProperty("properties").GetProperty("reply").GetProperty("properties").GetProperty("title").GetProperty("maxLength").GetInt32());
+        Assert.True(send.GetProperty("responses").TryGetProperty("422", out _));
         var accepted = Schema(root, send.GetProperty("responses").GetProperty("202").GetProperty("content").GetProperty("application/json"));
         Assert.Equal(["message_id"], Names(accepted.GetProperty("properties")));
         var id = Assert.Single(send.GetProperty("parameters").EnumerateArray());

@@ -125,6 +125,65 @@ public sealed class RateLimitTests
     }
 
     [Fact]
+    public async Task Buckets_belong_to_the_authenticated_key_not_to_the_header_text_with_the_default_authentication_setup()
+    {
+        // AddTenantApi()'s own default (no AddAuthentication(scheme) by the host): the limiter still sees the authenticated key.
+        await using var app = await TestApp.StartAsync(
+            b =>
+            {
+                b.Services.Configure<TenantApiRateLimitOptions>(o =>
+                {
+                    o.Anonymous = new TenantApiRateLimit { PermitsPerSecond = 1, Burst = 2 };
+                    o.TenantKey = new TenantApiRateLimit { PermitsPerSecond = 1, Burst = 4 };
+                });
+            },
+            map: a =>
+            {
+                a.Use((context, next) =>
+                {
+                    context.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.50"); // every caller from one address
+                    return next(context);
+                });
+                a.UseAuthentication();
+                a.UseRateLimiter();
+                a.UseAuthorization();
+                a.MapTenantApi();
+            },
+            useRateLimiter: false);
+        await app.StartConnectedAsync("t1");
+        await app.StartConnectedAsync("t2");
+        string key1 = await CreateKeyAsync(app, "t1");
+        string key2 = await CreateKeyAsync(app, "t2");
+
+        // Random invalid keys, in both header forms: each a new string, all in the one address bucket (burst 2).
+        var clock = Stopwatch.StartNew();
+        var invalid = new List<HttpStatusCode>();
+        for (int i = 0; i < 12; i++)
+        {
+            invalid.Add(await GetAsync(app, "/api/tenants", bearer: i % 2 == 0 ? "wt_random" + i : null, apiKey: i % 2 == 1 ? "wt_random" + i : null));
+        }
+
+        Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized], invalid.Take(2));
+        // The bucket refills one a second: at most that many more got an answer while the flood ran.
+        Assert.InRange(invalid.Count(static c => c != HttpStatusCode.TooManyRequests), 2, 2 + (int)Math.Ceiling(clock.Elapsed.TotalSeconds));
+
+        // One valid key sent as Bearer and as X-Api-Key: one bucket (burst 4), not one per header text; the address bucket is not its.
+        clock.Restart();
+        var first = new List<HttpStatusCode>();
+        for (int i = 0; i < 12; i++)
+        {
+            first.Add(await GetAsync(app, "/api/tenants/t1", bearer: i % 2 == 0 ? key1 : null, apiKey: i % 2 == 1 ? key1 : null));
+        }
+
+        Assert.All(first.Take(4), static c => Assert.Equal(HttpStatusCode.OK, c));
+        Assert.InRange(first.Count(static c => c == HttpStatusCode.OK), 4, 4 + (int)Math.Ceiling(clock.Elapsed.TotalSeconds));
+        Assert.All(first, static c => Assert.True(c is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, c.ToString()));
+
+        // Another key from the same address has its own bucket.
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(app, "/api/tenants/t2", bearer: key2, apiKey: null));
+    }
+
+    [Fact]
     public async Task Without_UseRateLimiter_the_api_answers_500_problem_and_logs_once_what_to_add_while_health_still_answers()
     {
         await using var app = await TestApp.StartAsync(useRateLimiter: false);
@@ -176,6 +235,30 @@ public sealed class RateLimitTests
         request.Headers.Add(AddressHeader, address);
         using var response = await client.SendAsync(request);
         return response.StatusCode;
+    }
+
+    private static async Task<HttpStatusCode> GetAsync(TestApp app, string path, string? bearer, string? apiKey)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (bearer is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        }
+
+        if (apiKey is not null)
+        {
+            request.Headers.Add(TenantApiAuthentication.ApiKeyHeader, apiKey);
+        }
+
+        using var response = await app.Anonymous.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    private static async Task<string> CreateKeyAsync(TestApp app, string tenant)
+    {
+        using var created = await app.Http.PostAsync($"/api/tenants/{tenant}/keys", null);
+        using var json = JsonDocument.Parse(await Responses.AssertJsonAsync(created, 201));
+        return json.RootElement.GetProperty("key").GetString()!;
     }
 
     private static async Task<HttpClient> TenantClientAsync(TestApp app, string tenant)

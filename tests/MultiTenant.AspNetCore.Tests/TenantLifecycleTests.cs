@@ -140,6 +140,41 @@ public sealed class TenantLabelsAndPurgeTests
         }
     }
 
+    [Theory]
+    [InlineData("/api/tenants/tenant1")]
+    [InlineData("/api/tenants/tenant1/webhooks")]
+    public async Task Labels_and_webhook_bodies_are_read_with_the_same_strictness_as_every_other_body(string path)
+    {
+        // One reader (StrictJsonBody) for every body: the same size, depth, media type and member rules.
+        await using var app = await TestApp.StartAsync(b => b.Services.Configure<TenantApiOptions>(o => o.MaxRequestBodySize = 1024));
+        await app.StartConnectedAsync("tenant1");
+        string tooLarge = $$"""{"url":"https://example.com/{{new string('x', 1024)}}"}""";
+        string deep = "{\"url\":" + new string('[', 20) + new string(']', 20) + "}";
+
+        using (var large = await app.Http.PutAsync(path, TestApp.Body(tooLarge)))
+        {
+            Assert.Contains("1024", await Responses.AssertProblemAsync(large, 413), StringComparison.Ordinal);
+        }
+
+        using (var nested = await app.Http.PutAsync(path, TestApp.Body(deep)))
+        {
+            await Responses.AssertProblemAsync(nested, 400);
+        }
+
+        using (var twice = await app.Http.PutAsync(path, TestApp.Body("""{"url":"https://example.com/a","url":"https://example.com/b"}""")))
+        {
+            Assert.Contains("appears more than once", await Responses.AssertProblemAsync(twice, 400), StringComparison.Ordinal);
+        }
+
+        using (var empty = await app.Http.PutAsync(path, TestApp.Body("  ")))
+        {
+            Assert.Contains("empty", await Responses.AssertProblemAsync(empty, 400), StringComparison.Ordinal);
+        }
+
+        using var latin1 = await app.Http.PutAsync(path, TestApp.Body("{}", "application/json; charset=iso-8859-1"));
+        await Responses.AssertProblemAsync(latin1, 415);
+    }
+
     [Fact]
     public async Task Labels_are_stored_and_returned_with_the_status_and_an_empty_object_removes_them()
     {
@@ -174,6 +209,9 @@ public sealed class TenantLabelsAndPurgeTests
     [InlineData("""{"env":"a"} {}""", 400)]
     [InlineData("""{"env":"a"}""", 400)]
     [InlineData("""{"env":"a""", 400)]
+    [InlineData("""{"env":{"nested":"a"}}""", 400)]
+    [InlineData("""{"env":null}""", 400)]
+    [InlineData("""{"env":"a", /* comment */ "team":"b"}""", 400)]
     public async Task Labels_that_are_not_an_object_of_valid_strings_are_refused_with_a_readable_400(string body, int status)
     {
         await using var app = await TestApp.StartAsync();
@@ -196,7 +234,7 @@ public sealed class TenantLabelsAndPurgeTests
 
         using (var tooMany = await PutAsync(app, "tenant1", many))
         {
-            Assert.Contains("at most 16 labels", await Responses.AssertProblemAsync(tooMany, 400), StringComparison.Ordinal);
+            Assert.Contains("The body has at most 16 members", await Responses.AssertProblemAsync(tooMany, 400), StringComparison.Ordinal);
         }
 
         using (var ok = await PutAsync(app, "tenant1", exactly))

@@ -90,10 +90,15 @@ public sealed class WebhookTests
     [InlineData("""{"url":"https://example.com/x","event_types":["nope"]}""", "Unknown event type")]
     [InlineData("""{"url":"https://example.com/x","event_types":[]}""", "1 to 16")]
     [InlineData("""{"url":"https://example.com/x","secret":"short"}""", "16 to 256")]
-    [InlineData("""{"url":"https://example.com/x","extra":1}""", "JSON object like")]
-    [InlineData("""{"event_types":["*"]}""", "JSON object like")]
-    [InlineData("""[1]""", "JSON object like")]
-    [InlineData("""{"url":""", "JSON object like")]
+    [InlineData("""{"url":"https://example.com/x","extra":1}""", "The member 'extra' is not accepted")]
+    [InlineData("""{"url":"https://example.com/x","url":"https://example.com/y"}""", "'url' appears more than once")]
+    [InlineData("""{"url":"https://example.com/x","event_types":["message",1]}""", "'event_types' must be an array of strings; item 2 is a number")]
+    [InlineData("""{"url":"https://example.com/x","event_types":"message"}""", "'event_types' must be an array of strings; it is a string")]
+    [InlineData("""{"url":["https://example.com/x"]}""", "'url' must be a string; it is an array")]
+    [InlineData("""{"url":null}""", "'url' must be a string, not null")]
+    [InlineData("""{"event_types":["*"]}""", "'url' is missing")]
+    [InlineData("""[1]""", "must be a JSON object")]
+    [InlineData("""{"url":""", "not valid JSON")]
     public async Task A_bad_subscription_is_refused_with_400_and_a_clear_detail(string body, string detail)
     {
         await using var app = await StartAsync(allowPrivateTargets: false);
@@ -279,10 +284,11 @@ public sealed class WebhookTests
     [Fact]
     public async Task A_dead_endpoint_does_not_delay_another_tenant()
     {
+        // The app first, so it is disposed last: a stop lets the attempt in flight finish, and the stuck receiver's disposal ends it.
+        await using var app = await StartAsync();
         await using var stuck = await WebhookReceiver.StartAsync();
         await using var healthy = await WebhookReceiver.StartAsync();
         stuck.Hang = true;
-        await using var app = await StartAsync();
         await app.StartConnectedAsync("t1");
         await app.StartConnectedAsync("t2");
         await SubscribeAsync(app, "t1", stuck.Url);

@@ -50,32 +50,19 @@ internal static class DeadLetterHandlers
     /// more may follow: pass it as <c>?after=</c>); 400 for a bad <c>limit</c> (1–1000, default 100) or <c>after</c>. Payloads are not
     /// returned (they may hold message content; the key names the provider's message).
     /// </summary>
-    public static async Task<Results<Ok<DeadLetterListResponse>, ProblemHttpResult>> ListAsync(
+    public static async Task<Results<Ok<DeadLetterPage<DeadLetterResponse>>, ProblemHttpResult>> ListAsync(
         [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant,
         [FromQuery(Name = "limit")] string? limit,
         [FromQuery(Name = "after")] string? after,
         HttpContext context)
     {
-        int take = DefaultLimit;
-        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take is < 1 or > MaxLimit))
+        if (ParsePage(context, limit, after, out int take, out long afterId) is { } invalid)
         {
-            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, $"limit must be a whole number from 1 to {MaxLimit}.");
-        }
-
-        long afterId = 0;
-        if (after is not null && (!long.TryParse(after, NumberStyles.None, CultureInfo.InvariantCulture, out afterId) || afterId < 0))
-        {
-            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, "after must be a dead letter id (a whole number).");
+            return invalid;
         }
 
         var items = await Inbox(context).ListDeadLettersAsync(tenant, take, afterId, context.RequestAborted).ConfigureAwait(false);
-        var body = new DeadLetterResponse[items.Count];
-        for (int i = 0; i < items.Count; i++)
-        {
-            body[i] = DeadLetterResponse.From(items[i]);
-        }
-
-        return TypedResults.Ok(new DeadLetterListResponse { Items = body, NextAfter = items.Count == take ? items[^1].Id.ToString(CultureInfo.InvariantCulture) : null });
+        return TypedResults.Ok(DeadLetterPage.From(items, take, DeadLetterResponse.From, static item => item.Id));
     }
 
     /// <summary>204 when the dead letter is pending again; 400 for an id that is not a number, 404 when the tenant has no such dead letter.</summary>
@@ -84,9 +71,9 @@ internal static class DeadLetterHandlers
         [FromRoute(Name = ItemRouteValue)] string item,
         HttpContext context)
     {
-        if (!long.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out long itemId))
+        if (ParseItem(context, item, out long itemId) is { } invalid)
         {
-            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, "The dead letter id must be a whole number, as listed by GET dead-letters.");
+            return invalid;
         }
 
         if (!await Inbox(context).RetryAsync(tenant, itemId, context.RequestAborted).ConfigureAwait(false))
@@ -106,6 +93,33 @@ internal static class DeadLetterHandlers
         context.RequestServices.GetRequiredService<InboxMetrics>().Retried(retried);
         return TypedResults.Ok(new DeadLettersRetriedResponse { Retried = retried });
     }
+
+    /// <summary>
+    /// Reads a page's <c>?limit=</c> (1–<see cref="MaxLimit"/>, default <see cref="DefaultLimit"/>) and <c>?after=</c> (an item id,
+    /// default 0); the 400 problem when one is malformed. Shared by the inbox's and the outbound webhooks' dead letters.
+    /// </summary>
+    internal static ProblemHttpResult? ParsePage(HttpContext context, string? limit, string? after, out int take, out long afterId)
+    {
+        take = DefaultLimit;
+        afterId = 0;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take is < 1 or > MaxLimit))
+        {
+            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, $"limit must be a whole number from 1 to {MaxLimit}.");
+        }
+
+        if (after is not null && (!long.TryParse(after, NumberStyles.None, CultureInfo.InvariantCulture, out afterId) || afterId < 0))
+        {
+            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, "after must be a dead letter id (a whole number).");
+        }
+
+        return null;
+    }
+
+    /// <summary>Reads a dead letter id from the route; the 400 problem when it is not a whole number.</summary>
+    internal static ProblemHttpResult? ParseItem(HttpContext context, string item, out long itemId) =>
+        long.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out itemId)
+            ? null
+            : TypedProblems.Problem(context, StatusCodes.Status400BadRequest, "The dead letter id must be a whole number, as listed by GET dead-letters.");
 
     private static ITenantInbox Inbox(HttpContext context) => context.RequestServices.GetRequiredService<ITenantInbox>();
 }
@@ -146,14 +160,33 @@ internal sealed class DeadLetterResponse
     };
 }
 
-/// <summary>A page of dead letters: <c>{"items":[…],"next_after"}</c>.</summary>
-internal sealed class DeadLetterListResponse
+/// <summary>
+/// A page of dead letters, of the inbox or of the outbound webhooks: <c>{"items":[…],"next_after"}</c>, where <c>next_after</c> is the
+/// last item's id when the page is full (more may follow).
+/// </summary>
+internal sealed class DeadLetterPage<TItem>
 {
     [JsonPropertyName("items")]
-    public required DeadLetterResponse[] Items { get; init; }
+    public required TItem[] Items { get; init; }
 
     [JsonPropertyName("next_after")]
     public string? NextAfter { get; init; }
+}
+
+/// <summary>Builds <see cref="DeadLetterPage{TItem}"/>s.</summary>
+internal static class DeadLetterPage
+{
+    /// <summary>The page of <paramref name="items"/> (read with <paramref name="limit"/>), each mapped by <paramref name="map"/>.</summary>
+    public static DeadLetterPage<TItem> From<TSource, TItem>(IReadOnlyList<TSource> items, int limit, Func<TSource, TItem> map, Func<TSource, long> id)
+    {
+        var body = new TItem[items.Count];
+        for (int i = 0; i < items.Count; i++)
+        {
+            body[i] = map(items[i]);
+        }
+
+        return new DeadLetterPage<TItem> { Items = body, NextAfter = items.Count == limit ? id(items[^1]).ToString(CultureInfo.InvariantCulture) : null };
+    }
 }
 
 /// <summary>The answer to retry-all: <c>{"retried":n}</c>.</summary>

@@ -72,7 +72,7 @@ internal static class IdempotencyKeyFilter
         catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested)
         {
             Log.IdempotencyStoreFailed(logger, tenant.Value, ex);
-            context.Response.Headers.RetryAfter = "1";
+            Problems.SetRetryAfter(context, TimeSpan.FromSeconds(1));
             await Problems.WriteAsync(
                 context,
                 StatusCodes.Status503ServiceUnavailable,
@@ -88,7 +88,7 @@ internal static class IdempotencyKeyFilter
                 await WriteAcceptedAsync(context, begun.MessageId!).ConfigureAwait(false);
                 return;
             case IdempotencyState.InProgress:
-                context.Response.Headers.RetryAfter = "1";
+                Problems.SetRetryAfter(context, TimeSpan.FromSeconds(1));
                 await Problems.WriteAsync(
                     context,
                     StatusCodes.Status409Conflict,

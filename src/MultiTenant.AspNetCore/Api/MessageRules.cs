@@ -3,6 +3,12 @@ namespace MultiTenant.AspNetCore.Api;
 /// <summary>The rules of a message sent through <c>POST {prefix}/{business_id}/messages</c>.</summary>
 internal static class MessageRules
 {
+    /// <summary>The <c>error_code</c> of a 400 for a message the API or the backend refuses.</summary>
+    public const string InvalidMessageCode = "invalid_message";
+
+    /// <summary>The <c>error_code</c> of a 422 for a message kind the tenant's backend cannot send.</summary>
+    public const string KindNotSupportedCode = "kind_not_supported";
+
     private const int MaxRecipientLength = 128;
     private const int MaxPhoneDigits = 32;
 

@@ -8,6 +8,7 @@ using MultiTenant.AspNetCore;
 using MultiTenant.AspNetCore.Api;
 using MultiTenant.AspNetCore.Diagnostics;
 using MultiTenant.AspNetCore.Http;
+using MultiTenant.AspNetCore.OpenApi;
 using MultiTenant.AspNetCore.Security;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -53,6 +54,10 @@ public static class TenantApiEndpointRouteBuilderExtensions
     /// <item><c>GET {prefix}/{business_id}/dead-letters?limit=&amp;after=</c> → 200 <c>{"items":[{"id","key","source","kind","received_at",
     /// "attempts","last_error"}],"next_after"}</c>: inbox items whose handlers kept failing; <c>POST …/dead-letters/{id}/retry</c> → 204
     /// (404 unknown), <c>POST …/dead-letters/retry</c> → 200 <c>{"retried":n}</c>: pending again, in their place in the tenant's order.</item>
+    /// <item><c>PUT|GET|DELETE {prefix}/{business_id}/webhooks</c>: the tenant's outbound webhook subscription; <c>GET …/webhooks/dead-letters</c>
+    /// → 200 <c>{"items":[{"id","event_id","event_type","created_at","attempts","last_error"}],"next_after"}</c>: events that were never
+    /// delivered; <c>POST …/webhooks/dead-letters/{id}/retry</c> → 204 (404 unknown), <c>POST …/webhooks/dead-letters/retry</c> → 200
+    /// <c>{"retried":n}</c>: queued again, in their place in the tenant's order.</item>
     /// </list>
     /// A status is <c>{"business_id","status","started_at","updated_at","error","host"}</c> in snake_case, with RFC 3339 UTC timestamps
     /// of whole seconds (<c>2025-01-07T10:00:05Z</c>); <c>error</c> is omitted when there is none, <c>host</c> unless
@@ -117,8 +122,8 @@ public static class TenantApiEndpointRouteBuilderExtensions
 
         group.MapPost(tenantRoute + "/messages", handlers.SendMessageAsync)
             .Typed("SendMessage", logger)
-            .WithJsonRequestBody<SendMessageRequest>()
-            .WithMetadata(ProducesProblems(400, 403, 404, 409, 413, 415, 429, 502, 503))
+            .WithMessageRequestBody()
+            .WithMetadata(ProducesProblems(400, 403, 404, 409, 413, 415, 422, 429, 502, 503))
             .WithTags(Tag)
             .WithIdempotencyKey(options.MaxRequestBodySize, logger);
 
@@ -141,6 +146,7 @@ public static class TenantApiEndpointRouteBuilderExtensions
         DeadLetterHandlers.Map(group, tenantRoute, logger);
         TenantLifecycleEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
         TenantWebhookEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
+        WebhookDeadLetterEndpoints.Map(group, tenantRoute, (b, name) => b.Typed(name, logger));
 
         // The OpenAPI summaries are the handlers' XML doc summaries (Microsoft.AspNetCore.OpenApi reads them at build time).
         // Contributed endpoints get the API's conventions from a group of their own, so a contributor cannot forget them.

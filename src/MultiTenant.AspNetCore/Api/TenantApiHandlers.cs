@@ -8,6 +8,7 @@ using MultiTenant.AspNetCore.Diagnostics;
 using MultiTenant.AspNetCore.Http;
 using MultiTenant.AspNetCore.Security;
 using MultiTenant.Clients;
+using MultiTenant.Diagnostics;
 using MultiTenant.Hosting;
 
 namespace MultiTenant.AspNetCore.Api;
@@ -175,8 +176,11 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
     }
 
     /// <summary>
-    /// Sends a text message through a connected tenant: 202 with the message id; 404 unknown tenant, 409 not connected, 429 the backend
-    /// asked to retry later (Retry-After), 502 the backend refused it, 503 a relayed send no host took, so a retry is safe (Retry-After).
+    /// Sends a message of any kind through a connected tenant: 202 with the message id; 400 <c>invalid_message</c> over one of the
+    /// backend's limits, 422 <c>kind_not_supported</c> a kind the backend cannot send (both before any client call), 404 unknown tenant,
+    /// 409 not connected, 429 the backend asked to retry later (Retry-After), 502 the backend refused it (its <c>TenantSendException</c>
+    /// message as the detail) or the send failed otherwise (<c>send_failed</c>: a fixed detail with an error id, the exception in the
+    /// log, event <see cref="TenantApiEventIds.SendFailed"/>), 503 a relayed send no host took, so a retry is safe (Retry-After).
     /// </summary>
     public async Task<Results<Accepted<MessageAcceptedResponse>, ProblemHttpResult>> SendMessageAsync(
         [FromRoute(Name = BusinessIdRouteValue)] TenantId tenant, SendMessageRequest request, HttpContext context)
@@ -185,6 +189,14 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
         try
         {
             result = await Coordinator(context).SendMessageAsync(tenant, request.ToMessage(), context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (InvalidMessageException ex)
+        {
+            return Reject(context, nameof(SendMessageAsync), StatusCodes.Status400BadRequest, ex.Message, MessageRules.InvalidMessageCode);
+        }
+        catch (MessageKindNotSupportedException ex)
+        {
+            return Reject(context, nameof(SendMessageAsync), StatusCodes.Status422UnprocessableEntity, ex.Message, MessageRules.KindNotSupportedCode);
         }
         catch (TenantNotFoundException)
         {
@@ -197,7 +209,7 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
         catch (TenantUnavailableException ex)
         {
             // Nothing was sent: a retry is safe.
-            SetRetryAfter(context, ex.RetryAfter ?? TimeSpan.FromSeconds(1));
+            Problems.SetRetryAfter(context, ex.RetryAfter ?? TimeSpan.FromSeconds(1));
             return TypedProblems.Problem(context, StatusCodes.Status503ServiceUnavailable, ex.Message, "tenant_unavailable");
         }
         catch (TenantSendException ex)
@@ -207,11 +219,22 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             if (ex.IsTransient && ex.RetryAfter is { } retryAfter)
             {
                 status = StatusCodes.Status429TooManyRequests;
-                SetRetryAfter(context, retryAfter);
+                Problems.SetRetryAfter(context, retryAfter);
             }
 
             string detail = string.IsNullOrWhiteSpace(ex.Message) ? "The backend refused the message." : ex.Message;
             return TypedProblems.Problem(context, status, detail, ex.ErrorCode);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            // Not a TenantSendException (whose message the client wrote for callers): its text is never shown, the log has it.
+            string errorId = TenantErrorReference.NewId();
+            Log.SendFailed(logger, tenant.Value, errorId, ex);
+            return TypedProblems.Problem(
+                context,
+                StatusCodes.Status502BadGateway,
+                TenantErrorReference.Describe("sending the message failed", errorId, TenantApiEventIds.SendFailed),
+                "send_failed");
         }
 
         return TypedResults.Accepted((string?)null, new MessageAcceptedResponse { MessageId = result.MessageId });
@@ -219,18 +242,12 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
 
     private static ITenantCoordinator Coordinator(HttpContext context) => context.RequestServices.GetRequiredService<ITenantCoordinator>();
 
-    private static void SetRetryAfter(HttpContext context, TimeSpan retryAfter)
-    {
-        long seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
-        context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-    }
-
     private ProblemHttpResult NotFound(HttpContext context, string endpoint, TenantId tenant) =>
-        Reject(context, endpoint, StatusCodes.Status404NotFound, $"Tenant '{tenant}' is not known.");
+        Reject(context, endpoint, StatusCodes.Status404NotFound, TypedProblems.NotFoundDetail(tenant));
 
-    private ProblemHttpResult Reject(HttpContext context, string endpoint, int statusCode, string detail)
+    private ProblemHttpResult Reject(HttpContext context, string endpoint, int statusCode, string detail, string? errorCode = null)
     {
         Log.RequestRejected(logger, endpoint, statusCode, detail);
-        return TypedProblems.Problem(context, statusCode, detail);
+        return TypedProblems.Problem(context, statusCode, detail, errorCode);
     }
 }

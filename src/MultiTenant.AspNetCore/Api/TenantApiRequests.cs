@@ -55,47 +55,58 @@ internal sealed class StartTenantRequest : ITenantApiRequest, IBindableFromHttpC
     }
 }
 
-/// <summary>The body of <c>POST {prefix}/{business_id}/messages</c>: <c>{"to":"15551234567","text":"hi"}</c>.</summary>
+/// <summary>
+/// The body of <c>POST {prefix}/{business_id}/messages</c>: the WhatsApp Cloud API's message object, <c>{"to":"15551234567",
+/// "type":"image","image":{"link":"https://…"}}</c> (any kind of <see cref="MessageContent"/>, an optional
+/// <c>"context":{"message_id":"…"}</c> for a reply), or the short form <c>{"to":"15551234567","text":"hi"}</c>. Read with
+/// <see cref="StrictJsonBody"/>'s media type and size rules and Core's one reader of the message object,
+/// <see cref="OutboundMessageJson.ParseStrict"/> (unknown and repeated members refused by name); then the API's own rules: the recipient
+/// (<see cref="MessageRules.ValidateRecipient"/>) and a text's length (<see cref="TenantApiOptions.MaxMessageLength"/>, no NUL). The
+/// backend's kinds and limits are checked by the coordinator before any client is involved (<see cref="ITenantClientMessageKinds"/>).
+/// </summary>
 internal sealed class SendMessageRequest : ITenantApiRequest, IBindableFromHttpContext<SendMessageRequest>
 {
-    private static readonly StrictJsonBodyShape Shape = new("""{"to":"15551234567","text":"hi"}""", ["to", "text"]);
+    /// <summary>The example quoted when the body is empty.</summary>
+    public const string Example = """{"to":"15551234567","type":"text","text":{"body":"hi"}}""";
 
-    /// <summary>
-    /// The recipient: a phone number in international format without '+' (1 to 32 digits), or a WhatsApp JID such as
-    /// <c>15551234567@s.whatsapp.net</c>; at most 128 characters.
-    /// </summary>
-    [JsonPropertyName("to")]
-    public required string To { get; init; }
-
-    /// <summary>The text: 1 to <see cref="TenantApiOptions.MaxMessageLength"/> characters, no NUL.</summary>
-    [JsonPropertyName("text")]
-    public required string Text { get; init; }
+    /// <summary>The message to send; <see langword="null"/> when <see cref="Problem"/> is set.</summary>
+    public OutboundMessage? Message { get; private init; }
 
     /// <inheritdoc/>
-    [JsonIgnore]
     public ProblemHttpResult? Problem { get; private init; }
 
     /// <summary>The message to send.</summary>
-    public OutboundMessage ToMessage() => new(To, Text);
+    public OutboundMessage ToMessage() => Message ?? throw new InvalidOperationException("The request was refused: " + Problem?.ProblemDetails.Detail);
 
     public static async ValueTask<SendMessageRequest?> BindAsync(HttpContext context, ParameterInfo parameter)
     {
         var options = TenantApiRequestOptions.Get(context);
-        var body = await StrictJsonBody.ReadAsync(context, Shape, options.MaxRequestBodySize).ConfigureAwait(false);
-        if (body.Problem is { } problem)
+        var (body, start, problem) = await StrictJsonBody.ReadDocumentAsync(context, Example, options.MaxRequestBodySize).ConfigureAwait(false);
+        if (problem is not null)
         {
-            return new SendMessageRequest { To = string.Empty, Text = string.Empty, Problem = problem };
+            return new SendMessageRequest { Problem = problem };
         }
 
-        string to = body.GetString("to")!;
-        string text = body.GetString("text")!;
-        if ((MessageRules.ValidateRecipient(to) ?? MessageRules.ValidateText(text, options.MaxMessageLength)) is { } invalid)
+        OutboundMessage message;
+        using (body)
         {
-            return new SendMessageRequest { To = to, Text = text, Problem = TypedProblems.Problem(context, StatusCodes.Status400BadRequest, invalid) };
+            try
+            {
+                message = OutboundMessageJson.ParseStrict(body!.Span[start..]);
+            }
+            catch (InvalidMessageException ex)
+            {
+                return Invalid(context, ex.Message);
+            }
         }
 
-        return new SendMessageRequest { To = to, Text = text };
+        string? invalid = MessageRules.ValidateRecipient(message.To)
+            ?? (message.Content is TextContent text ? MessageRules.ValidateText(text.Body, options.MaxMessageLength) : null);
+        return invalid is null ? new SendMessageRequest { Message = message } : Invalid(context, invalid);
     }
+
+    private static SendMessageRequest Invalid(HttpContext context, string detail) =>
+        new() { Problem = TypedProblems.Problem(context, StatusCodes.Status400BadRequest, detail, MessageRules.InvalidMessageCode) };
 }
 
 /// <summary>The API options a request body is read with: the validated ones from DI, or the defaults.</summary>

@@ -1,11 +1,9 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using MultiTenant.AspNetCore.Http;
 using MultiTenant.Clients;
 using MultiTenant.Hosting;
@@ -22,6 +20,9 @@ namespace MultiTenant.AspNetCore.Api;
 internal static class TenantLifecycleEndpoints
 {
     private const string Tag = "Tenants";
+
+    /// <summary>The labels body: a JSON object of strings, at most <see cref="TenantLabels.MaxCount"/> members (keys and values checked after).</summary>
+    private static readonly StrictJsonBodyShape LabelsShape = StrictJsonBodyShape.StringMap("""{"env":"prod","team":"payments"}""", TenantLabels.MaxCount);
 
     /// <summary>Maps the endpoints into the API group; <paramref name="conventions"/> applies the API's typed-endpoint conventions.</summary>
     public static void Map(RouteGroupBuilder group, string tenantRoute, Func<RouteHandlerBuilder, string, RouteHandlerBuilder> conventions)
@@ -48,7 +49,7 @@ internal static class TenantLifecycleEndpoints
         }
         catch (TenantNotFoundException)
         {
-            return TypedProblems.Problem(context, StatusCodes.Status404NotFound, $"Tenant '{tenant}' is not known.");
+            return TypedProblems.TenantNotFound(context, tenant);
         }
         catch (TenantAlreadyRunningException)
         {
@@ -74,7 +75,7 @@ internal static class TenantLifecycleEndpoints
         }
         catch (TenantNotFoundException)
         {
-            return TypedProblems.Problem(context, StatusCodes.Status404NotFound, $"Tenant '{tenant}' is not known.");
+            return TypedProblems.TenantNotFound(context, tenant);
         }
         catch (TenantNotConnectedException ex)
         {
@@ -87,7 +88,7 @@ internal static class TenantLifecycleEndpoints
 
         var status = await coordinator.GetStatusAsync(tenant, context.RequestAborted).ConfigureAwait(false);
         return status is null
-            ? TypedProblems.Problem(context, StatusCodes.Status404NotFound, $"Tenant '{tenant}' is not known.")
+            ? TypedProblems.TenantNotFound(context, tenant)
             : TypedResults.Ok(TenantStatusResponse.From(status, IncludeHost(context)));
     }
 
@@ -99,102 +100,31 @@ internal static class TenantLifecycleEndpoints
     public static async Task<Results<Ok<TenantStatusResponse>, ProblemHttpResult>> SetLabelsAsync(
         [FromRoute(Name = TenantApiHandlers.BusinessIdRouteValue)] TenantId tenant, HttpContext context)
     {
-        var (labels, error) = await ReadLabelsAsync(context).ConfigureAwait(false);
-        if (error is { } refused)
+        var body = await StrictJsonBody.ReadAsync(context, LabelsShape, TenantApiRequestOptions.Get(context).MaxRequestBodySize).ConfigureAwait(false);
+        if (body.Problem is { } refused)
         {
-            return TypedProblems.Problem(context, refused.StatusCode, refused.Detail);
+            return refused;
+        }
+
+        var labels = new SortedDictionary<string, string>(body.GetStringMap()!.ToDictionary(), StringComparer.Ordinal);
+        if (TenantLabels.Validate(labels) is { } invalid)
+        {
+            return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, invalid);
         }
 
         var status = await Coordinator(context).GetStatusAsync(tenant, context.RequestAborted).ConfigureAwait(false);
         if (status is null)
         {
-            return TypedProblems.Problem(context, StatusCodes.Status404NotFound, $"Tenant '{tenant}' is not known.");
+            return TypedProblems.TenantNotFound(context, tenant);
         }
 
-        await context.RequestServices.GetRequiredService<ITenantLabelStore>().SetAsync(tenant, labels!, context.RequestAborted).ConfigureAwait(false);
+        await context.RequestServices.GetRequiredService<ITenantLabelStore>().SetAsync(tenant, labels, context.RequestAborted).ConfigureAwait(false);
         return TypedResults.Ok(TenantStatusResponse.From(status, IncludeHost(context), labels));
-    }
-
-    private static async Task<(SortedDictionary<string, string>? Labels, RequestError? Error)> ReadLabelsAsync(HttpContext context)
-    {
-        if (JsonObjectParser.CheckContentType(context.Request) is { } contentType)
-        {
-            return (null, contentType);
-        }
-
-        int limit = context.RequestServices.GetService<IOptions<TenantApiOptions>>()?.Value.MaxRequestBodySize ?? TenantApiOptions.DefaultMaxRequestBodySize;
-        BoundedRequestBody body;
-        try
-        {
-            body = await BoundedRequestBody.ReadAsync(context, limit).ConfigureAwait(false);
-        }
-        catch (BadHttpRequestException ex)
-        {
-            return (null, new RequestError(ex.StatusCode, ex.Message));
-        }
-
-        using (body)
-        {
-            return ParseLabels(body.Span);
-        }
-    }
-
-    private static (SortedDictionary<string, string>? Labels, RequestError? Error) ParseLabels(ReadOnlySpan<byte> json)
-    {
-        const string Expected = """The body must be a JSON object of string labels, such as {"env":"prod","team":"payments"}.""";
-        var labels = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        var reader = new Utf8JsonReader(json);
-        try
-        {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return (null, BadRequest(Expected));
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                string key = reader.GetString()!;
-                if (!reader.Read() || reader.TokenType != JsonTokenType.String)
-                {
-                    return (null, BadRequest($"The value of label '{Truncate(key)}' is not a string. {Expected}"));
-                }
-
-                if (!labels.TryAdd(key, reader.GetString()!))
-                {
-                    return (null, BadRequest($"Label '{Truncate(key)}' is given twice."));
-                }
-
-                if (labels.Count > TenantLabels.MaxCount)
-                {
-                    break; // reported below, without reading the rest
-                }
-            }
-
-            if (labels.Count <= TenantLabels.MaxCount && (reader.TokenType != JsonTokenType.EndObject || reader.Read()))
-            {
-                return (null, BadRequest(Expected));
-            }
-        }
-        catch (JsonException)
-        {
-            return (null, BadRequest("The body is not valid JSON. " + Expected));
-        }
-        catch (InvalidOperationException)
-        {
-            // GetString on text that is not valid UTF-8 or holds an unpaired surrogate escape.
-            return (null, BadRequest("The body contains text that is not valid UTF-8 or not valid Unicode. " + Expected));
-        }
-
-        return TenantLabels.Validate(labels) is { } problem ? (null, BadRequest(problem)) : (labels, null);
-
-        static RequestError BadRequest(string detail) => new(StatusCodes.Status400BadRequest, detail);
-        static string Truncate(string key) => key.Length <= 64 ? key : key[..64] + "…";
     }
 
     private static ITenantCoordinator Coordinator(HttpContext context) => context.RequestServices.GetRequiredService<ITenantCoordinator>();
 
-    private static bool IncludeHost(HttpContext context) =>
-        context.RequestServices.GetService<IOptions<TenantApiOptions>>()?.Value.IncludeHost ?? false;
+    private static bool IncludeHost(HttpContext context) => TenantApiRequestOptions.Get(context).IncludeHost;
 }
 
 /// <summary>

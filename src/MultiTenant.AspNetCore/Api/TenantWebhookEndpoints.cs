@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -24,7 +23,6 @@ namespace MultiTenant.AspNetCore.Api;
 internal static class TenantWebhookEndpoints
 {
     private const string Tag = "Webhooks";
-    private const string Example = """{"url":"https://example.com/hooks/whatsapp","event_types":["message","receipt"],"secret":"at least 16 characters"}""";
     private const int MinSecretLength = 16;
     private const int MaxSecretLength = 256;
 
@@ -54,27 +52,13 @@ internal static class TenantWebhookEndpoints
         var services = context.RequestServices;
         var apiOptions = TenantApiRequestOptions.Get(context);
         var options = services.GetRequiredService<IOptions<WebhookDeliveryOptions>>().Value;
-        if (JsonObjectParser.CheckContentType(context.Request) is { } contentTypeError)
+        var body = await StrictJsonBody.ReadAsync(context, WebhookPutBody.Shape, apiOptions.MaxRequestBodySize).ConfigureAwait(false);
+        if (body.Problem is { } refused)
         {
-            return TypedProblems.Problem(context, contentTypeError.StatusCode, contentTypeError.Detail);
+            return refused;
         }
 
-        WebhookPutBody put;
-        try
-        {
-            using var body = await BoundedRequestBody.ReadAsync(context, apiOptions.MaxRequestBodySize).ConfigureAwait(false);
-            if (WebhookPutBody.Parse(body.Span) is not { } parsed)
-            {
-                return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, "The body must be a JSON object like " + Example + ".");
-            }
-
-            put = parsed;
-        }
-        catch (BadHttpRequestException ex)
-        {
-            return TypedProblems.Problem(context, ex.StatusCode, ex.Message);
-        }
-
+        var put = WebhookPutBody.From(body);
         if (await CheckAsync(put, options.AllowPrivateTargets, context.RequestAborted).ConfigureAwait(false) is { } invalid)
         {
             return TypedProblems.Problem(context, StatusCodes.Status400BadRequest, invalid);
@@ -163,73 +147,31 @@ internal static class TenantWebhookEndpoints
 }
 
 /// <summary>
-/// The PUT body: <c>url</c> (required), <c>event_types</c> (default <c>["*"]</c>), <c>secret</c> (optional). Its own parser rather than
-/// <see cref="StrictJsonBody"/>, which reads string members only: <c>event_types</c> is an array.
+/// The PUT body: <c>url</c> (required), <c>event_types</c> (an array of strings, default <c>["*"]</c>), <c>secret</c> (optional), read
+/// with <see cref="StrictJsonBody"/> (unknown or repeated members, depth, size and media type refused as for every body of the API).
 /// </summary>
 internal sealed class WebhookPutBody
 {
-    public Uri? Url { get; private set; }
+    public static readonly StrictJsonBodyShape Shape = new(
+        """{"url":"https://example.com/hooks/whatsapp","event_types":["message","receipt"],"secret":"at least 16 characters"}""",
+        ["url"],
+        ["event_types", "secret"],
+        stringArrays: ["event_types"]);
 
-    public List<string> EventTypes { get; private set; } = [WebhookEventTypes.All];
+    /// <summary>The <c>url</c>; <see langword="null"/> when the string is not an absolute URI.</summary>
+    public Uri? Url { get; private init; }
 
-    public string? Secret { get; private set; }
+    public IReadOnlyList<string> EventTypes { get; private init; } = [WebhookEventTypes.All];
 
-    /// <summary>
-    /// Parses a JSON object with exactly these members (no unknown or repeated ones, so a misspelt member is reported); an unusable
-    /// <c>url</c> string gives a <see langword="null"/> <see cref="Url"/>. <see langword="null"/> when the document has another shape.
-    /// </summary>
-    public static WebhookPutBody? Parse(ReadOnlySpan<byte> json)
+    public string? Secret { get; private init; }
+
+    /// <summary>The body of an accepted <see cref="StrictJsonBody"/> of <see cref="Shape"/>.</summary>
+    public static WebhookPutBody From(StrictJsonBody body) => new()
     {
-        var result = new WebhookPutBody();
-        bool hasUrl = false, hasTypes = false, hasSecret = false;
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
-        try
-        {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return null;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                string name = reader.GetString()!;
-                reader.Read();
-                switch (name)
-                {
-                    case "url" when !hasUrl && reader.TokenType == JsonTokenType.String:
-                        hasUrl = true;
-                        result.Url = Uri.TryCreate(reader.GetString(), UriKind.Absolute, out var url) ? url : null;
-                        break;
-                    case "secret" when !hasSecret && reader.TokenType == JsonTokenType.String:
-                        hasSecret = true;
-                        result.Secret = reader.GetString();
-                        break;
-                    case "event_types" when !hasTypes && reader.TokenType == JsonTokenType.StartArray:
-                        hasTypes = true;
-                        result.EventTypes = [];
-                        while (reader.Read() && reader.TokenType == JsonTokenType.String)
-                        {
-                            result.EventTypes.Add(reader.GetString()!);
-                        }
-
-                        if (reader.TokenType != JsonTokenType.EndArray)
-                        {
-                            return null;
-                        }
-
-                        break;
-                    default:
-                        return null;
-                }
-            }
-
-            return reader.TokenType == JsonTokenType.EndObject && hasUrl && !reader.Read() ? result : null;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
-        {
-            return null; // not JSON, or a string that is not valid UTF-8 / Unicode (GetString)
-        }
-    }
+        Url = Uri.TryCreate(body.GetString("url"), UriKind.Absolute, out var url) ? url : null,
+        EventTypes = body.GetStrings("event_types") ?? [WebhookEventTypes.All],
+        Secret = body.GetString("secret"),
+    };
 }
 
 /// <summary>A webhook subscription as the API shows it: never the secret, except a generated one in the PUT that made it.</summary>

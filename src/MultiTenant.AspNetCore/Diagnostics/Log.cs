@@ -17,6 +17,9 @@ public static class TenantApiEventIds
     /// <summary>A start or stop was requested through the API.</summary>
     public const int TenantCommand = 2003;
 
+    /// <summary>A tenant's client failed to send a message with an exception that is not a <c>TenantSendException</c>; answered 502.</summary>
+    public const int SendFailed = 2004;
+
     /// <summary>A request was over its caller's rate limit and answered 429 (Debug level).</summary>
     public const int RateLimited = 2010;
 
@@ -47,6 +50,9 @@ internal static partial class Log
 
     [LoggerMessage(TenantApiEventIds.RequestRejected, LogLevel.Debug, "Tenant API endpoint {Endpoint} answered {StatusCode}: {Detail}")]
     public static partial void RequestRejected(ILogger logger, string endpoint, int statusCode, string detail);
+
+    [LoggerMessage(TenantApiEventIds.SendFailed, LogLevel.Error, "Tenant {BusinessId}: the client failed to send a message (error id {ErrorId})")]
+    public static partial void SendFailed(ILogger logger, string businessId, string errorId, Exception exception);
 
     [LoggerMessage(TenantApiEventIds.SendRefused, LogLevel.Warning, "Tenant {BusinessId}: the backend refused a message (transient: {IsTransient}, code: {ErrorCode})")]
     public static partial void SendRefused(ILogger logger, string businessId, bool isTransient, string? errorCode);

@@ -7,7 +7,10 @@ namespace MultiTenant.AspNetCore.Http;
 /// <summary>Why a request was refused: the HTTP status and a human-readable detail (never exception text, never the raw input).</summary>
 internal readonly record struct RequestError(int StatusCode, string Detail);
 
-/// <summary>The checks behind <see cref="StrictJsonBody"/>: the media type (415) and the flat object of string members (400).</summary>
+/// <summary>
+/// The checks behind <see cref="StrictJsonBody"/>, the one JSON body reader of the packages: the media type (415) and the flat object
+/// of string (and string array) members (400).
+/// </summary>
 internal static class JsonObjectParser
 {
     private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
@@ -47,20 +50,19 @@ internal static class JsonObjectParser
     }
 
     /// <summary>
-    /// Parses <paramref name="json"/> as an object whose members are those of <paramref name="shape"/>, all strings (an optional one
-    /// may be null). Unknown members are refused, so a misspelt member is reported instead of silently ignored; so are duplicates.
+    /// Parses <paramref name="json"/> as an object whose members are those of <paramref name="shape"/>: strings, or arrays of strings
+    /// where the shape says so (an optional one may be null). Unknown members are refused, so a misspelt member is reported instead of
+    /// silently ignored; so are duplicates. A <see cref="StrictJsonBodyShape.StringMap"/> shape takes members of any name into
+    /// <paramref name="map"/> instead, each once, each a string, at most <see cref="StrictJsonBodyShape.MaxMembers"/>.
     /// </summary>
     /// <param name="json">The body.</param>
     /// <param name="shape">The member names.</param>
-    /// <param name="values">Receives the values, in the order of the shape's members.</param>
-    public static RequestError? Parse(ReadOnlySpan<byte> json, StrictJsonBodyShape shape, Span<string?> values)
+    /// <param name="values">Receives the values (a string or a string array), in the order of the shape's members.</param>
+    /// <param name="map">Receives the members of a string map shape; <see langword="null"/> for a shape of named members.</param>
+    public static RequestError? Parse(ReadOnlySpan<byte> json, StrictJsonBodyShape shape, object?[] values, Dictionary<string, string>? map)
     {
-        var names = shape.Members;
         string example = shape.Example;
-        if (json.StartsWith(Utf8Bom))
-        {
-            json = json[Utf8Bom.Length..];
-        }
+        json = json[BomLength(json)..];
 
         if (json.Trim(" \t\r\n"u8).IsEmpty)
         {
@@ -68,7 +70,7 @@ internal static class JsonObjectParser
         }
 
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 16 });
-        Span<bool> seen = stackalloc bool[names.Count];
+        Span<bool> seen = stackalloc bool[shape.Members.Count];
         try
         {
             reader.Read();
@@ -79,40 +81,10 @@ internal static class JsonObjectParser
 
             while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
             {
-                int index = -1;
-                for (int i = 0; i < names.Count; i++)
+                var error = map is not null ? ReadMapMember(ref reader, shape, map) : ReadMember(ref reader, shape, values, seen);
+                if (error is not null)
                 {
-                    if (reader.ValueTextEquals(names[i]))
-                    {
-                        index = i;
-                        break;
-                    }
-                }
-
-                if (index < 0)
-                {
-                    return BadRequest($"{DescribeUnknownMember(ref reader)} is not accepted; the body has only {ListNames(names)}, as in {example}.");
-                }
-
-                if (seen[index])
-                {
-                    return BadRequest($"'{names[index]}' appears more than once.");
-                }
-
-                seen[index] = true;
-                reader.Read();
-                switch (reader.TokenType)
-                {
-                    case JsonTokenType.String:
-                        values[index] = reader.GetString();
-                        break;
-                    case JsonTokenType.Null when index >= shape.RequiredCount:
-                        values[index] = null;
-                        break;
-                    case JsonTokenType.Null:
-                        return BadRequest($"'{names[index]}' must be a string, not null.");
-                    default:
-                        return BadRequest($"'{names[index]}' must be a string; it is {Describe(reader.TokenType)}.");
+                    return error;
                 }
             }
 
@@ -137,12 +109,94 @@ internal static class JsonObjectParser
         {
             if (!seen[i])
             {
-                return BadRequest($"'{names[i]}' is missing; send a JSON object such as {example}.");
+                return BadRequest($"'{shape.Members[i]}' is missing; send a JSON object such as {example}.");
             }
         }
 
         return null;
     }
+
+    /// <summary>Reads one member of a shape of named members (the reader on its name).</summary>
+    private static RequestError? ReadMember(ref Utf8JsonReader reader, StrictJsonBodyShape shape, object?[] values, scoped Span<bool> seen)
+    {
+        var names = shape.Members;
+        int index = -1;
+        for (int i = 0; i < names.Count; i++)
+        {
+            if (reader.ValueTextEquals(names[i]))
+            {
+                index = i;
+                break;
+            }
+        }
+
+        if (index < 0)
+        {
+            return BadRequest($"{DescribeMember(reader.GetString(), "An unknown member")} is not accepted; the body has only {ListNames(names)}, as in {shape.Example}.");
+        }
+
+        string name = names[index];
+        if (seen[index])
+        {
+            return BadRequest($"'{name}' appears more than once.");
+        }
+
+        seen[index] = true;
+        bool array = shape.IsArray(index);
+        reader.Read();
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.String when !array:
+                values[index] = reader.GetString();
+                return null;
+            case JsonTokenType.StartArray when array:
+                var items = new List<string>();
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    if (reader.TokenType != JsonTokenType.String)
+                    {
+                        return BadRequest($"'{name}' must be an array of strings; item {items.Count + 1} is {Describe(reader.TokenType)}.");
+                    }
+
+                    items.Add(reader.GetString()!);
+                }
+
+                values[index] = items.ToArray();
+                return null;
+            case JsonTokenType.Null when index >= shape.RequiredCount:
+                values[index] = null;
+                return null;
+            case JsonTokenType.Null:
+                return BadRequest($"'{name}' must be {Expected(array)}, not null.");
+            default:
+                return BadRequest($"'{name}' must be {Expected(array)}; it is {Describe(reader.TokenType)}.");
+        }
+
+        static string Expected(bool array) => array ? "an array of strings" : "a string";
+    }
+
+    /// <summary>Reads one member of a string map shape (the reader on its name).</summary>
+    private static RequestError? ReadMapMember(ref Utf8JsonReader reader, StrictJsonBodyShape shape, Dictionary<string, string> map)
+    {
+        string name = reader.GetString()!;
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            return BadRequest($"{DescribeMember(name, "A member")} must be a string; it is {Describe(reader.TokenType)}. Send a JSON object such as {shape.Example}.");
+        }
+
+        if (!map.TryAdd(name, reader.GetString()!))
+        {
+            return BadRequest($"{DescribeMember(name, "A member")} appears more than once.");
+        }
+
+        return map.Count > shape.MaxMembers
+            ? BadRequest($"The body has at most {shape.MaxMembers} members; send fewer, as in {shape.Example}.")
+            : null;
+    }
+
+    /// <summary>The length of the UTF-8 byte order mark <paramref name="json"/> starts with: 3, or 0 without one.</summary>
+    public static int BomLength(ReadOnlySpan<byte> json) => json.StartsWith(Utf8Bom) ? Utf8Bom.Length : 0;
 
     private static RequestError BadRequest(string detail) => new(StatusCodes.Status400BadRequest, detail);
 
@@ -157,11 +211,10 @@ internal static class JsonObjectParser
         _ => "not a value",
     };
 
-    /// <summary>Names an unknown member in an error, quoting it only when it is short and printable (it is the caller's input).</summary>
-    private static string DescribeUnknownMember(ref Utf8JsonReader reader)
+    /// <summary>Names a member in an error, quoting it only when it is short and printable (it is the caller's input).</summary>
+    private static string DescribeMember(string? name, string otherwise)
     {
-        string name = reader.GetString() ?? string.Empty;
-        if (name.Length is > 0 and <= 64)
+        if (name is { Length: > 0 and <= 64 })
         {
             bool printable = true;
             foreach (char c in name)
@@ -179,7 +232,7 @@ internal static class JsonObjectParser
             }
         }
 
-        return "An unknown member";
+        return otherwise;
     }
 
     private static string ListNames(IReadOnlyList<string> names)

@@ -28,6 +28,14 @@ internal static class Problems
         return context.Response.WriteAsJsonAsync(problem, ApiJson.Context.ProblemResponse, ContentType, CancellationToken.None);
     }
 
+    /// <summary>Sets <c>Retry-After</c> to <paramref name="retryAfter"/> in whole seconds, rounded up, at least 1; returns the seconds.</summary>
+    public static long SetRetryAfter(HttpContext context, TimeSpan retryAfter)
+    {
+        long seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
+        context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return seconds;
+    }
+
     internal static (string Type, string Title) Describe(int statusCode) => statusCode switch
     {
         StatusCodes.Status400BadRequest => ("https://tools.ietf.org/html/rfc9110#section-15.5.1", "Bad Request"),
@@ -69,4 +77,11 @@ internal static class TypedProblems
         var (type, title) = Problems.Describe(statusCode);
         return TypedResults.Problem(detail: detail, statusCode: statusCode, title: title, type: type, extensions: extensions);
     }
+
+    /// <summary>The 404 of a tenant no store knows.</summary>
+    public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult TenantNotFound(HttpContext context, TenantId tenant) =>
+        Problem(context, StatusCodes.Status404NotFound, NotFoundDetail(tenant));
+
+    /// <summary>The detail of <see cref="TenantNotFound"/>.</summary>
+    public static string NotFoundDetail(TenantId tenant) => $"Tenant '{tenant}' is not known.";
 }

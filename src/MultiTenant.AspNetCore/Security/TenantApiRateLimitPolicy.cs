@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.RateLimiting;
@@ -81,11 +80,9 @@ internal sealed class TenantApiRateLimitPolicy : IRateLimiterPolicy<string>
     private async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
         var http = context.HttpContext;
-        long seconds = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan retryAfter)
-            ? Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds))
-            : 1;
+        long seconds = Problems.SetRetryAfter(
+            http, context.Lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan retryAfter) ? retryAfter : TimeSpan.FromSeconds(1));
         Log.RateLimited(_logger, http.Request.Method, http.Request.Path.Value ?? string.Empty, seconds);
-        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         await Problems.WriteAsync(
             http,
             StatusCodes.Status429TooManyRequests,

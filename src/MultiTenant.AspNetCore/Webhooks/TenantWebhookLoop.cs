@@ -30,9 +30,10 @@ internal sealed class TenantWebhookLoop(TenantId tenant, WebhookDispatcher dispa
     /// <summary>Whether <see cref="Wake"/> was called since the last call; resets it.</summary>
     public bool ConsumeWake() => Interlocked.Exchange(ref _woken, 0) == 1;
 
-    public void Start(CancellationToken stop) => Completion = Task.Run(() => RunAsync(stop), CancellationToken.None);
+    /// <summary>Runs until <paramref name="stop"/> (no new attempt starts); <paramref name="abort"/> cancels the attempt in flight.</summary>
+    public void Start(CancellationToken stop, CancellationToken abort) => Completion = Task.Run(() => RunAsync(stop, abort), CancellationToken.None);
 
-    private async Task RunAsync(CancellationToken stop)
+    private async Task RunAsync(CancellationToken stop, CancellationToken abort)
     {
         var time = dispatcher.Time;
         while (!stop.IsCancellationRequested)
@@ -53,7 +54,7 @@ internal sealed class TenantWebhookLoop(TenantId tenant, WebhookDispatcher dispa
             TimeSpan wait;
             try
             {
-                if (await dispatcher.Sender.SendNextAsync(tenant, _senderId, stop).ConfigureAwait(false))
+                if (await dispatcher.Sender.SendNextAsync(tenant, _senderId, stop, abort).ConfigureAwait(false))
                 {
                     continue;
                 }

@@ -31,6 +31,11 @@ public static class TenantWebhookServiceExtensions
             services.AddSingleton<TenantWebhooksMarker>();
             services.TryAddSingleton<WebhookSender>();
             services.TryAddSingleton<WebhookDispatcher>();
+            services.TryAddSingleton(static sp => new WebhookSubscriptionCache(
+                sp.GetRequiredService<ITenantWebhookSubscriptionStore>(),
+                sp.GetRequiredService<IOptions<WebhookDeliveryOptions>>(),
+                sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                sp.GetService<IWebhookSubscriptionChanges>()));
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<WebhookDispatcher>());
             builder.AddEventHandler<WebhookEventHandler>();
             services.AddHttpClient(WebhookSender.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)

@@ -29,6 +29,10 @@ internal sealed class WebhookDispatcher : IHostedService, IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<TenantId, TenantWebhookLoop> _loops = [];
     private readonly CancellationTokenSource _stop = new();
+
+    // Cancels the attempts in flight: only when the host's shutdown timeout runs out. A stop lets them finish (each is bounded by
+    // WebhookDeliveryOptions.Timeout), so an event the receiver took is recorded as delivered and the next owner does not send it again.
+    private readonly CancellationTokenSource _abort = new();
     private Task _poll = Task.CompletedTask;
     private DateTimeOffset _nextPurge;
 
@@ -76,7 +80,7 @@ internal sealed class WebhookDispatcher : IHostedService, IAsyncDisposable
                 loop = new TenantWebhookLoop(tenant, this);
                 _loops[tenant] = loop;
                 loop.Wake();
-                loop.Start(_stop.Token);
+                loop.Start(_stop.Token, _abort.Token);
                 return;
             }
 
@@ -99,7 +103,12 @@ internal sealed class WebhookDispatcher : IHostedService, IAsyncDisposable
             running = [_poll, .. _loops.Values.Select(static l => l.Completion)];
         }
 
-        await Task.WhenAll(running).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        using (cancellationToken.Register(static abort => ((CancellationTokenSource)abort!).Cancel(), _abort))
+        {
+            await Task.WhenAll(running).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        await _abort.CancelAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -110,6 +119,7 @@ internal sealed class WebhookDispatcher : IHostedService, IAsyncDisposable
         }
 
         _stop.Dispose();
+        _abort.Dispose();
     }
 
     internal ITenantWebhookOutbox Outbox => _outbox;

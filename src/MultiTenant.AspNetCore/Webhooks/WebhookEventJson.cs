@@ -17,6 +17,17 @@ namespace MultiTenant.AspNetCore.Webhooks;
 /// </remarks>
 internal static class WebhookEventJson
 {
+    /// <summary>The webhook event type of <paramref name="tenantEvent"/> (no allocation), or <see langword="null"/> for kinds not delivered by webhook.</summary>
+    public static string? TypeOf(TenantEvent tenantEvent) => tenantEvent switch
+    {
+        MessageEvent => WebhookEventTypes.Message,
+        ReceiptEvent => WebhookEventTypes.Receipt,
+        TenantConnectedEvent => WebhookEventTypes.Connected,
+        TenantDisconnectedEvent => WebhookEventTypes.Disconnected,
+        TenantFaultedEvent => WebhookEventTypes.Faulted,
+        _ => null,
+    };
+
     /// <summary>Creates the webhook form of <paramref name="tenantEvent"/>; <see langword="false"/> for event kinds not delivered by webhook.</summary>
     public static bool TryCreate(TenantId tenant, TenantEvent tenantEvent, out string eventId, out string eventType, out byte[] body)
     {

@@ -38,9 +38,10 @@ internal sealed class WebhookSender(
 
     /// <summary>
     /// Sends the tenant's oldest pending event if it is due. <see langword="true"/> when an event was dealt with (the caller goes on
-    /// with the next), <see langword="false"/> when there was nothing to send now. Store failures throw.
+    /// with the next), <see langword="false"/> when there was nothing to send now. Store failures throw. After <paramref name="stop"/>
+    /// no attempt starts; one already posting runs to its end unless <paramref name="abort"/> cancels it.
     /// </summary>
-    public async Task<bool> SendNextAsync(TenantId tenant, Guid sender, CancellationToken stop)
+    public async Task<bool> SendNextAsync(TenantId tenant, Guid sender, CancellationToken stop, CancellationToken abort)
     {
         var subscription = await subscriptions.GetAsync(tenant, stop).ConfigureAwait(false);
         if (subscription is null)
@@ -66,7 +67,7 @@ internal sealed class WebhookSender(
                 return false;
             }
 
-            var (error, refused) = await PostAsync(subscription, item, sender, stop).ConfigureAwait(false);
+            var (error, refused) = await PostAsync(subscription, item, sender, abort).ConfigureAwait(false);
             if (error is null)
             {
                 await outbox.CompleteAsync(tenant, item.Id, sender, CancellationToken.None).ConfigureAwait(false);

@@ -13,7 +13,9 @@ public static partial class OutboundMessageJson
     /// </summary>
     /// <param name="utf8Json">The JSON.</param>
     /// <exception cref="InvalidMessageException">Not JSON, or not a message object (the exception names the field).</exception>
-    public static OutboundMessage Parse(ReadOnlySpan<byte> utf8Json)
+    public static OutboundMessage Parse(ReadOnlySpan<byte> utf8Json) => ParseDocument(utf8Json, strict: false);
+
+    private static OutboundMessage ParseDocument(ReadOnlySpan<byte> utf8Json, bool strict)
     {
         JsonDocument document;
         try
@@ -21,14 +23,29 @@ public static partial class OutboundMessageJson
             var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { MaxDepth = 16 });
             document = JsonDocument.ParseValue(ref reader);
         }
-        catch (JsonException)
+        catch (JsonException ex)
         {
-            throw new InvalidMessageException("$", "The message is not valid JSON.");
+            throw new InvalidMessageException("$", ex.LineNumber is { } line && ex.BytePositionInLine is { } position
+                ? $"The message is not valid JSON (line {line + 1}, byte {position + 1})."
+                : "The message is not valid JSON.");
         }
 
         using (document)
         {
-            return Read(document.RootElement);
+            try
+            {
+                if (strict)
+                {
+                    CheckMembers(document.RootElement);
+                }
+
+                return Read(document.RootElement);
+            }
+            catch (InvalidOperationException)
+            {
+                // JsonElement.GetString on text that is not valid UTF-8 or holds an unpaired surrogate escape.
+                throw new InvalidMessageException("$", "The message contains text that is not valid UTF-8 or not valid Unicode.");
+            }
         }
     }
 

@@ -26,6 +26,13 @@ public enum TenantFatalReason
 /// A condition that retrying cannot fix. Thrown by clients and factories; the tenant goes to <see cref="TenantState.Error"/>
 /// with <see cref="Exception.Message"/> as its error, and is not retried until it is started again.
 /// </summary>
+/// <remarks>
+/// The message is the client's public reason and is shown as it is: in the tenant's status (<c>GET /api/tenants/{business_id}</c>),
+/// the dashboard, <see cref="Events.TenantFaultedEvent.Error"/> and outbound webhooks. Write it for the API caller ("No paired device; pair one
+/// first."), never with a secret, a connection string or another exception's text; put the cause in <c>innerException</c>, which only
+/// the log line (event id <see cref="Diagnostics.MultiTenantEventIds.TenantFaulted"/>) carries. Any other exception of a client is never
+/// shown: its status says a fixed reason, the exception's type and an error id that the log line with the exception carries too.
+/// </remarks>
 public sealed class TenantFatalException : Exception
 {
     /// <summary>Creates the exception.</summary>

@@ -23,6 +23,9 @@ public static class MultiTenantEventIds
     /// <summary>A tenant hit a fatal condition and went to the error state.</summary>
     public const int TenantFaulted = 1005;
 
+    /// <summary>A tenant's run failed with an exception nobody foresaw (a bug) and went to the error state; the line holds the exception.</summary>
+    public const int TenantFailedUnexpectedly = 1008;
+
     /// <summary>The health check found a connection that dropped silently.</summary>
     public const int SilentDropDetected = 1006;
 
@@ -78,11 +81,14 @@ internal static partial class Log
     [LoggerMessage(MultiTenantEventIds.TenantDisconnected, LogLevel.Warning, "Tenant {BusinessId} disconnected: {Reason}")]
     public static partial void TenantDisconnected(ILogger logger, string businessId, string reason);
 
-    [LoggerMessage(MultiTenantEventIds.ConnectFailed, LogLevel.Warning, "Tenant {BusinessId} failed to connect (attempt {Attempt})")]
-    public static partial void ConnectFailed(ILogger logger, string businessId, int attempt, Exception exception);
+    [LoggerMessage(MultiTenantEventIds.ConnectFailed, LogLevel.Warning, "Tenant {BusinessId} failed to connect (attempt {Attempt}, error id {ErrorId})")]
+    public static partial void ConnectFailed(ILogger logger, string businessId, int attempt, string errorId, Exception exception);
+
+    [LoggerMessage(MultiTenantEventIds.TenantFailedUnexpectedly, LogLevel.Error, "Tenant {BusinessId} failed unexpectedly and went to the error state (error id {ErrorId})")]
+    public static partial void TenantFailedUnexpectedly(ILogger logger, string businessId, string errorId, Exception exception);
 
     [LoggerMessage(MultiTenantEventIds.TenantFaulted, LogLevel.Error, "Tenant {BusinessId} stopped with a fatal error ({Reason}): {Error}")]
-    public static partial void TenantFaulted(ILogger logger, string businessId, string reason, string error);
+    public static partial void TenantFaulted(ILogger logger, string businessId, string reason, string error, Exception exception);
 
     [LoggerMessage(MultiTenantEventIds.SilentDropDetected, LogLevel.Warning, "Tenant {BusinessId}: the health check found the connection gone")]
     public static partial void SilentDropDetected(ILogger logger, string businessId);

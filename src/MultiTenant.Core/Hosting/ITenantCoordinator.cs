@@ -54,7 +54,12 @@ public interface ITenantCoordinator
     async ValueTask<TenantStatusPage> ListStatusPageAsync(TenantStatusQuery query, CancellationToken cancellationToken = default) =>
         TenantStatusPage.FromSorted(await ListStatusesAsync(cancellationToken).ConfigureAwait(false), query);
 
-    /// <summary>Sends a text message through a connected tenant.</summary>
+    /// <summary>
+    /// Sends a message of any kind the backend sends through a connected tenant. The kind and the backend's limits are checked first,
+    /// before any client or relay is involved (<see cref="ITenantClientMessageKinds"/>; a backend without it sends text only).
+    /// </summary>
+    /// <exception cref="MessageKindNotSupportedException">The tenant's backend cannot send the message's kind; nothing was sent.</exception>
+    /// <exception cref="InvalidMessageException">The message breaks one of the backend's limits; nothing was sent.</exception>
     /// <exception cref="TenantNotFoundException">The tenant is not known.</exception>
     /// <exception cref="TenantNotConnectedException">The tenant is not connected.</exception>
     /// <exception cref="TenantSendException">The backend refused the message.</exception>

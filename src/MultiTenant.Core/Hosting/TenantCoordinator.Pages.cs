@@ -5,7 +5,7 @@ namespace MultiTenant.Hosting;
 /// <summary>Pages of statuses (issue 12): read without walking every tenant.</summary>
 public sealed partial class TenantCoordinator
 {
-    // Every tenant this coordinator has a supervisor for, in id order (supervisors are never removed): the local side of a page.
+    // Every tenant this coordinator has a supervisor for, in id order: the local side of a page.
     private readonly SortedSet<TenantId> _localOrder = new();
     private readonly Lock _localOrderGate = new();
 
@@ -65,11 +65,35 @@ public sealed partial class TenantCoordinator
         return new TenantStatusPage(page, bound);
     }
 
+    /// <summary>How many tenants the local side of a page walks (tests check that it does not grow with stopped or unknown tenants).</summary>
+    internal int IndexedTenantCount
+    {
+        get
+        {
+            lock (_localOrderGate)
+            {
+                return _localOrder.Count;
+            }
+        }
+    }
+
     private void IndexSupervisor(TenantId tenant)
     {
         lock (_localOrderGate)
         {
             _localOrder.Add(tenant);
+        }
+    }
+
+    /// <summary>Takes <paramref name="tenant"/> out of the index unless a new supervisor of it was added meanwhile.</summary>
+    private void UnindexSupervisor(TenantId tenant)
+    {
+        lock (_localOrderGate)
+        {
+            if (!_supervisors.ContainsKey(tenant))
+            {
+                _localOrder.Remove(tenant);
+            }
         }
     }
 

@@ -16,9 +16,9 @@ public sealed partial class TenantCoordinator : ITenantPurgeable
     {
         ThrowIfDefault(tenant);
         await _statusWriter.FlushAsync(tenant, cancellationToken).ConfigureAwait(false);
-        if (_supervisors.TryGetValue(tenant, out var supervisor) && supervisor.Status.State == TenantState.Stopped)
+        if (_supervisors.TryGetValue(tenant, out var supervisor) && supervisor.TryRetire(supervisor.Status))
         {
-            _supervisors.TryRemove(new KeyValuePair<TenantId, Supervision.TenantSupervisor>(tenant, supervisor));
+            Forget(tenant, supervisor);
         }
     }
 }

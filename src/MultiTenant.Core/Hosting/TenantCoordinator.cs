@@ -71,7 +71,7 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
         ConnectLimiter = new AdaptiveConnectLimiter(TimeProvider, Options.MaxConcurrentConnects, Options.MaxConnectsPerSecond);
         HealthChecks = new DelayScheduler(TimeProvider, TimerResolution);
         Backoffs = new DelayScheduler(TimeProvider, TimerResolution);
-        _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger);
+        _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger) { Written = OnStatusWritten };
         _statusFeed = services.GetService(typeof(TenantStatusFeed)) as TenantStatusFeed;
         _placement = services.GetService(typeof(ITenantPlacement)) as ITenantPlacement ?? new SingleHostPlacement(this, registry, statusStore, options);
         Metrics.RegisterObservers(() => Counts, SumQueueDepth, () => _storeHealth?.PoolStatistics);
@@ -94,7 +94,7 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
 
     internal TimeProvider TimeProvider { get; }
 
-    /// <summary>Tenants this coordinator has a supervisor for (running or not).</summary>
+    /// <summary>Tenants this coordinator has a supervisor for: those running here, in error, or stopped with a status not yet written.</summary>
     internal int SupervisorCount => Volatile.Read(ref _supervisorCount);
 
     internal ILogger Logger { get; }
@@ -180,7 +180,7 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
     public Task<SendMessageResult> SendMessageAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken = default)
     {
         ThrowIfDefault(tenant);
-        ArgumentNullException.ThrowIfNull(message);
+        CheckSendable(tenant, message);
         return TenantTracing.Source.HasListeners()
             ? SendTracedAsync(tenant, message, cancellationToken)
             : _placement.RouteSendAsync(tenant, message, cancellationToken);
@@ -228,7 +228,7 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
     bool ITenantHost.Activate(TenantId tenant, long ownershipEpoch)
     {
         ThrowIfDefault(tenant);
-        return !_stopping && GetOrCreateSupervisor(tenant).TryStart(ownershipEpoch);
+        return !_stopping && StartSupervisor(tenant, ownershipEpoch);
     }
 
     /// <inheritdoc />
@@ -346,33 +346,9 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
 
     internal void CountInitialState(TenantState state) => Interlocked.Increment(ref _counts[(int)state]);
 
-    internal TenantSupervisor? FindSupervisor(TenantId tenant) => _supervisors.TryGetValue(tenant, out var s) ? s : null;
-
     /// <summary>The state store of one run: fenced by its ownership epoch when a run store provider is registered (a fleet).</summary>
     internal ITenantStateStore GetRunStateStore(TenantId tenant, long ownershipEpoch) =>
         _runStateStores?.GetRunStore(tenant, ownershipEpoch) ?? _stateStores.GetStore(tenant);
-
-    private TenantSupervisor GetOrCreateSupervisor(TenantId tenant)
-    {
-        // Two threads may build a supervisor for one tenant and keep one: only the kept one counts its initial state.
-        if (!_supervisors.TryGetValue(tenant, out var supervisor))
-        {
-            var created = new TenantSupervisor(this, tenant, null);
-            if (_supervisors.TryAdd(tenant, created))
-            {
-                Interlocked.Increment(ref _supervisorCount);
-                IndexSupervisor(tenant);
-                supervisor = created;
-            }
-            else
-            {
-                supervisor = _supervisors[tenant]; // supervisors are never removed
-            }
-        }
-
-        supervisor.CountInitialState();
-        return supervisor;
-    }
 
     private long SumQueueDepth()
     {

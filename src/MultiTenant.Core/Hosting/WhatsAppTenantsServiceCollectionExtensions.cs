@@ -67,6 +67,8 @@ public static class WhatsAppTenantsServiceCollectionExtensions
             static sp => sp.GetRequiredService<MultiTenant.Webhooks.InMemoryTenantWebhookStore>());
         services.TryAddSingleton<MultiTenant.Webhooks.ITenantWebhookOutbox>(
             static sp => sp.GetRequiredService<MultiTenant.Webhooks.InMemoryTenantWebhookStore>());
+        services.TryAddSingleton<MultiTenant.Webhooks.IWebhookSubscriptionChanges>(
+            static sp => sp.GetRequiredService<MultiTenant.Webhooks.InMemoryTenantWebhookStore>());
         services.TryAddSingleton(static sp => new MultiTenant.Webhooks.WebhookMetrics(sp.GetService<IMeterFactory>()));
         services.AddOptions<MultiTenant.Webhooks.WebhookDeliveryOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<

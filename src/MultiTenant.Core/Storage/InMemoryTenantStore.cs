@@ -10,7 +10,7 @@ public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, I
 {
     private readonly ConcurrentDictionary<TenantId, bool> _desired = new();
     private readonly ConcurrentDictionary<TenantId, TenantStatus> _statuses = new();
-    private readonly ConcurrentDictionary<TenantId, InMemoryTenantStateStore> _states = new();
+    private readonly ConcurrentDictionary<TenantId, ConcurrentDictionary<(string Namespace, string Key), byte[]>> _states = new(); // tenants with a value only
     private readonly SortedSet<TenantId> _order = new(); // the ids of _statuses, for pages (removed by a purge only; readers skip an id whose status is gone)
     private readonly Lock _orderGate = new();
     private readonly TimeProvider _timeProvider;
@@ -126,8 +126,11 @@ public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, I
     public ITenantStateStore GetStore(TenantId tenant)
     {
         ThrowIfDefault(tenant);
-        return _states.GetOrAdd(tenant, static t => new InMemoryTenantStateStore(t));
+        return new InMemoryTenantStateStore(tenant, _states); // a view: reading an unknown tenant's state allocates nothing that stays
     }
+
+    /// <summary>How many tenants have client state here (tests: reads of unknown tenants add none).</summary>
+    internal int TenantsWithState => _states.Count;
 
     /// <inheritdoc />
     public ValueTask<StoreHealthReport> CheckAsync(CancellationToken cancellationToken)
@@ -145,36 +148,39 @@ public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, I
         }
     }
 
-    private sealed class InMemoryTenantStateStore(TenantId tenant) : ITenantStateStore
+    /// <summary>
+    /// One tenant's state: a view on the store's map of the tenants that have a value. Reads look the tenant up and add nothing; the
+    /// first write adds the tenant's values (each call looks them up again, so a view outlives a purge of its tenant correctly).
+    /// </summary>
+    private sealed class InMemoryTenantStateStore(
+        TenantId tenant, ConcurrentDictionary<TenantId, ConcurrentDictionary<(string Namespace, string Key), byte[]>> states) : ITenantStateStore
     {
-        private readonly ConcurrentDictionary<(string Namespace, string Key), byte[]> _values = new();
-
         public TenantId Tenant => tenant;
 
         public ValueTask<byte[]?> GetAsync(string @namespace, string key, CancellationToken cancellationToken = default)
         {
             Validate(@namespace, key);
-            return ValueTask.FromResult(_values.TryGetValue((@namespace, key), out var value) ? (byte[])value.Clone() : null);
+            return ValueTask.FromResult(Find() is { } values && values.TryGetValue((@namespace, key), out var value) ? (byte[])value.Clone() : null);
         }
 
         public ValueTask SetAsync(string @namespace, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
         {
             Validate(@namespace, key);
-            _values[(@namespace, key)] = value.ToArray();
+            states.GetOrAdd(tenant, static _ => new())[(@namespace, key)] = value.ToArray();
             return ValueTask.CompletedTask;
         }
 
         public ValueTask<bool> DeleteAsync(string @namespace, string key, CancellationToken cancellationToken = default)
         {
             Validate(@namespace, key);
-            return ValueTask.FromResult(_values.TryRemove((@namespace, key), out _));
+            return ValueTask.FromResult(Find() is { } values && values.TryRemove((@namespace, key), out _));
         }
 
         public ValueTask<IReadOnlyList<string>> ListKeysAsync(string @namespace, CancellationToken cancellationToken = default)
         {
             InvalidStateKeyException.ThrowIfInvalid(@namespace, "namespace");
             var keys = new List<string>();
-            foreach (var entry in _values.Keys)
+            foreach (var entry in (IEnumerable<(string Namespace, string Key)>?)Find()?.Keys ?? [])
             {
                 if (string.Equals(entry.Namespace, @namespace, StringComparison.Ordinal))
                 {
@@ -188,10 +194,17 @@ public sealed class InMemoryTenantStore : ITenantRegistry, ITenantStatusStore, I
 
         public ValueTask<int> ClearAsync(CancellationToken cancellationToken = default)
         {
-            int count = _values.Count;
-            _values.Clear();
+            if (Find() is not { } values)
+            {
+                return ValueTask.FromResult(0);
+            }
+
+            int count = values.Count;
+            values.Clear();
             return ValueTask.FromResult(count);
         }
+
+        private ConcurrentDictionary<(string Namespace, string Key), byte[]>? Find() => states.TryGetValue(tenant, out var values) ? values : null;
 
         private static void Validate(string @namespace, string key)
         {

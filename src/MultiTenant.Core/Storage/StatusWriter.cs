@@ -30,6 +30,12 @@ internal sealed class StatusWriter
         _logger = logger;
     }
 
+    /// <summary>
+    /// Called for each status once it is in the store (and no newer one of its tenant is pending), on the writer's loop or the caller
+    /// of a flush. Must be quick and must not throw.
+    /// </summary>
+    public Action<TenantStatus>? Written { get; init; }
+
     /// <summary>Statuses not yet written.</summary>
     public int PendingCount => Volatile.Read(ref _pendingCount);
 
@@ -193,6 +199,7 @@ internal sealed class StatusWriter
             if (_pending.TryRemove(new KeyValuePair<TenantId, TenantStatus>(status.BusinessId, status)))
             {
                 Interlocked.Decrement(ref _pendingCount);
+                Written?.Invoke(status);
             }
         }
     }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using MultiTenant.Clients;
 using MultiTenant.Diagnostics;
 using MultiTenant.Scheduling;
@@ -172,14 +171,15 @@ internal sealed partial class TenantSupervisor
     }
 
     /// <summary>
-    /// The status error of a failed connect. The text of the library's own exceptions (types of the <c>MultiTenant</c> namespaces, whose
-    /// messages are written to be shown, such as a Cloud API error code) is kept; any other exception (a socket, a driver, a bug) is
-    /// described by its type only, never by its text, which goes to the log with event id <see cref="MultiTenantEventIds.ConnectFailed"/>.
+    /// The status error of a failed connect: the supervisor's own timeout message, or a fixed reason and an error id
+    /// (<see cref="TenantErrorReference"/>), never the exception's text (of any type, the library's own included: a store or driver
+    /// message may hold a connection string or a host name). The exception goes to the log line with event id
+    /// <see cref="MultiTenantEventIds.ConnectFailed"/> and the same error id.
     /// </summary>
-    private static string DescribeConnectFailure(Exception ex) =>
-        ex is ConnectTimeoutException ? ex.Message
-        : ex.GetType().Namespace is { } ns && (ns == "MultiTenant" || ns.StartsWith("MultiTenant.", StringComparison.Ordinal)) ? "connect failed: " + ex.Message
-        : string.Create(CultureInfo.InvariantCulture, $"connect failed ({ex.GetType().Name}); see the log, event id {MultiTenantEventIds.ConnectFailed}");
+    private static string DescribeConnectFailure(Exception ex, bool clientCreated, string errorId) =>
+        ex is ConnectTimeoutException
+            ? ex.Message
+            : TenantErrorReference.Describe(clientCreated ? "connect failed" : "creating the client failed", errorId, MultiTenantEventIds.ConnectFailed);
 
     /// <summary>The supervisor's own connect timeout: its message is ours, so it may appear in a status.</summary>
     private sealed class ConnectTimeoutException(string message) : TimeoutException(message);

@@ -25,6 +25,7 @@ internal sealed partial class TenantSupervisor
     private TenantStatus _status;
     private long _generation;
     private bool _running;
+    private bool _retired;
     private long _ownershipEpoch;
     private bool _initialStateCounted;
     private CancellationTokenSource? _runCts;
@@ -48,18 +49,6 @@ internal sealed partial class TenantSupervisor
 
     public TenantId Tenant => _tenant;
 
-    /// <summary>
-    /// Adds the initial state (a stored <see cref="TenantState.Error"/>) to the coordinator's counts, once. Called by the coordinator
-    /// on the supervisor it keeps: <c>GetOrAdd</c> may build several and throw all but one away, and those must count nothing.
-    /// </summary>
-    public void CountInitialState()
-    {
-        lock (_gate)
-        {
-            CountInitialStateLocked();
-        }
-    }
-
     public TenantStatus Status => Volatile.Read(ref _status);
 
     /// <summary>Events waiting in the tenant's queue.</summary>
@@ -79,12 +68,14 @@ internal sealed partial class TenantSupervisor
 
     /// <summary>Starts a run unless one is active. A tenant in <see cref="TenantState.Error"/> can be started again.</summary>
     /// <param name="ownershipEpoch">The epoch under which the run owns the tenant (given to the client and to its state store).</param>
-    /// <returns><see langword="false"/> when the tenant is already running.</returns>
-    public bool TryStart(long ownershipEpoch)
+    /// <param name="retired">Set when the supervisor was retired (<see cref="TryRetire"/>): start a new one instead.</param>
+    /// <returns><see langword="false"/> when the tenant is already running, or the supervisor is retired.</returns>
+    public bool TryStart(long ownershipEpoch, out bool retired)
     {
         lock (_gate)
         {
-            if (_running)
+            retired = _retired;
+            if (_running || _retired)
             {
                 return false;
             }
@@ -252,8 +243,9 @@ internal sealed partial class TenantSupervisor
                 {
                     ThrowIfFatal(fatal.Task);
                     _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "connect"));
-                    Log.ConnectFailed(_logger, _tenant.Value, failures + 1, ex);
-                    Publish(generation, TenantState.Disconnected, DescribeConnectFailure(ex));
+                    string errorId = TenantErrorReference.NewId();
+                    Log.ConnectFailed(_logger, _tenant.Value, failures + 1, errorId, ex);
+                    Publish(generation, TenantState.Disconnected, DescribeConnectFailure(ex, clientCreated: client is not null, errorId));
                     await BackoffAsync(failures++, fatal.Task, stop).ConfigureAwait(false);
                     continue;
                 }
@@ -292,8 +284,9 @@ internal sealed partial class TenantSupervisor
         }
         catch (TenantFatalException ex)
         {
+            // Its message is the client's public reason, written to be shown (TenantFatalException): the status and the event carry it.
             _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "fatal"));
-            Log.TenantFaulted(_logger, _tenant.Value, ex.Reason.ToString(), ex.Message);
+            Log.TenantFaulted(_logger, _tenant.Value, ex.Reason.ToString(), ex.Message, ex);
             EndRunInError(generation, runCts, ex.Message);
             await queue.WriteAsync(new TenantFaultedEvent { Timestamp = time.GetUtcNow(), Reason = ex.Reason, Error = ex.Message }, CancellationToken.None)
                 .ConfigureAwait(false);
@@ -302,8 +295,9 @@ internal sealed partial class TenantSupervisor
         {
             // A failure we did not foresee (a bug): the tenant must not be left half-running.
             _owner.Metrics.Errors.Add(1, _tenantTag, new KeyValuePair<string, object?>("kind", "fatal"));
-            Log.TenantFaulted(_logger, _tenant.Value, nameof(TenantFatalReason.Other), ex.Message);
-            EndRunInError(generation, runCts, "The tenant's client failed unexpectedly: " + ex.GetType().Name);
+            string errorId = TenantErrorReference.NewId();
+            Log.TenantFailedUnexpectedly(_logger, _tenant.Value, errorId, ex);
+            EndRunInError(generation, runCts, TenantErrorReference.Describe("the tenant's run failed unexpectedly", errorId, MultiTenantEventIds.TenantFailedUnexpectedly));
         }
         finally
         {
@@ -328,53 +322,5 @@ internal sealed partial class TenantSupervisor
             Volatile.Write(ref _queue, null);
             Log.TenantStopped(_logger, _tenant.Value);
         }
-    }
-
-    private void EndRunInError(long generation, CancellationTokenSource runCts, string error)
-    {
-        lock (_gate)
-        {
-            if (_generation == generation)
-            {
-                _running = false;
-                if (ReferenceEquals(_runCts, runCts))
-                {
-                    _runCts = null;
-                }
-
-                PublishLocked(_status with { State = TenantState.Error, Error = error, UpdatedAt = _owner.TimeProvider.GetUtcNow() });
-            }
-        }
-    }
-
-    private void Publish(long generation, TenantState state, string? error)
-    {
-        lock (_gate)
-        {
-            if (_generation == generation && _running)
-            {
-                PublishLocked(_status with { State = state, Error = error, UpdatedAt = _owner.TimeProvider.GetUtcNow() });
-            }
-        }
-    }
-
-    private void CountInitialStateLocked()
-    {
-        if (!_initialStateCounted)
-        {
-            _initialStateCounted = true;
-            if (_status.State != TenantState.Stopped)
-            {
-                _owner.CountInitialState(_status.State);
-            }
-        }
-    }
-
-    private void PublishLocked(TenantStatus next)
-    {
-        CountInitialStateLocked(); // the transition below takes the initial state off the counts
-        var previous = _status;
-        Volatile.Write(ref _status, next);
-        _owner.OnStatusChanged(previous, next);
     }
 }

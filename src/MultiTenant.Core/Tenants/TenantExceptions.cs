@@ -75,6 +75,22 @@ public sealed class TenantLogoutNotSupportedException : TenantException
     }
 }
 
+/// <summary>
+/// A send of a message kind the tenant's backend cannot send (see <see cref="Clients.ITenantClientMessageKinds"/>; a backend without that
+/// capability sends text only). Nothing was sent; the tenant API answers 422 <c>kind_not_supported</c>.
+/// </summary>
+public sealed class MessageKindNotSupportedException : TenantException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="tenant">The tenant concerned.</param>
+    /// <param name="kind">The kind refused (<see cref="Clients.MessageContent.Kind"/>).</param>
+    public MessageKindNotSupportedException(TenantId tenant, string kind)
+        : base(tenant, $"The client of tenant '{tenant}' cannot send '{kind}' messages.") => Kind = kind;
+
+    /// <summary>The kind refused, for example <c>template</c>.</summary>
+    public string Kind { get; }
+}
+
 /// <summary>A start refused because the coordinator is shutting down.</summary>
 public sealed class TenantCoordinatorStoppingException : InvalidOperationException
 {

@@ -52,6 +52,16 @@ public interface ITenantWebhookOutbox
     /// <summary>A page of <paramref name="tenant"/>'s dead letters, in order, after item id <paramref name="afterId"/>.</summary>
     ValueTask<IReadOnlyList<WebhookOutboxItem>> ListDeadAsync(TenantId tenant, long afterId, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Makes <paramref name="tenant"/>'s dead letter <paramref name="itemId"/> pending again, queued anew: attempts from zero, a new
+    /// <see cref="WebhookDeliveryOptions.RetryPeriod"/> from now, due at once. It keeps its place in the tenant's order (it goes out
+    /// before the events queued after it). <see langword="false"/> when the tenant has no dead letter <paramref name="itemId"/>.
+    /// </summary>
+    ValueTask<bool> RetryDeadAsync(TenantId tenant, long itemId, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes every dead letter of <paramref name="tenant"/> pending again, as <see cref="RetryDeadAsync"/> does; returns how many.</summary>
+    ValueTask<int> RetryAllDeadAsync(TenantId tenant, CancellationToken cancellationToken = default);
+
     /// <summary>How many of <paramref name="tenant"/>'s items are in each state.</summary>
     ValueTask<WebhookOutboxCounts> CountAsync(TenantId tenant, CancellationToken cancellationToken = default);
 

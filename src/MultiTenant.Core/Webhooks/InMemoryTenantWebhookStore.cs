@@ -5,7 +5,7 @@ namespace MultiTenant.Webhooks;
 /// subscriptions and events not delivered yet are lost when the process ends; use the PostgreSQL store for an outbox that survives
 /// restarts. Same semantics as the durable stores otherwise. Thread-safe (one lock; every operation is short and does no I/O).
 /// </summary>
-public sealed class InMemoryTenantWebhookStore : ITenantWebhookSubscriptionStore, ITenantWebhookOutbox
+public sealed partial class InMemoryTenantWebhookStore : ITenantWebhookSubscriptionStore, ITenantWebhookOutbox, IWebhookSubscriptionChanges
 {
     private const int MaxErrorLength = 1000;
 
@@ -13,6 +13,7 @@ public sealed class InMemoryTenantWebhookStore : ITenantWebhookSubscriptionStore
     private readonly Dictionary<TenantId, WebhookSubscription> _subscriptions = [];
     private readonly Dictionary<TenantId, List<Item>> _outbox = [];
     private readonly TimeProvider _time;
+    private readonly WebhookSubscriptionChangeCallbacks _changes = new();
     private long _nextId;
 
     /// <summary>Creates an empty store.</summary>
@@ -24,10 +25,11 @@ public sealed class InMemoryTenantWebhookStore : ITenantWebhookSubscriptionStore
     {
         WebhookSubscriptions.ThrowIfInvalid(tenant, url, eventTypes, protectedSecret);
         var now = Microseconds(_time.GetUtcNow());
+        WebhookSubscription subscription;
         lock (_gate)
         {
             var existing = _subscriptions.GetValueOrDefault(tenant);
-            var subscription = new WebhookSubscription
+            subscription = new WebhookSubscription
             {
                 Id = existing?.Id ?? Guid.NewGuid(),
                 Tenant = tenant,
@@ -38,8 +40,10 @@ public sealed class InMemoryTenantWebhookStore : ITenantWebhookSubscriptionStore
                 UpdatedAt = now,
             };
             _subscriptions[tenant] = subscription;
-            return ValueTask.FromResult(subscription);
         }
+
+        _changes.Raise(tenant);
+        return ValueTask.FromResult(subscription);
     }
 
     /// <inheritdoc />
@@ -74,9 +78,10 @@ public sealed class InMemoryTenantWebhookStore : ITenantWebhookSubscriptionStore
                     item.Sender = null;
                 }
             }
-
-            return ValueTask.FromResult(true);
         }
+
+        _changes.Raise(tenant);
+        return ValueTask.FromResult(true);
     }
 
     /// <inheritdoc />
@@ -328,6 +333,8 @@ public sealed class InMemoryTenantWebhookStore : ITenantWebhookSubscriptionStore
 
         public string? LastError { get; set; }
 
+        public DateTimeOffset CreatedAt { get; set; } = createdAt;
+
         public DateTimeOffset CompletedAt { get; set; }
 
         public WebhookOutboxItem ToItem() => new()
@@ -337,7 +344,7 @@ public sealed class InMemoryTenantWebhookStore : ITenantWebhookSubscriptionStore
             EventId = EventId,
             EventType = eventType,
             Body = body,
-            CreatedAt = createdAt,
+            CreatedAt = CreatedAt,
             Attempts = Attempts,
             LastError = LastError,
         };

@@ -41,6 +41,14 @@ public sealed class WebhookDeliveryOptions
     public TimeSpan DeliveredRetention { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>
+    /// How long a host remembers a tenant's subscription (or that it has none) to decide whether an event goes into the outbox, so a
+    /// tenant without a subscription costs no store call per event. Every change is announced to every host
+    /// (<see cref="IWebhookSubscriptionChanges"/>) and forgotten at once; this bound only matters if an announcement is lost.
+    /// Default 1 minute; 0 (ask the store for every event, as with a store that announces no changes) to 1 hour.
+    /// </summary>
+    public TimeSpan SubscriptionCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// The wait before the next attempt after <paramref name="attempts"/> failed ones: uniformly random up to
     /// <see cref="RetryBaseDelay"/> · 2^(attempts−1), capped at <see cref="RetryMaxDelay"/> ("full jitter").
     /// </summary>
@@ -63,6 +71,7 @@ internal sealed class WebhookDeliveryOptionsValidator : IValidateOptions<Webhook
         Check(Within(options.RetryPeriod, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7)), "RetryPeriod must be between 1 second and 7 days.");
         Check(options.MaxConcurrentPerEndpoint is >= 1 and <= 256, "MaxConcurrentPerEndpoint must be between 1 and 256.");
         Check(Within(options.PollInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)), "PollInterval must be between 10 ms and 10 minutes.");
+        Check(Within(options.SubscriptionCacheDuration, TimeSpan.Zero, TimeSpan.FromHours(1)), "SubscriptionCacheDuration must be between 0 and 1 hour.");
         Check(Within(options.DeliveredRetention, TimeSpan.FromMinutes(1), TimeSpan.FromDays(365)), "DeliveredRetention must be between 1 minute and 365 days.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
 

@@ -6,8 +6,9 @@ namespace MultiTenant.Webhooks;
 /// <summary>
 /// The outbound webhooks' instruments, on the <see cref="TenantMetrics.MeterName"/> meter: <c>whatsmeow.webhook.attempts</c> (delivery
 /// attempts, by <c>result</c>: <c>delivered</c>, <c>failed</c>, <c>dead_letter</c>, <c>refused</c> for a target refused as a request
-/// forgery), <c>whatsmeow.webhook.events</c> (events queued in the outbox) and <c>whatsmeow.webhook.lag</c> (seconds from an event's
-/// queueing to its delivery). No per-tenant labels.
+/// forgery), <c>whatsmeow.webhook.events</c> (events queued in the outbox), <c>whatsmeow.webhook.lag</c> (seconds from an event's
+/// queueing to its delivery) and <c>whatsmeow.webhook.retries</c> (dead letters made pending again through the API). No per-tenant
+/// labels.
 /// </summary>
 public sealed class WebhookMetrics : IDisposable
 {
@@ -28,6 +29,7 @@ public sealed class WebhookMetrics : IDisposable
     private readonly Counter<long> _attempts;
     private readonly Counter<long> _queued;
     private readonly Histogram<double> _lag;
+    private readonly Counter<long> _retries;
 
     /// <summary>Creates the instruments through <paramref name="meterFactory"/> (or on a meter of their own when it is <see langword="null"/>).</summary>
     public WebhookMetrics(IMeterFactory? meterFactory)
@@ -44,6 +46,7 @@ public sealed class WebhookMetrics : IDisposable
 
         _attempts = _meter.CreateCounter<long>("whatsmeow.webhook.attempts", "{attempt}", "Outbound webhook delivery attempts, by result (delivered, failed, dead_letter, refused).");
         _queued = _meter.CreateCounter<long>("whatsmeow.webhook.events", "{event}", "Events queued in the outbound webhook outbox.");
+        _retries = _meter.CreateCounter<long>("whatsmeow.webhook.retries", "{event}", "Outbound webhook dead letters made pending again through the API.");
         _lag = _meter.CreateHistogram<double>(
             "whatsmeow.webhook.lag",
             "s",
@@ -53,6 +56,15 @@ public sealed class WebhookMetrics : IDisposable
 
     /// <summary>Counts one event queued.</summary>
     public void Queued() => _queued.Add(1);
+
+    /// <summary>Counts <paramref name="count"/> dead letters made pending again.</summary>
+    public void Retried(int count)
+    {
+        if (count > 0)
+        {
+            _retries.Add(count);
+        }
+    }
 
     /// <summary>Counts one attempt with <paramref name="result"/>; <paramref name="lag"/> is recorded for delivered events.</summary>
     public void Attempted(string result, TimeSpan? lag = null)

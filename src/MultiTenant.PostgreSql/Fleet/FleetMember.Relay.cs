@@ -12,7 +12,9 @@ namespace MultiTenant.PostgreSql.Fleet;
 /// owner's instance into <c>send_relay</c> and notifies <c>relay:&lt;owner instance&gt;:&lt;id&gt;</c> on the fleet's channel; the owner
 /// claims the row, sends through the local client, writes the message id or the error and notifies
 /// <c>relayed:&lt;requester instance&gt;:&lt;id&gt;</c>; the requester reads the answer (or polls it, should a notification be lost),
-/// deletes the row and answers as a local send would.
+/// deletes the row and answers as a local send would. A relay row holds a recipient and a text: a message of another kind, a reply or a
+/// text with a URL preview is refused before anything is written (<see cref="TenantSendException"/> <c>relay_text_only</c>), not
+/// relayed without its content.
 /// </summary>
 internal sealed partial class FleetMember
 {
@@ -20,6 +22,9 @@ internal sealed partial class FleetMember
     private const string RelayedPrefix = "relayed:";
     private const string NotConnectedKind = "not_connected";
     private const string SendKind = "send";
+    private const string RelayTextOnlyCode = "relay_text_only";
+    private const string RelayTextOnlyMessage =
+        "Another host of the fleet runs this tenant, and only plain text (no reply, no URL preview) is relayed between hosts so far; nothing was sent. Send this message to the host that runs the tenant.";
     private static readonly TimeSpan RelayPollInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan RelayOwnerPollInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan RelaySweepInterval = TimeSpan.FromMinutes(1);
@@ -70,6 +75,12 @@ internal sealed partial class FleetMember
         if (owner == InstanceId && _host is { } host)
         {
             return await host.SendLocalAsync(tenant, message, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (message.Content is not TextContent { PreviewUrl: false } || message.ReplyToMessageId is not null)
+        {
+            // send_relay carries a recipient and a text (migration 0003): anything more would be lost on the way, so it is refused.
+            throw new TenantSendException(RelayTextOnlyMessage, isTransient: false, errorCode: RelayTextOnlyCode);
         }
 
         var id = Guid.NewGuid();

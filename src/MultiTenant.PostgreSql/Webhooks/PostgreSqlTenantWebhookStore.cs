@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using MultiTenant.Webhooks;
 using Npgsql;
 using NpgsqlTypes;
@@ -8,26 +10,44 @@ namespace MultiTenant.PostgreSql;
 /// The PostgreSQL webhook subscriptions (<see cref="ITenantWebhookSubscriptionStore"/>, table <c>webhook_subscriptions</c>, one row
 /// per tenant, secret stored protected) and outbox (<see cref="ITenantWebhookOutbox"/>, table <c>outbox</c>, keyed by (business_id,
 /// event id), so a redelivered event is stored once). Durable and shared by every host of a fleet; leases on items keep two hosts from
-/// sending one tenant's events at once. Thread-safe.
+/// sending one tenant's events at once. Every change of a subscription is announced to every host (<see cref="IWebhookSubscriptionChanges"/>,
+/// LISTEN/NOTIFY on one connection per host, opened on the first <see cref="Subscribe"/>). Thread-safe.
 /// </summary>
-public sealed class PostgreSqlTenantWebhookStore : ITenantWebhookSubscriptionStore, ITenantWebhookOutbox
+public sealed class PostgreSqlTenantWebhookStore : ITenantWebhookSubscriptionStore, ITenantWebhookOutbox, IWebhookSubscriptionChanges, IAsyncDisposable
 {
     private const int MaxErrorLength = 1000;
 
     private readonly PostgreSqlTenantStore _store;
     private readonly PostgreSqlWebhookStatements _sql;
     private readonly TimeProvider _time;
+    private readonly WebhookSubscriptionChangeCallbacks _changes = new();
+    private readonly PostgreSqlNotificationListener _listener;
+    private int _disposed;
 
     /// <summary>Creates the store over the tables of <paramref name="store"/> (its data source, schema and timeouts).</summary>
     /// <param name="store">The store whose schema holds the tables (migrated by it).</param>
     /// <param name="timeProvider">The clock of due dates, leases and timestamps; default <see cref="TimeProvider.System"/>.</param>
-    public PostgreSqlTenantWebhookStore(PostgreSqlTenantStore store, TimeProvider? timeProvider = null)
+    /// <param name="logger">The logger of the change listener's connection failures; default none.</param>
+    public PostgreSqlTenantWebhookStore(PostgreSqlTenantStore store, TimeProvider? timeProvider = null, ILogger<PostgreSqlTenantWebhookStore>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         _store = store;
         _sql = new PostgreSqlWebhookStatements(store.Schema);
         _time = timeProvider ?? TimeProvider.System;
+        _listener = new PostgreSqlNotificationListener(store.DataSource, _sql.Channel, OnNotification, _time, logger ?? (ILogger)NullLogger.Instance);
     }
+
+    /// <inheritdoc />
+    /// <remarks>The first registration opens this host's listening connection; a reconnect after a failure calls back with <see langword="null"/>.</remarks>
+    public IDisposable Subscribe(Action<TenantId?> onChanged)
+    {
+        var registration = _changes.Subscribe(onChanged);
+        _listener.EnsureStarted();
+        return registration;
+    }
+
+    /// <summary>Closes the listening connection. Idempotent (the container disposes the store once per service it is registered as).</summary>
+    public ValueTask DisposeAsync() => Interlocked.Exchange(ref _disposed, 1) == 0 ? _listener.DisposeAsync() : ValueTask.CompletedTask;
 
     /// <inheritdoc />
     public async ValueTask<WebhookSubscription> PutAsync(TenantId tenant, Uri url, IReadOnlyList<string> eventTypes, ReadOnlyMemory<byte> protectedSecret, CancellationToken cancellationToken = default)
@@ -38,6 +58,7 @@ public sealed class PostgreSqlTenantWebhookStore : ITenantWebhookSubscriptionSto
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. eventTypes] });
         command.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = protectedSecret.ToArray(), NpgsqlDbType = NpgsqlDbType.Bytea });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = _time.GetUtcNow() });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sql.Channel });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return ReadSubscription(reader, tenant);
@@ -59,6 +80,7 @@ public sealed class PostgreSqlTenantWebhookStore : ITenantWebhookSubscriptionSto
         await using var command = Command(_sql.Delete, tenant);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = WebhookSubscriptions.DeletedError });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = _time.GetUtcNow() });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sql.Channel });
         return (int)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! > 0;
     }
 
@@ -160,6 +182,14 @@ public sealed class PostgreSqlTenantWebhookStore : ITenantWebhookSubscriptionSto
     }
 
     /// <inheritdoc />
+    public async ValueTask<bool> RetryDeadAsync(TenantId tenant, long itemId, CancellationToken cancellationToken = default) =>
+        await RetryAsync(tenant, itemId, cancellationToken).ConfigureAwait(false) > 0;
+
+    /// <inheritdoc />
+    public ValueTask<int> RetryAllDeadAsync(TenantId tenant, CancellationToken cancellationToken = default) =>
+        RetryAsync(tenant, itemId: null, cancellationToken);
+
+    /// <inheritdoc />
     public async ValueTask<WebhookOutboxCounts> CountAsync(TenantId tenant, CancellationToken cancellationToken = default)
     {
         WebhookSubscriptions.ThrowIfDefault(tenant);
@@ -185,6 +215,27 @@ public sealed class PostgreSqlTenantWebhookStore : ITenantWebhookSubscriptionSto
     {
         await using var command = _store.CreateCommand(_sql.Purge);
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = completedBefore });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void OnNotification(string? payload)
+    {
+        if (payload is null)
+        {
+            _changes.Raise(null); // (re)connected: changes may have been missed
+        }
+        else if (TenantId.TryParse(payload, out var tenant))
+        {
+            _changes.Raise(tenant);
+        }
+    }
+
+    private async ValueTask<int> RetryAsync(TenantId tenant, long? itemId, CancellationToken cancellationToken)
+    {
+        WebhookSubscriptions.ThrowIfDefault(tenant);
+        await using var command = Command(_sql.RetryDead, tenant);
+        command.Parameters.Add(new NpgsqlParameter { Value = itemId is { } id ? id : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = _time.GetUtcNow() });
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

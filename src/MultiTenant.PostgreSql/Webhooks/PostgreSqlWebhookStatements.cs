@@ -17,19 +17,22 @@ internal sealed class PostgreSqlWebhookStatements
     public PostgreSqlWebhookStatements(string schema)
     {
         string s = PostgreSqlMigrator.QuoteIdentifier(schema);
+        Channel = PostgreSqlChannels.Name("multitenant_webhooks_", schema);
+
+        // A change notifies every host (delivered at commit), so their caches of who has a subscription forget the tenant.
         Put = $"""
             INSERT INTO {s}.webhook_subscriptions AS w (business_id, url, event_types, secret, created_at, updated_at)
             VALUES ($1, $2, $3, $4, $5, $5)
             ON CONFLICT (business_id) DO UPDATE
                 SET url = EXCLUDED.url, event_types = EXCLUDED.event_types, secret = EXCLUDED.secret, updated_at = EXCLUDED.updated_at
-            RETURNING {SubscriptionColumns}
+            RETURNING {SubscriptionColumns}, pg_notify($6, business_id)
             """;
         Get = $"SELECT {SubscriptionColumns} FROM {s}.webhook_subscriptions WHERE business_id = $1";
 
         // One statement: the subscription goes and its undelivered events become dead letters together.
         Delete = $"""
             WITH d AS (
-                DELETE FROM {s}.webhook_subscriptions WHERE business_id = $1 RETURNING business_id
+                DELETE FROM {s}.webhook_subscriptions WHERE business_id = $1 RETURNING business_id, pg_notify($4, business_id)
             ), o AS (
                 UPDATE {s}.outbox SET state = 'dead', last_error = $2, completed_at = $3, locked_by = NULL, locked_until = NULL
                 WHERE business_id = $1 AND state = 'pending' AND EXISTS (SELECT 1 FROM d)
@@ -82,9 +85,18 @@ internal sealed class PostgreSqlWebhookStatements
             LIMIT $2
             """;
         ListDead = $"SELECT {ItemColumns} FROM {s}.outbox WHERE business_id = $1 AND state = 'dead' AND id > $2 ORDER BY id LIMIT $3";
+        // Queued anew (attempts from zero, a new retry period from $3), in its place in the order: the head is the lowest pending id.
+        RetryDead = $"""
+            UPDATE {s}.outbox SET state = 'pending', attempts = 0, created_at = $3, next_attempt_at = $3, completed_at = NULL,
+                locked_by = NULL, locked_until = NULL
+            WHERE business_id = $1 AND state = 'dead' AND ($2::bigint IS NULL OR id = $2)
+            """;
         Count = $"SELECT state, count(*)::int FROM {s}.outbox WHERE business_id = $1 GROUP BY state";
         Purge = $"DELETE FROM {s}.outbox WHERE state = 'done' AND completed_at < $1";
     }
+
+    /// <summary>The LISTEN/NOTIFY channel of subscription changes (the payload is the business id).</summary>
+    public string Channel { get; }
 
     public string Put { get; }
 
@@ -105,6 +117,8 @@ internal sealed class PostgreSqlWebhookStatements
     public string DueTenants { get; }
 
     public string ListDead { get; }
+
+    public string RetryDead { get; }
 
     public string Count { get; }
 

@@ -25,7 +25,8 @@ internal sealed class CoordinatorHarness : IAsyncDisposable
         InMemoryTenantStore store,
         ITenantStatusStore? statusStore,
         ITenantRegistry? registry,
-        TestTimeProvider time)
+        TestTimeProvider time,
+        Func<FakeClientFactory, ITenantClientFactory>? backend)
     {
         Options = options;
         Time = time;
@@ -33,7 +34,7 @@ internal sealed class CoordinatorHarness : IAsyncDisposable
         Factory = new FakeClientFactory();
         Logs = new FakeLogCollector();
         Metrics = new TenantMetrics(meterFactory: null, options.MaxTenantMetricLabels);
-        _services = new ServiceCollection().AddSingleton<ITenantClientFactory>(Factory).BuildServiceProvider();
+        _services = new ServiceCollection().AddSingleton(backend?.Invoke(Factory) ?? Factory).BuildServiceProvider();
         Coordinator = new TenantCoordinator(
             Microsoft.Extensions.Options.Options.Create(options),
             registry ?? store,
@@ -73,12 +74,13 @@ internal sealed class CoordinatorHarness : IAsyncDisposable
         InMemoryTenantStore? store = null,
         ITenantStatusStore? statusStore = null,
         ITenantRegistry? registry = null,
-        TestTimeProvider? time = null)
+        TestTimeProvider? time = null,
+        Func<FakeClientFactory, ITenantClientFactory>? backend = null)
     {
         var options = new TenantCoordinatorOptions { HostId = "test-host" };
         configure?.Invoke(options);
         time ??= new TestTimeProvider();
-        return new CoordinatorHarness(options, handlers ?? [], store ?? new InMemoryTenantStore(time), statusStore, registry, time);
+        return new CoordinatorHarness(options, handlers ?? [], store ?? new InMemoryTenantStore(time), statusStore, registry, time, backend);
     }
 
     public static TenantId Id(string value) => TenantId.Parse(value);

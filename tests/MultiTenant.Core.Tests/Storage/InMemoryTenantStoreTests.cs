@@ -22,8 +22,25 @@ public sealed class InMemoryTenantStoreTests
         Assert.Equal(1, await a.ClearAsync());
         Assert.Null(await a.GetAsync("device", "id"));
         Assert.Equal(new byte[] { 9 }, await b.GetAsync("device", "id"));
-        Assert.Same(b, _store.GetStore(Id("b")));
+        Assert.Equal(new byte[] { 9 }, await _store.GetStore(Id("b")).GetAsync("device", "id")); // another view, the same values
         Assert.Equal(Id("b"), b.Tenant);
+    }
+
+    [Fact]
+    public async Task Reading_the_state_of_unknown_tenants_keeps_nothing_in_memory()
+    {
+        for (int i = 0; i < 1_000; i++)
+        {
+            var state = _store.GetStore(Id("unknown" + i));
+            Assert.Null(await state.GetAsync("cloudapi", "credentials"));
+            Assert.Empty(await state.ListKeysAsync("cloudapi"));
+            Assert.False(await state.DeleteAsync("cloudapi", "credentials"));
+            Assert.Equal(0, await state.ClearAsync());
+        }
+
+        Assert.Equal(0, _store.TenantsWithState);
+        await _store.GetStore(Id("known")).SetAsync("cloudapi", "credentials", new byte[] { 1 });
+        Assert.Equal(1, _store.TenantsWithState);
     }
 
     [Fact]

@@ -193,6 +193,72 @@ public abstract class WebhookStoreContractTests : IAsyncLifetime
         Assert.Equal(new WebhookOutboxCounts(0, 0, 1), await Outbox.CountAsync(T1));
     }
 
+    [Fact]
+    public async Task A_dead_letter_retried_is_queued_anew_in_its_place_and_retry_all_counts_what_it_queued()
+    {
+        await Subscriptions.PutAsync(T1, Url, [WebhookEventTypes.All], Secret);
+        for (int i = 1; i <= 3; i++)
+        {
+            await Outbox.EnqueueAsync(T1, $"e{i}", WebhookEventTypes.Message, Body($"{i}"));
+        }
+
+        var sender = Guid.NewGuid();
+        var first = await Outbox.ClaimAsync(T1, sender, Lease);
+        Assert.True(await Outbox.FailAsync(T1, first!.Id, sender, "gave up", retryAt: null));
+        Assert.False(await Outbox.RetryDeadAsync(T1, first.Id + 1000));
+        Assert.False(await Outbox.RetryDeadAsync(T2, first.Id)); // another tenant's id
+        Assert.Equal(0, await Outbox.RetryAllDeadAsync(T2));
+
+        Time.Advance(TimeSpan.FromHours(1));
+        Assert.True(await Outbox.RetryDeadAsync(T1, first.Id));
+        Assert.False(await Outbox.RetryDeadAsync(T1, first.Id)); // pending now, no longer a dead letter
+        Assert.Equal(new WebhookOutboxCounts(3, 0, 0), await Outbox.CountAsync(T1));
+        var again = await Outbox.ClaimAsync(T1, sender, Lease);
+        Assert.Equal("e1", again!.EventId); // before e2 and e3: its place in the order
+        Assert.Equal(1, again.Attempts);
+        Assert.Equal(Time.GetUtcNow(), again.CreatedAt); // a new retry period
+        Assert.True(await Outbox.FailAsync(T1, again.Id, sender, "gave up", retryAt: null));
+        var second = await Outbox.ClaimAsync(T1, sender, Lease);
+        Assert.True(await Outbox.FailAsync(T1, second!.Id, sender, "gave up", retryAt: null));
+
+        Assert.Equal(2, await Outbox.RetryAllDeadAsync(T1));
+        Assert.Empty(await Outbox.ListDeadAsync(T1, 0, 10));
+        Assert.Equal("e1", (await Outbox.ClaimAsync(T1, sender, Lease))!.EventId);
+    }
+
+    [Fact]
+    public async Task Every_change_of_a_subscription_is_announced_to_another_host()
+    {
+        var (other, _) = await OpenAnotherAsync();
+        var changes = Assert.IsAssignableFrom<IWebhookSubscriptionChanges>(other);
+        var heard = System.Threading.Channels.Channel.CreateUnbounded<TenantId?>();
+        using var registration = changes.Subscribe(tenant => heard.Writer.TryWrite(tenant));
+        await ListeningAsync(heard.Reader);
+
+        await Subscriptions.PutAsync(T1, Url, [WebhookEventTypes.All], Secret);
+        Assert.Equal(T1, await NextAsync(heard.Reader));
+        await Subscriptions.PutAsync(T1, Url, [WebhookEventTypes.Message], Secret);
+        Assert.Equal(T1, await NextAsync(heard.Reader));
+        Assert.False(await Subscriptions.DeleteAsync(T2)); // nothing changed: nothing announced
+        Assert.True(await Subscriptions.DeleteAsync(T1));
+        Assert.Equal(T1, await NextAsync(heard.Reader));
+
+        // Unregistered: a later registration hears the next change, the first one no longer does.
+        registration.Dispose();
+        var later = System.Threading.Channels.Channel.CreateUnbounded<TenantId?>();
+        using var second = changes.Subscribe(tenant => later.Writer.TryWrite(tenant));
+        await Subscriptions.PutAsync(T2, Url, [WebhookEventTypes.All], Secret);
+        Assert.Equal(T2, await NextAsync(later.Reader));
+        Assert.False(heard.Reader.TryRead(out _));
+    }
+
+    /// <summary>Waits until the other host listens (a backend with a connection to open announces that with <see langword="null"/>).</summary>
+    protected virtual Task ListeningAsync(System.Threading.Channels.ChannelReader<TenantId?> heard) => Task.CompletedTask;
+
+    /// <summary>The next announcement, bounded: through a database the notification crosses a real socket.</summary>
+    protected static async Task<TenantId?> NextAsync(System.Threading.Channels.ChannelReader<TenantId?> heard) =>
+        await heard.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+
     private static ReadOnlyMemory<byte> Body(string text) => Encoding.UTF8.GetBytes(text);
 }
 
@@ -216,6 +282,7 @@ public sealed class InMemoryWebhookStoreContractTests : WebhookStoreContractTest
 public sealed class PostgreSqlWebhookStoreContractTests(PostgreSqlFixture fixture) : WebhookStoreContractTests
 {
     private readonly List<PostgreSqlTestStore> _opened = [];
+    private readonly List<PostgreSqlTenantWebhookStore> _stores = [];
     private readonly string _schema = PostgreSqlTestStore.NewSchema();
     private string _connectionString = string.Empty;
 
@@ -225,17 +292,27 @@ public sealed class PostgreSqlWebhookStoreContractTests(PostgreSqlFixture fixtur
         var opened = Open();
         await opened.Store.MigrateAsync();
         var store = new PostgreSqlTenantWebhookStore(opened.Store, Time);
+        _stores.Add(store);
         return (store, store);
     }
 
     protected override Task<(ITenantWebhookSubscriptionStore Subscriptions, ITenantWebhookOutbox Outbox)> OpenAnotherAsync()
     {
         var store = new PostgreSqlTenantWebhookStore(Open().Store, Time);
+        _stores.Add(store);
         return Task.FromResult<(ITenantWebhookSubscriptionStore, ITenantWebhookOutbox)>((store, store));
     }
 
+    protected override async Task ListeningAsync(System.Threading.Channels.ChannelReader<TenantId?> heard) =>
+        Assert.Null(await NextAsync(heard)); // the listener's connection is up: everything from now on is heard
+
     public override async Task DisposeAsync()
     {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
         foreach (var opened in _opened)
         {
             await opened.DisposeAsync();

@@ -90,9 +90,16 @@ public sealed class OwnershipHistory
     }
 }
 
-/// <summary>A client factory of one host that records ownership intervals in the shared history. Clients connect at once.</summary>
-internal sealed class RecordingClientFactory(OwnershipHistory history, string host) : ITenantClientFactory
+/// <summary>A client factory of one host that records ownership intervals in the shared history. Clients connect at once and send
+/// every kind (no limits).</summary>
+internal sealed class RecordingClientFactory(OwnershipHistory history, string host) : ITenantClientFactory, ITenantClientMessageKinds
 {
+    public bool CanSend(string kind) => true;
+
+    public void Validate(OutboundMessage message)
+    {
+    }
+
     public FleetMember? Member { get; set; }
 
     public ConcurrentDictionary<TenantId, TenantClientContext> Contexts { get; } = new();

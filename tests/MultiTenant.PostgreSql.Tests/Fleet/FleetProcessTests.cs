@@ -3,8 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
-using System.Reflection;
 using System.Text.Json.Serialization;
 using MultiTenant.PostgreSql.Tests.Infrastructure;
 using Npgsql;
@@ -256,26 +254,17 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
     /// <param name="engine">The fleet's placement (<c>WhatsAppTenants:Fleet:Engine</c>): PostgreSql (the fleet's own) or Orleans.</param>
     private async Task<SampleProcess> StartHostAsync(string name, string? database = null, string engine = "PostgreSql")
     {
-        string dll = typeof(FleetProcessTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(attribute => attribute.Key == "MultiTenant.Sample.Dll").Value!;
-        Assert.True(File.Exists(dll), $"The sample is not built at {dll} (the test project builds it through its project reference).");
-
         string id = "proc-" + name;
         var connection = new NpgsqlConnectionStringBuilder(database ?? _database) { ApplicationName = id, MaxPoolSize = 10 };
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { dll },
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            Environment =
+        string audit = Path.Combine(_directory, $"audit-{id}.log");
+        var host = await SampleProcess.StartAsync(
+            id,
+            new Dictionary<string, string>
             {
                 ["DATABASE_URL"] = connection.ConnectionString,
                 ["HOST_ID"] = id,
                 ["API_KEY"] = ApiKey,
                 ["WhatsAppTenants__Secrets__KeyEncryptionKey"] = SecretScan.KeyEncryptionKey,
-                ["HTTP_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
 
                 // The tests start tenants in bursts: the API's rate limits are not what they measure.
                 ["WhatsAppTenants__Api__RateLimits__Enabled"] = "false",
@@ -283,7 +272,7 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
                 ["Logging__LogLevel__Default"] = "Warning",
                 ["Simulator__ConnectDelayMin"] = "00:00:00",
                 ["Simulator__ConnectDelayMax"] = "00:00:00.050",
-                ["Simulator__AuditFile"] = Path.Combine(_directory, $"audit-{id}.log"),
+                ["Simulator__AuditFile"] = audit,
                 // Short leases for speed (valid: renew ≤ (TTL − margin) / 2); dead after 3 missed heartbeats = 1.5 s.
                 ["WhatsAppTenants__Fleet__LeaseTtl"] = "00:00:03",
                 ["WhatsAppTenants__Fleet__RenewInterval"] = "00:00:00.500",
@@ -291,28 +280,13 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
                 ["WhatsAppTenants__Fleet__HeartbeatInterval"] = "00:00:00.500",
                 ["WhatsAppTenants__Fleet__ReconcileInterval"] = "00:00:00.250",
                 ["WhatsAppTenants__Fleet__Engine"] = engine,
-                ["WhatsAppTenants__Fleet__Orleans__SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-                ["WhatsAppTenants__Fleet__Orleans__GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+                ["WhatsAppTenants__Fleet__Orleans__SiloPort"] = SampleProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+                ["WhatsAppTenants__Fleet__Orleans__GatewayPort"] = SampleProcess.FreePort().ToString(CultureInfo.InvariantCulture),
             },
-        };
-        var host = new SampleProcess(id, int.Parse(start.Environment["HTTP_PORT"]!, CultureInfo.InvariantCulture), start.Environment["Simulator__AuditFile"]!, start);
-        _hosts.Add(host);
-        await Eventually.UntilAsync(
-            async () =>
-            {
-                Assert.False(host.HasExited, $"{id} exited at start:{Environment.NewLine}{host.OutputTail()}");
-                try
-                {
-                    using var response = await _http.GetAsync(host.Url("/livez"));
-                    return response.IsSuccessStatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-            },
-            $"{id} answers /livez",
+            audit,
+            _http,
             engine == "Orleans" ? OrleansStartLimit : WaitLimit);
+        _hosts.Add(host);
         return host;
     }
 
@@ -414,13 +388,6 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
 
     private static string Describe(TenantStatusBody[] statuses) =>
         string.Join(", ", statuses.GroupBy(s => s.Host).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}={g.Count()}"));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private readonly record struct Ownership(string Host, long Start, long End);
 

@@ -89,6 +89,41 @@ public sealed class FleetSendRelayTests(PostgreSqlFixture fixture) : IAsyncLifet
         Assert.Equal(0, await CountRelayRowsAsync());
     }
 
+    [Fact]
+    public async Task A_message_the_relay_cannot_carry_whole_is_refused_before_any_row_is_written_and_the_owner_sends_it_itself()
+    {
+        var (a, b, tenant) = await StartOnBAsync();
+        var sent = new System.Collections.Concurrent.ConcurrentQueue<OutboundMessage>();
+        b.Factory.Send = (_, m) =>
+        {
+            sent.Enqueue(m);
+            return Task.FromResult(new SendMessageResult("wamid.b"));
+        };
+        OutboundMessage[] notPlainText =
+        [
+            new("15550001111", new TemplateContent("hello_world", "en_US")),
+            new("15550001111", new MediaContent(MediaKind.Image, MediaSource.FromId("1"))),
+            new("15550001111", "a reply") { ReplyToMessageId = "wamid.1" },
+            new("15550001111", new TextContent("https://example.com") { PreviewUrl = true }),
+        ];
+
+        foreach (var message in notPlainText)
+        {
+            var error = await Assert.ThrowsAsync<TenantSendException>(() => a.Coordinator.SendMessageAsync(tenant, message).WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal("relay_text_only", error.ErrorCode);
+            Assert.False(error.IsTransient);
+            Assert.Equal(0, await CountRelayRowsAsync());
+        }
+
+        Assert.Empty(sent);
+        foreach (var message in notPlainText)
+        {
+            Assert.Equal("wamid.b", (await b.Coordinator.SendMessageAsync(tenant, message).WaitAsync(TimeSpan.FromSeconds(30))).MessageId);
+        }
+
+        Assert.Equal(notPlainText, sent);
+    }
+
     private async Task<(FleetTestHost A, FleetTestHost B, TenantId Tenant)> StartOnBAsync()
     {
         var a = await _fleet.AddHostAsync("a");

@@ -1,10 +1,18 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using MultiTenant.PostgreSql.Tests.Infrastructure;
 
 namespace MultiTenant.PostgreSql.Tests.Fleet;
 
-/// <summary>One sample process, its output kept (bounded) for diagnostics; killed with its process tree when disposed.</summary>
+/// <summary>
+/// One sample process, its output kept (bounded) for diagnostics; killed with its process tree when disposed. Linked into every test
+/// project that runs the sample as processes (the project builds the sample through a project reference and names its dll in the
+/// assembly metadata <c>MultiTenant.Sample.Dll</c>).
+/// </summary>
 internal sealed class SampleProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -22,6 +30,61 @@ internal sealed class SampleProcess : IAsyncDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         Pid = _process.Id;
+    }
+
+    /// <summary>
+    /// Runs the sample's dll as process <paramref name="id"/> on a free port (<c>HTTP_PORT</c>) with <paramref name="environment"/>,
+    /// and waits (bounded by <paramref name="limit"/>) until it answers <c>/livez</c>.
+    /// </summary>
+    public static async Task<SampleProcess> StartAsync(
+        string id, IReadOnlyDictionary<string, string> environment, string auditFile, HttpClient http, TimeSpan limit)
+    {
+        string dll = typeof(SampleProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(attribute => attribute.Key == "MultiTenant.Sample.Dll").Value!;
+        Assert.True(File.Exists(dll), $"The sample is not built at {dll} (the test project builds it through its project reference).");
+
+        int port = FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { dll },
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        start.Environment["HTTP_PORT"] = port.ToString(CultureInfo.InvariantCulture);
+        var process = new SampleProcess(id, port, auditFile, start);
+        try
+        {
+            await Eventually.UntilAsync(
+                async () =>
+                {
+                    Assert.False(process.HasExited, $"{id} exited at start:{Environment.NewLine}{process.OutputTail()}");
+                    try
+                    {
+                        using var response = await http.GetAsync(process.Url("/livez"));
+                        return response.IsSuccessStatusCode;
+                    }
+                    catch (HttpRequestException)
+                    {
+                        return false;
+                    }
+                },
+                $"{id} answers /livez",
+                limit);
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+
+        return process;
     }
 
     public string Id { get; }
@@ -76,6 +139,13 @@ internal sealed class SampleProcess : IAsyncDisposable
 
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
         _process.Dispose();
+    }
+
+    internal static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private void Keep(string? line)
