@@ -22,6 +22,7 @@ COPY src/MultiTenant.AspNetCore/MultiTenant.AspNetCore.csproj src/MultiTenant.As
 COPY src/MultiTenant.AspNetCore.Prometheus/MultiTenant.AspNetCore.Prometheus.csproj src/MultiTenant.AspNetCore.Prometheus/
 COPY src/MultiTenant.PostgreSql/MultiTenant.PostgreSql.csproj src/MultiTenant.PostgreSql/
 COPY src/MultiTenant.CloudApi/MultiTenant.CloudApi.csproj src/MultiTenant.CloudApi/
+COPY src/MultiTenant.Wuzapi/MultiTenant.Wuzapi.csproj src/MultiTenant.Wuzapi/
 COPY src/MultiTenant.Orleans/MultiTenant.Orleans.csproj src/MultiTenant.Orleans/
 COPY samples/MultiTenant.Sample/MultiTenant.Sample.csproj samples/MultiTenant.Sample/
 RUN dotnet restore samples/MultiTenant.Sample/MultiTenant.Sample.csproj

@@ -11,7 +11,8 @@ using MultiTenant.Benchmarks.Infrastructure;
 namespace MultiTenant.Benchmarks;
 
 /// <summary>
-/// Runs the benchmarks. <c>--short</c>: a quick run (under 3 minutes on 2 cores); <c>--dry</c>: each benchmark once, to prove it
+/// Runs the benchmarks. <c>--short</c>: a quick run (under 3 minutes on 2 cores); <c>--in-process</c>: in this process, without
+/// BenchmarkDotNet's generated build (for a loaded machine); <c>--dry</c>: each benchmark once, to prove it
 /// still runs (CI); neither: the full run. Every other argument goes to BenchmarkDotNet (<c>--filter</c>, <c>--job</c>, ...); without a
 /// filter every benchmark runs. Exits non-zero when a benchmark failed or a run was invalid.
 /// </summary>
@@ -20,6 +21,7 @@ public static class Program
     public static int Main(string[] args)
     {
         var mode = RunMode.Full;
+        bool inProcess = false;
         var rest = new List<string>();
         foreach (var arg in args)
         {
@@ -30,6 +32,9 @@ public static class Program
                     break;
                 case "--dry":
                     mode = RunMode.Dry;
+                    break;
+                case "--in-process":
+                    inProcess = true;
                     break;
                 default:
                     rest.Add(arg);
@@ -50,7 +55,7 @@ public static class Program
         {
             bool userChoseJob = rest.Exists(static a => a is "--job" or "-j");
             var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly)
-                .Run([.. rest], CreateConfig(mode, userChoseJob))
+                .Run([.. rest], CreateConfig(mode, userChoseJob, inProcess))
                 .ToArray();
             if (informational)
             {
@@ -79,7 +84,7 @@ public static class Program
         }
     }
 
-    private static ManualConfig CreateConfig(RunMode mode, bool userChoseJob)
+    private static ManualConfig CreateConfig(RunMode mode, bool userChoseJob, bool inProcess)
     {
         // BenchmarkDotNet's defaults, but with exactly the exporters we commit: GitHub Markdown and full JSON.
         var defaults = DefaultConfig.Instance;
@@ -93,7 +98,7 @@ public static class Program
             .AddExporter(MarkdownExporter.GitHub, JsonExporter.Full);
         if (!userChoseJob)
         {
-            config.AddJob(mode switch
+            var job = mode switch
             {
                 // One launch, one invocation per benchmark, no pilot, warmup or statistics: proves the code still runs.
                 RunMode.Dry => Job.Dry.WithId("Dry"),
@@ -105,7 +110,12 @@ public static class Program
                     .WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(150))
                     .WithId("Short"),
                 _ => Job.Default.WithId("Full"),
-            });
+            };
+
+            // --in-process: the benchmarks run inside this process (BenchmarkDotNet's in-process toolchain) instead of in a project it
+            // generates and builds per run, whose build (every referenced project, no shared compiler) exceeded BenchmarkDotNet's
+            // 2-minute build timeout at a load average of 45 on 2 cores.
+            config.AddJob(inProcess ? job.WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance) : job);
         }
 
         return config;

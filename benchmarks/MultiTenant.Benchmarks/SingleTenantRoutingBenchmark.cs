@@ -37,6 +37,8 @@ public class SingleTenantRoutingBenchmark
     private TenantEventQueue _queue = null!;
     private Channel<TenantEvent> _bare = null!;
     private Task _bareLoop = Task.CompletedTask;
+    private SingleReaderQueue<TenantEvent> _bareQueue = null!;
+    private Task _bareQueueLoop = Task.CompletedTask;
 
     [GlobalSetup]
     public void Setup()
@@ -55,6 +57,8 @@ public class SingleTenantRoutingBenchmark
             FullMode = BoundedChannelFullMode.Wait,
         });
         _bareLoop = Task.Run(BareReadLoopAsync);
+        _bareQueue = new SingleReaderQueue<TenantEvent>(options.EventQueueCapacity, options.EventQueueFullMode, onDropped: null);
+        _bareQueueLoop = Task.Run(BareQueueReadLoopAsync);
     }
 
     [GlobalSetup(Target = nameof(TenantEventQueue_with_metrics_collected))]
@@ -85,44 +89,61 @@ public class SingleTenantRoutingBenchmark
         _listener?.Dispose();
         _queue.Complete();
         _bare.Writer.TryComplete();
-        Task.WaitAll(_queue.Completion, _bareLoop);
+        _bareQueue.Complete();
+        Task.WaitAll(_queue.Completion, _bareLoop, _bareQueueLoop);
         _metrics.Dispose();
         _stop.Dispose();
         _handler.Dispose();
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Events)]
-    public void Bare_bounded_channel()
-    {
-        var writer = _bare.Writer;
-        _handler.Expect(Events);
-        Write(writer, _handler.Gate);
-        _handler.WaitUntilParked();
-        for (int i = 0; i < Events; i++)
-        {
-            Write(writer, _event);
-        }
+    public void Bare_bounded_channel() => Burst(new ChannelTarget(_bare.Writer));
 
-        _handler.OpenGateAndWait();
-    }
+    /// <summary>Not a target: the library's queue (<see cref="SingleReaderQueue{T}"/>) bare, beside <see cref="Bare_bounded_channel"/>.</summary>
+    [Benchmark(OperationsPerInvoke = Events)]
+    public void Bare_single_reader_queue() => Burst(new BareQueueTarget(_bareQueue));
 
     [Benchmark(OperationsPerInvoke = Events)]
-    public void TenantEventQueue_to_every_handler()
-    {
-        var queue = _queue;
-        _handler.Expect(Events);
-        Write(queue, _handler.Gate);
-        _handler.WaitUntilParked();
-        for (int i = 0; i < Events; i++)
-        {
-            Write(queue, _event);
-        }
-
-        _handler.OpenGateAndWait();
-    }
+    public void TenantEventQueue_to_every_handler() => Burst(new QueueTarget(_queue));
 
     [Benchmark(OperationsPerInvoke = Events)]
     public void TenantEventQueue_with_metrics_collected() => TenantEventQueue_to_every_handler();
+
+    /// <summary>One invocation: park the reader at the gate, write the burst, open the gate, wait until the last event is handled.</summary>
+    /// <remarks>Generic over a struct, so each target's write is specialised and inlined: the same loop for every design.</remarks>
+    private void Burst<TTarget>(TTarget target)
+        where TTarget : struct, IBurstTarget
+    {
+        _handler.Expect(Events);
+        target.Write(_handler.Gate);
+        _handler.WaitUntilParked();
+        for (int i = 0; i < Events; i++)
+        {
+            target.Write(_event);
+        }
+
+        _handler.OpenGateAndWait();
+    }
+
+    private interface IBurstTarget
+    {
+        void Write(TenantEvent tenantEvent);
+    }
+
+    private readonly struct ChannelTarget(ChannelWriter<TenantEvent> writer) : IBurstTarget
+    {
+        public void Write(TenantEvent tenantEvent) => SingleTenantRoutingBenchmark.Write(writer, tenantEvent);
+    }
+
+    private readonly struct BareQueueTarget(SingleReaderQueue<TenantEvent> queue) : IBurstTarget
+    {
+        public void Write(TenantEvent tenantEvent) => SingleTenantRoutingBenchmark.Write(queue, tenantEvent);
+    }
+
+    private readonly struct QueueTarget(TenantEventQueue queue) : IBurstTarget
+    {
+        public void Write(TenantEvent tenantEvent) => SingleTenantRoutingBenchmark.Write(queue, tenantEvent);
+    }
 
     private static void Write(ChannelWriter<TenantEvent> writer, TenantEvent tenantEvent)
     {
@@ -141,6 +162,32 @@ public class SingleTenantRoutingBenchmark
         if (!pending.IsCompletedSuccessfully)
         {
             throw new InvalidOperationException("The queue was full; the burst is sized to fit it.");
+        }
+    }
+
+    private static void Write(SingleReaderQueue<TenantEvent> queue, TenantEvent tenantEvent)
+    {
+        var pending = queue.WriteAsync(tenantEvent, CancellationToken.None);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            throw new InvalidOperationException("The queue was full; the burst is sized to fit it.");
+        }
+    }
+
+    private async Task BareQueueReadLoopAsync()
+    {
+        var reader = _bareQueue;
+        ITenantEventHandler handler = _handler;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var tenantEvent))
+            {
+                var pending = handler.HandleAsync(Tenant, tenantEvent, CancellationToken.None);
+                if (!pending.IsCompletedSuccessfully)
+                {
+                    await pending.ConfigureAwait(false);
+                }
+            }
         }
     }
 

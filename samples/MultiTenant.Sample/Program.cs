@@ -94,11 +94,19 @@ if (generatedAdminKey)
 tenants.AddTenantApi(api => api.AdminKey = adminKey);
 tenants.AddTenantApiOpenApi();   // the OpenAPI document of every endpoint (mapped below at /openapi/v1.json)
 
-// WhatsAppTenants__Client=CloudApi selects Meta's WhatsApp Business Cloud API; anything else (the default) the simulator.
-bool cloudApi = string.Equals(builder.Configuration["WhatsAppTenants:Client"], "CloudApi", StringComparison.OrdinalIgnoreCase);
+// WhatsAppTenants__Client=CloudApi selects Meta's WhatsApp Business Cloud API, WhatsAppTenants__Client=Wuzapi WhatsApp Web numbers
+// through wuzapi engines (WhatsAppTenants__Wuzapi__Engines__main__BaseUrl, ...__AdminToken, WhatsAppTenants__Wuzapi__WebhookBaseUrl;
+// README, "Run the engine next to the sample and pair a number"); anything else (the default) the simulator.
+string? client = builder.Configuration["WhatsAppTenants:Client"];
+bool cloudApi = string.Equals(client, "CloudApi", StringComparison.OrdinalIgnoreCase);
+bool wuzapi = string.Equals(client, "Wuzapi", StringComparison.OrdinalIgnoreCase);
 if (cloudApi)
 {
     tenants.UseCloudApi();
+}
+else if (wuzapi)
+{
+    tenants.UseWuzapi();
 }
 else
 {
@@ -148,6 +156,11 @@ if (cloudApi)
 {
     // PUT/GET/DELETE /api/tenants/{business_id}/cloud-api/credentials come with MapTenantApi() (UseCloudApi contributes them).
     app.MapCloudApiWebhook();     // /webhooks/whatsapp (verified by Meta's signature, so no authorization here)
+}
+if (wuzapi)
+{
+    // PUT/DELETE /api/tenants/{business_id}/wuzapi/pair-phone come with MapTenantApi() (UseWuzapi contributes them).
+    app.MapWuzapiWebhook();       // /webhooks/wuzapi/{business_id} (verified by the engine's x-hmac-signature, so no authorization here)
 }
 
 // The API's description without a key: /openapi/v1.json (no secrets in it) and the interactive reference at /scalar, where the key

@@ -29,7 +29,7 @@ public static class PostgreSqlEventIds
     /// <summary>The host registered its own NpgsqlDataSource, so the connection string given to UsePostgreSql is not used.</summary>
     public const int HostDataSourceUsed = 2030;
 
-    /// <summary>The LISTEN connection of the inbox or the outbox failed; it reconnects (consumers poll meanwhile).</summary>
+    /// <summary>The LISTEN connection of the inbox, the outbox or the fleet's channel failed; it reconnects (consumers poll meanwhile).</summary>
     public const int NotificationListenerFailed = 2040;
 }
 

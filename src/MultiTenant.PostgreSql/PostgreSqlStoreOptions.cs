@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Options;
 
 namespace MultiTenant.PostgreSql;
@@ -100,22 +99,8 @@ internal sealed class PostgreSqlStoreOptionsValidator : IValidateOptions<Postgre
     }
 
     /// <summary>Throws <see cref="OptionsValidationException"/> when <paramref name="options"/> are invalid.</summary>
-    internal static void ThrowIfInvalid(PostgreSqlStoreOptions options)
-    {
-        var result = new PostgreSqlStoreOptionsValidator().Validate(Options.DefaultName, options);
-        if (result.Failed)
-        {
-            throw new OptionsValidationException(Options.DefaultName, typeof(PostgreSqlStoreOptions), result.Failures);
-        }
-    }
+    internal static void ThrowIfInvalid(PostgreSqlStoreOptions options) => OptionsChecks.ThrowIfInvalid(new PostgreSqlStoreOptionsValidator(), options);
 
-    private static void Check(List<string> failures, string name, TimeSpan value, TimeSpan min, TimeSpan max)
-    {
-        if (value < min || value > max)
-        {
-            failures.Add(string.Create(
-                CultureInfo.InvariantCulture,
-                $"{PostgreSqlStoreOptions.SectionName}:{name} must be between {min} and {max}; it is {value}."));
-        }
-    }
+    private static void Check(List<string> failures, string name, TimeSpan value, TimeSpan min, TimeSpan max) =>
+        OptionsChecks.Range(failures, PostgreSqlStoreOptions.SectionName, name, value, min, max);
 }

@@ -9,12 +9,12 @@ public sealed partial class PostgreSqlTenantStore
     internal static readonly string[] PurgedTables =
     [
         "client_state", "tenant_status", "tenant_api_keys", "tenant_idempotency_keys", "inbox", "tenant_addresses", "outbox", "webhook_subscriptions",
-        "send_relay", "tenants",
+        "tenant_labels", "send_relay", "tenants",
     ];
 
     /// <summary>
     /// Erases every row of <paramref name="tenant"/> in one transaction (<see cref="PurgedTables"/>: client state and credentials,
-    /// status, API keys, idempotency keys, inbox and outbox items, addresses, webhook subscription, pending relayed sends, registry row). Idempotent.
+    /// status, API keys, idempotency keys, inbox and outbox items, addresses, webhook subscription, labels, pending relayed sends, registry row). Idempotent.
     /// The tenant should be stopped first (<c>DELETE /api/tenants/{business_id}?purge=true</c> stops it).
     /// </summary>
     public async ValueTask PurgeAsync(TenantId tenant, CancellationToken cancellationToken = default)

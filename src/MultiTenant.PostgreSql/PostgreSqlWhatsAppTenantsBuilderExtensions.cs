@@ -15,7 +15,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class PostgreSqlWhatsAppTenantsBuilderExtensions
 {
     /// <summary>
-    /// Stores the registry, the statuses, the per-tenant client state, the inbox, the address index, the API keys and the webhook subscriptions and outbox in PostgreSQL, connecting with a <c>DATABASE_URL</c>
+    /// Stores the registry, the statuses, the per-tenant client state, the inbox, the address index, the API keys, the tenant labels and the webhook subscriptions and outbox in PostgreSQL, connecting with a <c>DATABASE_URL</c>
     /// (<c>postgres://user:password@host:port/database?sslmode=require&amp;pool_max_conns=20</c>, see <see cref="DatabaseUrl"/>) or an
     /// Npgsql connection string. Registers one <see cref="NpgsqlDataSource"/> built from it (with <c>TryAdd</c>: a data source the host
     /// registers itself is used instead, and a warning is logged at start). The schema is migrated when the host starts, before tenants
@@ -101,6 +101,9 @@ public static class PostgreSqlWhatsAppTenantsBuilderExtensions
                 sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>()));
             services.RemoveAll<MultiTenant.Idempotency.ITenantIdempotencyStore>();
             services.AddSingleton<MultiTenant.Idempotency.ITenantIdempotencyStore>(static sp => new PostgreSqlTenantIdempotencyStore(
+                sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>()));
+            services.RemoveAll<ITenantLabelStore>();
+            services.AddSingleton<ITenantLabelStore>(static sp => new PostgreSqlTenantLabelStore(
                 sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>()));
             services.AddSingleton<ITenantInbox>(static sp => new PostgreSqlTenantInbox(
                 sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetService<TimeProvider>(), sp.GetService<ILogger<PostgreSqlTenantInbox>>()));

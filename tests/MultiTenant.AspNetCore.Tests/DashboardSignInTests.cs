@@ -139,12 +139,17 @@ public sealed class DashboardSignInTests
         Assert.Contains("<tr data-id=\"tenant1\"", html, StringComparison.Ordinal);
         Assert.DoesNotContain("tenant2", html, StringComparison.Ordinal);
         Assert.Contains("<span id=\"who\">tenant key of tenant1</span>", html, StringComparison.Ordinal);
-        Assert.Contains("<td>1</td>", html, StringComparison.Ordinal); // the host summary counts its own tenant only
+        Assert.Contains("<td class=\"tenants\">1</td>", html, StringComparison.Ordinal); // the host summary counts its own tenant only
         string token = BrowserClient.Token(html);
 
         using var events = await browser.Http.GetAsync("/dashboard/events", HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(await events.Content.ReadAsStreamAsync());
         Assert.Equal(": live", await reader.ReadLineAsync().WithTimeout());
+        Assert.Equal(string.Empty, await reader.ReadLineAsync().WithTimeout());
+
+        // Its traffic summary covers its own tenant only (no host-wide tenant counts), and rows it did not ask for are not sent.
+        Assert.Equal("event: traffic", await reader.ReadLineAsync().WithTimeout());
+        Assert.Equal("""data: {"host":"test-host","queue_depth":0,"messages_in":0,"messages_out":0,"rows":[]}""", await reader.ReadLineAsync().WithTimeout());
         Assert.Equal(string.Empty, await reader.ReadLineAsync().WithTimeout());
 
         using var other = await PostActionAsync(browser, "/dashboard/tenants/tenant2/stop", token);

@@ -201,6 +201,30 @@ public sealed class TenantLabelsAndPurgeTests
         Assert.False(cleared.RootElement.TryGetProperty("labels", out _));
     }
 
+    [Fact]
+    public async Task The_list_returns_each_tenant_with_its_own_labels_and_none_for_a_tenant_without()
+    {
+        await using var app = await TestApp.StartAsync();
+        foreach (string tenant in (string[])["tenant1", "tenant2", "tenant3"])
+        {
+            await app.StartConnectedAsync(tenant);
+        }
+
+        using (var one = await PutAsync(app, "tenant1", """{"env":"prod"}"""))
+        using (var three = await PutAsync(app, "tenant3", """{"env":"dev","team":"ops"}"""))
+        {
+            Assert.Equal(HttpStatusCode.OK, one.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, three.StatusCode);
+        }
+
+        using var list = await app.Http.GetAsync("/api/tenants");
+        using var json = JsonDocument.Parse(await Responses.AssertJsonAsync(list, 200));
+        var rows = json.RootElement.EnumerateArray().ToDictionary(r => r.GetProperty("business_id").GetString()!);
+        Assert.Equal("""{"env":"prod"}""", rows["tenant1"].GetProperty("labels").GetRawText());
+        Assert.False(rows["tenant2"].TryGetProperty("labels", out _));
+        Assert.Equal("""{"env":"dev","team":"ops"}""", rows["tenant3"].GetProperty("labels").GetRawText());
+    }
+
     [Theory]
     [InlineData("""["a"]""", 400)]
     [InlineData("""{"env":1}""", 400)]

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -5,8 +6,10 @@ using System.Text.Json;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using MultiTenant.AspNetCore.Tests.Infrastructure;
+using MultiTenant.Diagnostics;
 using MultiTenant.Events;
 using MultiTenant.Secrets;
+using MultiTenant.Tests.Shared;
 using MultiTenant.Webhooks;
 
 namespace MultiTenant.AspNetCore.Tests;
@@ -181,6 +184,48 @@ public sealed class WebhookTests
         Assert.Equal("receipt:out1:read", requests[20].EventId);
         Assert.StartsWith("application/json", requests[20].ContentType, StringComparison.Ordinal);
         AssertSigned(app, requests[20]);
+    }
+
+    [Fact]
+    public async Task Every_delivery_attempt_is_a_client_span_with_the_business_id_event_id_attempt_and_status_code()
+    {
+        using var spans = new SpanCollector();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var app = await StartAsync();
+        await app.StartConnectedAsync("trace-hooks");
+        await SubscribeAsync(app, "trace-hooks", receiver.Url);
+        int unavailable = 2;
+        receiver.Status = _ => Interlocked.Decrement(ref unavailable) >= 0 ? 503 : 200;
+
+        await app.Clients.Client("trace-hooks").Context.Events.DeliverAsync(Message(app, 0));
+        await receiver.WaitUntilAsync(() => receiver.Requests.Any(r => r.AnsweredStatus == 200), () => app.Time.Advance(TimeSpan.FromSeconds(1)));
+
+        var attempts = await spans.WaitForAsync("webhook deliver", "trace-hooks", count: 3);
+        Assert.Equal(3, attempts.Count);
+        Assert.All(attempts, static a => Assert.Equal(ActivityKind.Client, a.Kind));
+        Assert.All(attempts, static a => Assert.Equal("message:m0", a.GetTagItem(TenantTracing.WebhookEventIdAttribute)));
+        Assert.Equal([1, 2, 3], attempts.Select(static a => (int)a.GetTagItem(TenantTracing.WebhookAttemptAttribute)!));
+        Assert.Equal([503, 503, 200], attempts.Select(static a => (int)a.GetTagItem(TenantTracing.HttpStatusCodeAttribute)!));
+        Assert.Equal(["failed", "failed", "delivered"], attempts.Select(static a => (string)a.GetTagItem(TenantTracing.WebhookOutcomeAttribute)!));
+        Assert.Equal([ActivityStatusCode.Error, ActivityStatusCode.Error, ActivityStatusCode.Unset], attempts.Select(static a => a.Status));
+        Assert.Equal("503", attempts[0].GetTagItem(TenantTracing.ErrorTypeAttribute));
+    }
+
+    [Fact]
+    public async Task A_delivery_attempt_without_an_answer_is_a_failed_span_without_a_status_code()
+    {
+        using var spans = new SpanCollector();
+        await using var app = await StartAsync();
+        await app.StartConnectedAsync("trace-hooks-down");
+        await SubscribeAsync(app, "trace-hooks-down", new Uri($"http://127.0.0.1:{WebhookReceiver.FreePort()}/hook"));
+
+        await app.Clients.Client("trace-hooks-down").Context.Events.DeliverAsync(Message(app, 0));
+
+        var attempt = (await spans.WaitForAsync("webhook deliver", "trace-hooks-down", count: 1))[0];
+        Assert.Null(attempt.GetTagItem(TenantTracing.HttpStatusCodeAttribute));
+        Assert.Equal("failed", attempt.GetTagItem(TenantTracing.WebhookOutcomeAttribute));
+        Assert.Equal(ActivityStatusCode.Error, attempt.Status);
+        Assert.Equal(nameof(HttpRequestError.ConnectionError), attempt.GetTagItem(TenantTracing.ErrorTypeAttribute));
     }
 
     [Fact]

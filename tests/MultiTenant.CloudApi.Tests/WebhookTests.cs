@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,6 +8,7 @@ using MultiTenant.CloudApi.Tests.Infrastructure;
 using MultiTenant.Diagnostics;
 using MultiTenant.Events;
 using MultiTenant.Inbox;
+using MultiTenant.Tests.Shared;
 using static MultiTenant.CloudApi.Tests.Infrastructure.MetaPayloads;
 
 namespace MultiTenant.CloudApi.Tests;
@@ -240,6 +242,50 @@ public sealed class WebhookTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
         Assert.Equal(["while stopped", "mark"], _host.Events.Of<MessageEvent>(_a).Select(m => m.Text));
+    }
+
+    [Fact]
+    public async Task A_signed_delivery_is_a_webhook_receive_span_with_the_business_id_and_the_inbox_counts_and_a_redelivery_counts_duplicates()
+    {
+        using var spans = new SpanCollector();
+        string payload = Envelope(Change(PhoneA, messages:
+        [
+            TextMessage("16505551234", "wamid.trace-1", 1739321024, "first"),
+            TextMessage("16505551234", "wamid.trace-2", 1739321025, "second"),
+        ]));
+
+        using (var first = await PostAsync(payload))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        using (var again = await PostAsync(payload))
+        {
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        }
+
+        var received = await spans.WaitForAsync("webhook receive", _a.Value, count: 2);
+        Assert.Equal([2, 0], received.Select(static s => (int)s.GetTagItem(TenantTracing.InboxAddedAttribute)!));
+        Assert.Equal([0, 2], received.Select(static s => (int)s.GetTagItem(TenantTracing.InboxDuplicatesAttribute)!));
+        Assert.All(received, static s => Assert.Equal(1, s.GetTagItem(TenantTracing.WebhookTenantsAttribute)));
+        Assert.All(received, static s => Assert.Equal("acknowledged", s.GetTagItem(TenantTracing.WebhookOutcomeAttribute)));
+        Assert.All(received, static s => Assert.Equal(ActivityStatusCode.Unset, s.Status));
+    }
+
+    [Fact]
+    public async Task A_delivery_for_two_tenants_names_no_single_business_id_on_its_receive_span()
+    {
+        using var spans = new SpanCollector();
+        string payload = Envelope(
+            Change(PhoneA, messages: [TextMessage("16505551234", "wamid.trace-both-a", 1739321024, "to a")]),
+            Change(PhoneB, messages: [TextMessage("16505551234", "wamid.trace-both-b", 1739321024, "to b")]));
+
+        using var response = await PostAsync(payload);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await _host.Events.WaitForAsync<CloudApiMessageEvent>(_b, 1);
+        Assert.Contains(spans.Spans("webhook receive", businessId: null), static s =>
+            (int?)s.GetTagItem(TenantTracing.WebhookTenantsAttribute) == 2 && (int?)s.GetTagItem(TenantTracing.InboxAddedAttribute) == 2);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using MultiTenant.Dashboard.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -7,13 +9,16 @@ namespace MultiTenant.Dashboard.Tests;
 
 /// <summary>
 /// The dashboard in a real headless browser (issue 13): Debian's chromium signs in on the sample server's form, sees a tenant started
-/// through the API appear and turn connected without a reload, stops it with the button, and leaves screenshots of 10 tenants, a
-/// tenant in error and a tenant pairing (TestResults/screenshots/*.png, paths in the test output).
+/// through the API appear and turn connected without a reload, stops it with the button, sees message counts per tenant and the
+/// host's summary (tenants, connected, queue depth, messages) move without a reload, and leaves screenshots of 10 tenants, a tenant in
+/// error and a tenant pairing (TestResults/screenshots/*.png, paths in the test output).
 /// </summary>
 [Collection(DashboardCollection.Name)]
 public sealed class DashboardBrowserTests(SampleHost sample, DashboardBrowser browser, ITestOutputHelper output)
 {
     private static readonly LocatorAssertionsToHaveClassOptions Within = new() { Timeout = 30_000 };
+    private static readonly Regex Positive = new("^[1-9][0-9]*$");
+    private static readonly Regex Count = new("^[0-9]+$");
 
     private async Task<IPage> SignedInPageAsync(string path = "/")
     {
@@ -79,6 +84,22 @@ public sealed class DashboardBrowserTests(SampleHost sample, DashboardBrowser br
         var page = await SignedInPageAsync("/?q=shop");
         var connected = page.Locator("#tenants tbody tr.connected");
         await Expect(connected).ToHaveCountAsync(10, new() { Timeout = 30_000 });
+        await page.EvaluateAsync("() => { window.loadedOnce = 'yes'; }"); // gone if the page reloads
+        await sample.SendAsync("shop01");
+
+        // Message counts per row and the host's summary (tenants, connected, queue depth, messages) move with the traffic event.
+        var shop01 = page.Locator("tr[data-id=\"shop01\"]");
+        await Expect(shop01.Locator(".in")).ToHaveTextAsync(Positive, new() { Timeout = 30_000 });
+        await Expect(shop01.Locator(".out")).ToHaveTextAsync("1", new() { Timeout = 30_000 });
+        var host = page.Locator("#hosts tbody tr").First;
+        await Expect(host.Locator(".in")).ToHaveTextAsync(Positive, new() { Timeout = 30_000 });
+        Assert.True(int.Parse(await host.Locator(".connected").InnerTextAsync(), CultureInfo.InvariantCulture) >= 10);
+        Assert.True(int.Parse(await host.Locator(".tenants").InnerTextAsync(), CultureInfo.InvariantCulture) >= 12);
+        await Expect(host.Locator(".queue")).ToHaveTextAsync(Count);
+        Assert.True(
+            long.Parse(await host.Locator(".out").InnerTextAsync(), CultureInfo.InvariantCulture) >= 1,
+            "the host's summary counts the message sent through shop01");
+        Assert.Equal("yes", await page.EvaluateAsync<string?>("() => window.loadedOnce"));
         await ScreenshotAsync(page, "dashboard-10-tenants");
 
         await page.GotoAsync("/?q=" + SampleHost.UnpairedTenant);

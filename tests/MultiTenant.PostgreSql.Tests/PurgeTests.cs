@@ -37,6 +37,7 @@ public sealed class PurgeTests(PostgreSqlFixture fixture)
         await store.GetStore(tenant).SetAsync("device", "keys", new byte[] { 4, 5 });
         await new PostgreSqlTenantApiKeyStore(store).CreateAsync(tenant, TenantApiKeys.Hash(TenantApiKeys.Generate()));
         await new PostgreSqlTenantAddressIndex(store).ClaimAsync(new TenantAddress("cloudapi", "1555000" + n.ToString(CultureInfo.InvariantCulture)), tenant);
+        await new PostgreSqlTenantLabelStore(store).SetAsync(tenant, new Dictionary<string, string> { ["env"] = "prod" + n.ToString(CultureInfo.InvariantCulture) });
         await new PostgreSqlTenantInbox(store).WriteAsync(
         [
             new InboxWrite(tenant, "m/1", "cloudapi", "message", new byte[] { 7 }),
@@ -54,7 +55,7 @@ public sealed class PurgeTests(PostgreSqlFixture fixture)
         await SeedAsync(opened.Store, Kept, 2);
 
         var before = await CountRowsAsync(opened.DataSource, schema, Gone);
-        foreach (string table in (string[])["tenants", "tenant_status", "client_state", "tenant_api_keys", "tenant_addresses", "inbox"])
+        foreach (string table in (string[])["tenants", "tenant_status", "client_state", "tenant_api_keys", "tenant_addresses", "inbox", "tenant_labels"])
         {
             Assert.True(before[table] > 0, $"the test seeded no row of {table}");
         }
@@ -66,6 +67,8 @@ public sealed class PurgeTests(PostgreSqlFixture fixture)
         Assert.Null(await opened.Store.GetAsync(Gone, CancellationToken.None));
         Assert.Empty(await opened.Store.GetStore(Gone).ListKeysAsync("cloudapi"));
         Assert.DoesNotContain(Gone, await opened.Store.ListDesiredRunningAsync(CancellationToken.None));
+        Assert.Empty(await new PostgreSqlTenantLabelStore(opened.Store).GetAsync(Gone));
+        Assert.Equal("prod2", (await new PostgreSqlTenantLabelStore(opened.Store).GetAsync(Kept))["env"]);
 
         await opened.Store.PurgeAsync(Gone); // idempotent
     }

@@ -5,8 +5,8 @@ using MultiTenant.Events;
 namespace MultiTenant.Sample.Simulation;
 
 /// <summary>
-/// A stand-in for a WhatsApp connection: connects after a short random delay, emits synthetic inbound messages at a configured rate,
-/// and injects drops, silent drops and logouts when configured. All timing goes through the tenant's <see cref="TimeProvider"/>.
+/// A stand-in for a WhatsApp connection: connects after a short random delay, receives synthetic inbound messages at a configured rate
+/// (from <see cref="SimulatedTraffic"/>, one timer for all clients), and injects drops, silent drops and logouts when configured. All timing goes through the tenant's <see cref="TimeProvider"/>.
 /// </summary>
 public sealed class SimulatedClient : ITenantClient, ITenantClientLogout
 {
@@ -16,14 +16,19 @@ public sealed class SimulatedClient : ITenantClient, ITenantClientLogout
     private readonly TenantPairingBoard? _pairing;
     private CancellationTokenSource? _session;
     private Task _background = Task.CompletedTask;
+    private Task _pendingWrite = Task.CompletedTask;
+    private readonly SimulatedTraffic _traffic;
     private volatile bool _connected;
+    private volatile bool _writing;
     private long _sequence;
 
     /// <param name="context">The tenant's context.</param>
     /// <param name="options">The simulator settings.</param>
+    /// <param name="traffic">The process's synthetic traffic, which sends this client its messages while it is connected.</param>
     /// <param name="pairing">Where to show a simulated QR code before connecting, or <see langword="null"/> for an already paired device.</param>
-    public SimulatedClient(TenantClientContext context, SimulatorOptions options, TenantPairingBoard? pairing = null)
+    public SimulatedClient(TenantClientContext context, SimulatorOptions options, SimulatedTraffic traffic, TenantPairingBoard? pairing = null)
     {
+        _traffic = traffic;
         _pairing = pairing;
         _context = context;
         _options = options;
@@ -31,6 +36,9 @@ public sealed class SimulatedClient : ITenantClient, ITenantClientLogout
     }
 
     public bool IsConnected => _connected;
+
+    /// <summary>This client's place in <see cref="SimulatedTraffic"/>'s list, or -1 (guarded by its lock).</summary>
+    internal int TrafficIndex { get; set; } = -1;
 
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
@@ -51,12 +59,14 @@ public sealed class SimulatedClient : ITenantClient, ITenantClientLogout
         var session = new CancellationTokenSource();
         _session = session;
         _connected = true;
-        _background = Task.WhenAll(ProduceMessagesAsync(session.Token), InjectFailuresAsync(session.Token));
+        _background = InjectFailuresAsync(session.Token);
+        _traffic.Add(this);
     }
 
     public async Task DisconnectAsync(CancellationToken cancellationToken)
     {
         _connected = false;
+        _traffic.Remove(this);
         var session = Interlocked.Exchange(ref _session, null);
         if (session is null)
         {
@@ -64,7 +74,7 @@ public sealed class SimulatedClient : ITenantClient, ITenantClientLogout
         }
 
         await session.CancelAsync().ConfigureAwait(false);
-        await _background.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_background, _pendingWrite).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         session.Dispose();
     }
 
@@ -131,44 +141,66 @@ public sealed class SimulatedClient : ITenantClient, ITenantClientLogout
         }
     }
 
-    private async Task ProduceMessagesAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes one synthetic inbound message (called by <see cref="SimulatedTraffic"/>'s tick). <see langword="false"/> when this
+    /// client is not connected or its previous write still waits for room in the tenant's queue.
+    /// </summary>
+    internal bool TryEmit()
     {
-        double rate = _options.MessagesPerSecond;
-        if (rate <= 0)
+        var session = _session;
+        if (!_connected || session is null || _writing)
         {
-            return;
+            return false;
         }
 
-        // Ticks of 100 ms; each emits the messages due so far, so high rates do not need a timer per message.
-        var period = TimeSpan.FromMilliseconds(100);
-        using var timer = new PeriodicTimer(period, _time);
-        double due = 0;
+        long n = Interlocked.Increment(ref _sequence);
+        var message = new MessageEvent
+        {
+            Timestamp = _time.GetUtcNow(),
+            MessageId = "SIMIN." + n.ToString(CultureInfo.InvariantCulture),
+            From = "1555" + (n % 10_000_000).ToString("D7", CultureInfo.InvariantCulture),
+            Type = "text",
+            Text = "Synthetic message #" + n.ToString(CultureInfo.InvariantCulture),
+        };
+        ValueTask write;
         try
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                due += rate * period.TotalSeconds;
-                for (; due >= 1; due--)
-                {
-                    long n = Interlocked.Increment(ref _sequence);
-                    var message = new MessageEvent
-                    {
-                        Timestamp = _time.GetUtcNow(),
-                        MessageId = "SIMIN." + n.ToString(CultureInfo.InvariantCulture),
-                        From = "1555" + (n % 10_000_000).ToString("D7", CultureInfo.InvariantCulture),
-                        Type = "text",
-                        Text = "Synthetic message #" + n.ToString(CultureInfo.InvariantCulture),
-                    };
-                    await _context.Events.WriteAsync(message, cancellationToken).ConfigureAwait(false);
-                }
-            }
+            write = _context.Events.WriteAsync(message, session.Token);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (System.Threading.Channels.ChannelClosedException)
         {
+            return false; // the tenant is stopping
+        }
+
+        if (write.IsCompletedSuccessfully)
+        {
+            write.GetAwaiter().GetResult();
+            return true;
+        }
+
+        // The queue is full (backpressure): wait for the write off the tick, and take no more messages until it is done.
+        _writing = true;
+        _pendingWrite = AwaitWriteAsync(write);
+        return true;
+    }
+
+    private async Task AwaitWriteAsync(ValueTask write)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The session ended while the queue was full.
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
             // The tenant is stopping.
+        }
+        finally
+        {
+            _writing = false;
         }
     }
 

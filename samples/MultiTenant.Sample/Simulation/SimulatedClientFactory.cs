@@ -11,6 +11,7 @@ public sealed class SimulatedClientFactory(
     : ITenantClientFactory, IDisposable
 {
     private readonly Lock _auditGate = new();
+    private readonly SimulatedTraffic _traffic = new(time, options.CurrentValue.MessagesPerSecond);
     private StreamWriter? _audit;
 
     public async ValueTask<ITenantClient> CreateClientAsync(TenantClientContext context, CancellationToken cancellationToken)
@@ -30,7 +31,7 @@ public sealed class SimulatedClientFactory(
         }
 
         bool mustPair = Array.IndexOf(settings.PairingTenants, context.BusinessId.Value) >= 0;
-        var client = new SimulatedClient(context, settings, mustPair ? pairing : null);
+        var client = new SimulatedClient(context, settings, _traffic, mustPair ? pairing : null);
         if (string.IsNullOrEmpty(settings.AuditFile))
         {
             return client;
@@ -42,7 +43,11 @@ public sealed class SimulatedClientFactory(
         return new AuditedClient(client, what => Audit(file, what, context.BusinessId, epoch));
     }
 
-    public void Dispose() => _audit?.Dispose();
+    public void Dispose()
+    {
+        _traffic.Dispose();
+        _audit?.Dispose();
+    }
 
     private void Audit(string file, string what, TenantId tenant, long epoch)
     {

@@ -60,7 +60,7 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
     /// <summary>
     /// <c>GET {prefix}</c>: one page of the statuses a key may see, in ordinal order of the ids (issue 12). <c>?limit=</c> 1–10,000
     /// (default 1,000: a fleet of up to 1,000 tenants is listed whole), <c>?after=</c> a business id (the page starts after it),
-    /// <c>?status=</c> a state name. 200 with a JSON array and, when more may follow, <c>Link: &lt;…?after=…&gt;; rel="next"</c>
+    /// <c>?status=</c> a state name. 200 with a JSON array (each status with its labels, read for the page at once) and, when more may follow, <c>Link: &lt;…?after=…&gt;; rel="next"</c>
     /// (a page may be shorter than the limit while more follow); 400 for a bad parameter. A page costs the same at any fleet size.
     /// </summary>
     public async Task<Results<Ok<TenantStatusResponse[]>, ProblemHttpResult>> ListAsync(
@@ -110,7 +110,22 @@ internal sealed class TenantApiHandlers(TenantApiOptions options, ILogger logger
             context.Response.Headers.Link = $"<{request.PathBase}{request.Path}{link}>; rel=\"next\"";
         }
 
-        return TypedResults.Ok(page.Statuses.Select(s => TenantStatusResponse.From(s, options.IncludeHost)).ToArray());
+        // The labels of the whole page in one read (one query on PostgreSQL), not one per tenant.
+        var ids = new TenantId[page.Statuses.Count];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = page.Statuses[i].BusinessId;
+        }
+
+        var labels = await context.RequestServices.GetRequiredService<MultiTenant.Storage.ITenantLabelStore>()
+            .GetManyAsync(ids, context.RequestAborted).ConfigureAwait(false);
+        var body = new TenantStatusResponse[ids.Length];
+        for (int i = 0; i < body.Length; i++)
+        {
+            body[i] = TenantStatusResponse.From(page.Statuses[i], options.IncludeHost, labels.GetValueOrDefault(ids[i]));
+        }
+
+        return TypedResults.Ok(body);
     }
 
     /// <summary>A tenant key sees its own tenants only: their statuses are read one by one (a key names few), then paged.</summary>

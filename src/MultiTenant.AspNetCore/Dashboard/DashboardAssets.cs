@@ -2,7 +2,8 @@ namespace MultiTenant.AspNetCore.Dashboard;
 
 /// <summary>
 /// The dashboard's style and script, inlined into the page: no front-end build and no static files to serve. The script listens to
-/// the server-sent events of <c>events</c> (status and pairing changes) and updates the rows of the current page in place; the buttons
+/// the server-sent events of <c>events</c> (status and pairing changes, and every 2 s a <c>traffic</c> event with this host's summary and
+/// the message counts of the page's rows, whose ids it passes as <c>?ids=</c>) and updates the page in place; the buttons
 /// post to <c>tenants/{id}/{action}</c> with the page's anti-forgery token in a header; a 401 (signed out) reloads the page, which sends
 /// the browser to the sign-in form.
 /// </summary>
@@ -33,7 +34,7 @@ internal static class DashboardAssets
           function newRow(id) {
             var tr = document.createElement('tr');
             tr.dataset.id = id;
-            ['id', 'state', 'host', 'error', 'updated', 'pairing', 'actions'].forEach(function (c) {
+            ['id', 'state', 'host', 'error', 'updated', 'in', 'out', 'pairing', 'actions'].forEach(function (c) {
               var td = document.createElement('td'); td.className = c; tr.appendChild(td);
             });
             tr.firstChild.textContent = id;
@@ -74,11 +75,24 @@ internal static class DashboardAssets
               })
               .finally(function () { b.disabled = false; });
           });
-          var source = new EventSource(base + '/events');
+          function onTraffic(t) {
+            var h = document.querySelector('#hosts tr[data-host="' + CSS.escape(t.host) + '"]');
+            if (h) {
+              [['tenants', 'tenants'], ['connected', 'connected'], ['error', 'error'], ['queue', 'queue_depth'], ['in', 'messages_in'], ['out', 'messages_out']]
+                .forEach(function (c) { if (t[c[1]] !== undefined) cell(h, c[0], String(t[c[1]])); });
+            }
+            t.rows.forEach(function (r) {
+              var tr = row(r.business_id);
+              if (tr) { cell(tr, 'in', String(r.messages_in)); cell(tr, 'out', String(r.messages_out)); }
+            });
+          }
+          var ids = Array.prototype.map.call(tbody.rows, function (tr) { return tr.dataset.id; }).join(',');
+          var source = new EventSource(base + '/events' + (ids ? '?ids=' + encodeURIComponent(ids) : ''));
           source.addEventListener('open', function () { live.textContent = 'live'; });
           source.addEventListener('error', function () { live.textContent = 'reconnecting…'; });
           source.addEventListener('status', function (e) { onStatus(JSON.parse(e.data)); });
           source.addEventListener('pairing', function (e) { onPairing(JSON.parse(e.data)); });
+          source.addEventListener('traffic', function (e) { onTraffic(JSON.parse(e.data)); });
         })();
         """;
 }

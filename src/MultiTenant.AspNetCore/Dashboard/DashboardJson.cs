@@ -38,6 +38,9 @@ internal static class DashboardJson
         }
     });
 
+    /// <summary>A <c>traffic</c> event (<see cref="DashboardTraffic"/>), its members written by <paramref name="body"/>.</summary>
+    public static string Traffic(Action<Utf8JsonWriter> body) => Write(body);
+
     private static string Write(Action<Utf8JsonWriter> body)
     {
         using var buffer = new MemoryStream();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using MultiTenant.Clients;
+using MultiTenant.Diagnostics;
 
 namespace MultiTenant.AspNetCore.Dashboard;
 
@@ -14,7 +15,8 @@ internal sealed record DashboardPageModel(
     int Matching,
     IReadOnlyList<TenantStatus> Tenants,
     IReadOnlyList<DashboardHostSummary> Hosts,
-    IReadOnlyList<TenantPairingChallenge> Pairing);
+    IReadOnlyList<TenantPairingChallenge> Pairing,
+    IReadOnlyDictionary<TenantId, TenantTraffic> Traffic);
 
 /// <summary>
 /// Who looks at the page and the anti-forgery token its script sends with every POST (<paramref name="CsrfHeader"/>) and its sign-out
@@ -22,17 +24,30 @@ internal sealed record DashboardPageModel(
 /// </summary>
 internal sealed record DashboardSession(string Who, string CsrfToken, string CsrfHeader, string CsrfField, bool SignedIn);
 
-/// <summary>One host's line of the summary.</summary>
-internal sealed record DashboardHostSummary(string Host, int Tenants, int Connected, int Error);
+/// <summary>
+/// One host's line of the summary: tenants by state from the statuses, and queue depth and message counts for this host (from
+/// <see cref="ITenantTrafficReader"/>; <see langword="null"/> for another host of a fleet, whose counters live in its own process).
+/// </summary>
+internal sealed record DashboardHostSummary(string Host, int Tenants, int Connected, int Error, long? QueueDepth, long? MessagesIn, long? MessagesOut);
 
-/// <summary>Filters and pages the tenant list: one pass over the statuses, so 10,000 tenants cost one list scan per page view.</summary>
+/// <summary>
+/// Filters and pages the tenant list: one pass over the statuses (with one in-memory counter lookup for each tenant of this host), so
+/// 10,000 tenants cost one list scan per page view.
+/// </summary>
 internal static class DashboardQuery
 {
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 500;
 
     public static DashboardPageModel Build(
-        IReadOnlyList<TenantStatus> all, string? filter, TenantState? state, int page, int pageSize, IReadOnlyList<TenantPairingChallenge> pairing)
+        IReadOnlyList<TenantStatus> all,
+        string? filter,
+        TenantState? state,
+        int page,
+        int pageSize,
+        IReadOnlyList<TenantPairingChallenge> pairing,
+        ITenantTrafficReader traffic,
+        string localHost)
     {
         filter = (filter ?? string.Empty).Trim();
         pageSize = Math.Clamp(pageSize, 1, MaxPageSize);
@@ -40,6 +55,8 @@ internal static class DashboardQuery
         int skip = (page - 1) * pageSize;
         var tenants = new List<TenantStatus>(pageSize);
         var hosts = new SortedDictionary<string, (int Tenants, int Connected, int Error)>(StringComparer.Ordinal);
+        var rowTraffic = new Dictionary<TenantId, TenantTraffic>();
+        long queue = 0, messagesIn = 0, messagesOut = 0;
         int matching = 0;
         for (int i = 0; i < all.Count; i++)
         {
@@ -47,11 +64,24 @@ internal static class DashboardQuery
             var host = s.Host ?? string.Empty;
             hosts.TryGetValue(host, out var h);
             hosts[host] = (h.Tenants + 1, h.Connected + (s.State == TenantState.Connected ? 1 : 0), h.Error + (s.State == TenantState.Error ? 1 : 0));
+            TenantTraffic t = default;
+            bool counted = string.Equals(host, localHost, StringComparison.Ordinal) && traffic.TryGetTraffic(s.BusinessId, out t);
+            if (counted)
+            {
+                queue += t.QueueDepth;
+                messagesIn += t.MessagesIn;
+                messagesOut += t.MessagesOut;
+            }
+
             if ((state is null || s.State == state) && (filter.Length == 0 || s.BusinessId.Value.Contains(filter, StringComparison.OrdinalIgnoreCase)))
             {
                 if (matching >= skip && tenants.Count < pageSize)
                 {
                     tenants.Add(s);
+                    if (counted)
+                    {
+                        rowTraffic[s.BusinessId] = t;
+                    }
                 }
 
                 matching++;
@@ -61,10 +91,12 @@ internal static class DashboardQuery
         var summary = new List<DashboardHostSummary>(hosts.Count);
         foreach (var (host, h) in hosts)
         {
-            summary.Add(new DashboardHostSummary(host, h.Tenants, h.Connected, h.Error));
+            summary.Add(string.Equals(host, localHost, StringComparison.Ordinal)
+                ? new DashboardHostSummary(host, h.Tenants, h.Connected, h.Error, queue, messagesIn, messagesOut)
+                : new DashboardHostSummary(host, h.Tenants, h.Connected, h.Error, null, null, null));
         }
 
-        return new DashboardPageModel(filter, state, page, pageSize, matching, tenants, summary, pairing);
+        return new DashboardPageModel(filter, state, page, pageSize, matching, tenants, summary, pairing, rowTraffic);
     }
 }
 
@@ -95,11 +127,14 @@ internal static class DashboardView
 
         sb.Append("</div>");
 
-        sb.Append("<section id=\"hosts\"><h2>Hosts</h2><table><thead><tr><th>host</th><th>tenants</th><th>connected</th><th>error</th></tr></thead><tbody>");
+        sb.Append("<section id=\"hosts\"><h2>Hosts</h2><table><thead><tr><th>host</th><th>tenants</th><th>connected</th><th>error</th>")
+          .Append("<th>queue depth</th><th>messages in</th><th>messages out</th></tr></thead><tbody>");
         foreach (var h in model.Hosts)
         {
-            sb.Append("<tr><td>").Append(Html.Encode(h.Host.Length == 0 ? "(none)" : h.Host)).Append("</td><td>").Append(N(h.Tenants))
-              .Append("</td><td>").Append(N(h.Connected)).Append("</td><td>").Append(N(h.Error)).Append("</td></tr>");
+            sb.Append("<tr data-host=\"").Append(Html.Encode(h.Host)).Append("\"><td>").Append(Html.Encode(h.Host.Length == 0 ? "(none)" : h.Host))
+              .Append("</td><td class=\"tenants\">").Append(N(h.Tenants)).Append("</td><td class=\"connected\">").Append(N(h.Connected))
+              .Append("</td><td class=\"error\">").Append(N(h.Error)).Append("</td><td class=\"queue\">").Append(N(h.QueueDepth))
+              .Append("</td><td class=\"in\">").Append(N(h.MessagesIn)).Append("</td><td class=\"out\">").Append(N(h.MessagesOut)).Append("</td></tr>");
         }
 
         sb.Append("</tbody></table></section>");
@@ -113,10 +148,10 @@ internal static class DashboardView
 
         sb.Append("</select><button type=\"submit\">Filter</button></form>");
         sb.Append("<p id=\"count\">").Append(N(model.Matching)).Append(" matching · page ").Append(N(model.Page)).Append("</p>");
-        sb.Append("<table id=\"tenants\"><thead><tr><th>business id</th><th>state</th><th>host</th><th>error</th><th>updated</th><th>pairing</th><th></th></tr></thead><tbody>");
+        sb.Append("<table id=\"tenants\"><thead><tr><th>business id</th><th>state</th><th>host</th><th>error</th><th>updated</th><th>messages in</th><th>messages out</th><th>pairing</th><th></th></tr></thead><tbody>");
         foreach (var s in model.Tenants)
         {
-            AppendRow(sb, s, pairing.GetValueOrDefault(s.BusinessId));
+            AppendRow(sb, s, pairing.GetValueOrDefault(s.BusinessId), model.Traffic.TryGetValue(s.BusinessId, out var t) ? t : null);
         }
 
         sb.Append("</tbody></table><nav id=\"pages\">");
@@ -134,7 +169,7 @@ internal static class DashboardView
         return sb.ToString();
     }
 
-    internal static void AppendRow(StringBuilder sb, TenantStatus s, TenantPairingChallenge? pairing)
+    internal static void AppendRow(StringBuilder sb, TenantStatus s, TenantPairingChallenge? pairing, TenantTraffic? traffic)
     {
         var id = Html.Encode(s.BusinessId.Value);
         var state = s.State.ToWireName();
@@ -143,6 +178,7 @@ internal static class DashboardView
           .Append("</td><td class=\"host\">").Append(Html.Encode(s.Host ?? string.Empty))
           .Append("</td><td class=\"error\">").Append(Html.Encode(s.Error ?? string.Empty))
           .Append("</td><td class=\"updated\">").Append(s.UpdatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture))
+          .Append("</td><td class=\"in\">").Append(N(traffic?.MessagesIn)).Append("</td><td class=\"out\">").Append(N(traffic?.MessagesOut))
           .Append("</td><td class=\"pairing\">");
         if (pairing is not null)
         {
@@ -157,4 +193,7 @@ internal static class DashboardView
         "?q=" + Uri.EscapeDataString(model.Filter) + "&status=" + (model.State?.ToWireName() ?? string.Empty) + "&page=" + N(page);
 
     private static string N(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A count, or a dash where this host does not know it (another host's tenant or summary).</summary>
+    private static string N(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "–";
 }

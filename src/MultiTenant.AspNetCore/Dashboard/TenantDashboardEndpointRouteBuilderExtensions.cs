@@ -17,9 +17,11 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps a live dashboard of the tenants under <paramref name="pattern"/> (default: the root): <c>GET {pattern}/</c> renders every
-    /// tenant with its state, owner host, error, last change and pairing step (filter <c>?q=</c>, <c>?status=</c>, paging <c>?page=</c>
-    /// and <c>?size=</c>, 50 per page by default, at most 500) and a per-host summary; <c>GET {pattern}/events</c> streams status and
-    /// pairing changes as server-sent events, which the page applies without a reload; <c>POST {pattern}/tenants/{business_id}/start</c>,
+    /// tenant with its state, owner host, error, last change, message counts (in and out, on the host that runs it) and pairing step
+    /// (filter <c>?q=</c>, <c>?status=</c>, paging <c>?page=</c> and <c>?size=</c>, 50 per page by default, at most 500) and a per-host
+    /// summary (tenants, connected, in error, and for this host queue depth and message counts); <c>GET {pattern}/events</c> streams
+    /// status and pairing changes as server-sent events, and every 2 seconds this host's summary and the message counts of the page's
+    /// rows (<c>?ids=</c>), which the page applies without a reload; <c>POST {pattern}/tenants/{business_id}/start</c>,
     /// <c>/stop</c> and <c>/restart</c> drive the tenant.
     /// <para>Sign-in: a browser cannot send API key headers, so <c>GET {pattern}/signin</c> shows a form where an API key is pasted;
     /// <c>POST {pattern}/signin</c> checks it like the header scheme (the admin key or a tenant key) and sets the dashboard's cookie
@@ -78,7 +80,8 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
         int page = int.TryParse(query["page"], out int p) ? p : 1;
         int size = int.TryParse(query["size"], out int n) ? n : DashboardQuery.DefaultPageSize;
         var all = DashboardActions.Visible(context, await coordinator.ListStatusesAsync(context.RequestAborted).ConfigureAwait(false));
-        var model = DashboardQuery.Build(all, query["q"], state, page, size, Visible(context, pairing.GetAll()));
+        var traffic = context.RequestServices.GetRequiredService<MultiTenant.Diagnostics.ITenantTrafficReader>();
+        var model = DashboardQuery.Build(all, query["q"], state, page, size, Visible(context, pairing.GetAll()), traffic, coordinator.HostId);
         context.Response.ContentType = "text/html; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         var basePath = (context.Request.PathBase + context.Request.Path).Value?.TrimEnd('/') ?? string.Empty;
@@ -111,7 +114,14 @@ public static class TenantDashboardEndpointRouteBuilderExtensions
         {
             await Task.WhenAll(
                 PumpAsync(context, gate, "status", statusChanges, s => Sees(user, s.BusinessId) ? DashboardJson.Status(s) : null, aborted),
-                PumpAsync(context, gate, "pairing", pairingChanges, u => Sees(user, u.BusinessId) ? DashboardJson.Pairing(u) : null, aborted)).ConfigureAwait(false);
+                PumpAsync(context, gate, "pairing", pairingChanges, u => Sees(user, u.BusinessId) ? DashboardJson.Pairing(u) : null, aborted),
+                DashboardTraffic.PumpAsync(
+                    context,
+                    gate,
+                    context.RequestServices.GetRequiredService<MultiTenant.Diagnostics.ITenantTrafficReader>(),
+                    context.RequestServices.GetRequiredService<ITenantCoordinator>(),
+                    context.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System,
+                    aborted)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

@@ -29,7 +29,7 @@ internal sealed class TenantStatusResponse
     [JsonPropertyName("host")]
     public string? Host { get; init; }
 
-    /// <summary>The tenant's labels (<c>PUT {prefix}/{business_id}</c>); omitted when it has none, and in lists.</summary>
+    /// <summary>The tenant's labels (<c>PUT {prefix}/{business_id}</c>), in a status and in a page of the list; omitted when it has none.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     [JsonPropertyName("labels")]
     public IReadOnlyDictionary<string, string>? Labels { get; init; }

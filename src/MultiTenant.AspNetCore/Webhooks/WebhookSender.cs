@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MultiTenant.AspNetCore.Diagnostics;
+using MultiTenant.Diagnostics;
 using MultiTenant.Secrets;
 using MultiTenant.Webhooks;
 
@@ -47,7 +49,8 @@ internal sealed class WebhookSender(
         if (subscription is null)
         {
             // Deleted while its events waited (the delete made them dead letters; this catches one queued in the same instant).
-            var orphan = await outbox.ClaimAsync(tenant, sender, Lease, stop).ConfigureAwait(false);
+            stop.ThrowIfCancellationRequested();
+            var orphan = await outbox.ClaimAsync(tenant, sender, Lease, abort).ConfigureAwait(false);
             if (orphan is null)
             {
                 return false;
@@ -61,28 +64,34 @@ internal sealed class WebhookSender(
         await gate.WaitAsync(stop).ConfigureAwait(false);
         try
         {
-            var item = await outbox.ClaimAsync(tenant, sender, Lease, stop).ConfigureAwait(false);
+            // A claim is not cancelled by the stop (only by the abort): one cancelled after the store took it would leave the event leased
+            // to no one for the whole lease, holding the tenant's next owner back.
+            stop.ThrowIfCancellationRequested();
+            var item = await outbox.ClaimAsync(tenant, sender, Lease, abort).ConfigureAwait(false);
             if (item is null)
             {
                 return false;
             }
 
-            var (error, refused) = await PostAsync(subscription, item, sender, abort).ConfigureAwait(false);
-            if (error is null)
+            using var activity = Tracing.Source.HasListeners() ? StartDeliverySpan(item) : null;
+            var attempt = await PostAsync(subscription, item, sender, abort).ConfigureAwait(false);
+            string outcome;
+            if (attempt.Error is null)
             {
                 await outbox.CompleteAsync(tenant, item.Id, sender, CancellationToken.None).ConfigureAwait(false);
-                metrics.Attempted(WebhookMetrics.Delivered, time.GetUtcNow() - item.CreatedAt);
+                metrics.Attempted(outcome = WebhookMetrics.Delivered, time.GetUtcNow() - item.CreatedAt);
             }
-            else if (refused)
+            else if (attempt.Refused)
             {
-                metrics.Attempted(WebhookMetrics.Refused);
-                await DeadLetterAsync(item, sender, error).ConfigureAwait(false);
+                metrics.Attempted(outcome = WebhookMetrics.Refused);
+                await DeadLetterAsync(item, sender, attempt.Error).ConfigureAwait(false);
             }
             else
             {
-                await RetryOrDeadLetterAsync(item, sender, error).ConfigureAwait(false);
+                outcome = await RetryOrDeadLetterAsync(item, sender, attempt.Error).ConfigureAwait(false);
             }
 
+            EndDeliverySpan(activity, attempt, outcome);
             return true;
         }
         finally
@@ -91,12 +100,48 @@ internal sealed class WebhookSender(
         }
     }
 
-    /// <summary>Posts the event. Returns the failure (never exception text or secrets), or <see langword="null"/> when delivered.</summary>
-    private async Task<(string? Error, bool Refused)> PostAsync(WebhookSubscription subscription, WebhookOutboxItem item, Guid sender, CancellationToken stop)
+    /// <summary>The <c>webhook deliver</c> span of one attempt (<see cref="TenantTracing"/>).</summary>
+    private static Activity? StartDeliverySpan(WebhookOutboxItem item)
+    {
+        var activity = Tracing.Source.StartActivity("webhook deliver", ActivityKind.Client);
+        activity?.SetTag(TenantTracing.BusinessIdAttribute, item.Tenant.Value);
+        activity?.SetTag(TenantTracing.WebhookEventIdAttribute, item.EventId);
+        activity?.SetTag(TenantTracing.WebhookAttemptAttribute, item.Attempts);
+        return activity;
+    }
+
+    private static void EndDeliverySpan(Activity? activity, Attempt attempt, string outcome)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        if (attempt.StatusCode is { } code)
+        {
+            activity.SetTag(TenantTracing.HttpStatusCodeAttribute, code);
+        }
+
+        activity.SetTag(TenantTracing.WebhookOutcomeAttribute, outcome);
+        if (attempt.Error is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, attempt.ErrorType);
+            activity.SetTag(TenantTracing.ErrorTypeAttribute, attempt.ErrorType);
+        }
+    }
+
+    /// <summary>
+    /// How an attempt went: the failure for the outbox (never exception text or secrets; <see langword="null"/> when delivered), whether
+    /// the target is refused for good, the receiver's status code when it answered, and the failure's kind for the span's <c>error.type</c>.
+    /// </summary>
+    private readonly record struct Attempt(string? Error, bool Refused, int? StatusCode = null, string? ErrorType = null);
+
+    /// <summary>Posts the event.</summary>
+    private async Task<Attempt> PostAsync(WebhookSubscription subscription, WebhookOutboxItem item, Guid sender, CancellationToken stop)
     {
         if (WebhookUrlPolicy.Validate(subscription.Url, _options.AllowPrivateTargets) is { } invalid)
         {
-            return (invalid, true);
+            return new(invalid, true, ErrorType: "target_refused");
         }
 
         byte[] secret;
@@ -106,7 +151,7 @@ internal sealed class WebhookSender(
         }
         catch (TenantSecretUnreadableException)
         {
-            return ("The subscription's secret could not be read with this host's key ring.", false);
+            return new("The subscription's secret could not be read with this host's key ring.", false, ErrorType: nameof(TenantSecretUnreadableException));
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Post, subscription.Url) { Content = new ReadOnlyMemoryContent(item.Body) };
@@ -122,7 +167,10 @@ internal sealed class WebhookSender(
         {
             using var response = await clients.CreateClient(HttpClientName)
                 .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
-            return response.IsSuccessStatusCode ? (null, false) : ($"The receiver answered HTTP {(int)response.StatusCode}.", false);
+            int code = (int)response.StatusCode;
+            return response.IsSuccessStatusCode
+                ? new(null, false, code)
+                : new($"The receiver answered HTTP {code}.", false, code, code.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -133,19 +181,20 @@ internal sealed class WebhookSender(
         }
         catch (OperationCanceledException)
         {
-            return ($"The receiver did not answer within {_options.Timeout.TotalSeconds:0.###} s.", false);
+            return new($"The receiver did not answer within {_options.Timeout.TotalSeconds:0.###} s.", false, ErrorType: "timeout");
         }
         catch (HttpRequestException ex) when (FindRefusal(ex) is { } refusal)
         {
-            return (refusal.Message, true);
+            return new(refusal.Message, true, ErrorType: "target_refused");
         }
         catch (HttpRequestException ex)
         {
-            return ($"The request failed ({ex.HttpRequestError}).", false);
+            return new($"The request failed ({ex.HttpRequestError}).", false, ErrorType: ex.HttpRequestError.ToString());
         }
     }
 
-    private async Task RetryOrDeadLetterAsync(WebhookOutboxItem item, Guid sender, string error)
+    /// <summary>Schedules the next attempt, or dead-letters the event once its retry period is over; returns which.</summary>
+    private async Task<string> RetryOrDeadLetterAsync(WebhookOutboxItem item, Guid sender, string error)
     {
         var delay = _options.RetryDelay(item.Attempts, Random.Shared.NextDouble());
         var due = time.GetUtcNow() + delay;
@@ -153,12 +202,13 @@ internal sealed class WebhookSender(
         {
             metrics.Attempted(WebhookMetrics.DeadLetter);
             await DeadLetterAsync(item, sender, error).ConfigureAwait(false);
-            return;
+            return WebhookMetrics.DeadLetter;
         }
 
         await outbox.FailAsync(item.Tenant, item.Id, sender, error, due, CancellationToken.None).ConfigureAwait(false);
         metrics.Attempted(WebhookMetrics.Failed);
         Log.WebhookFailed(_logger, item.Tenant.Value, item.EventId, item.Attempts, error, delay);
+        return WebhookMetrics.Failed;
     }
 
     private async Task DeadLetterAsync(WebhookOutboxItem item, Guid sender, string error)

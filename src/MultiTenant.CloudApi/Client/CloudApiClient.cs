@@ -78,10 +78,20 @@ internal sealed partial class CloudApiClient : ITenantClient
             throw new TenantFatalException(TenantFatalReason.Other, CloudApiClientFactory.NumberInUseMessage(stored.PhoneNumberId));
         }
 
-        var problem = await ProbeAsync(cancellationToken).ConfigureAwait(false);
+        string? problem;
+        try
+        {
+            problem = await ProbeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (CloudApiException ex)
+        {
+            // Our own text for callers (a Graph error code, throttling; the token scrubbed): the tenant's status shows it.
+            throw new TenantConnectException(ex.Message, ex);
+        }
+
         if (problem is not null)
         {
-            throw new CloudApiException(problem, null, 200, isTransient: true);
+            throw new TenantConnectException(problem);
         }
 
         _connected = true;

@@ -1,8 +1,10 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MultiTenant.CloudApi.Diagnostics;
+using MultiTenant.Diagnostics;
 using MultiTenant.Inbox;
 
 namespace MultiTenant.CloudApi.Webhooks;
@@ -44,6 +46,25 @@ internal sealed class WebhookProcessor(
 
     public async Task<WebhookOutcome> ProcessAsync(JsonElement payload, CancellationToken cancellationToken)
     {
+        if (!Tracing.Source.HasListeners())
+        {
+            return await StoreAsync(payload, activity: null, cancellationToken).ConfigureAwait(false);
+        }
+
+        // The webhook receive span (TenantTracing): a child of the request's span, from the parsed payload to the committed inbox write.
+        using var activity = Tracing.Source.StartActivity("webhook receive", ActivityKind.Internal);
+        var outcome = await StoreAsync(payload, activity, cancellationToken).ConfigureAwait(false);
+        activity?.SetTag(TenantTracing.WebhookOutcomeAttribute, outcome == WebhookOutcome.Acknowledged ? "acknowledged" : "retry_later");
+        if (outcome == WebhookOutcome.RetryLater)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, "retry_later");
+        }
+
+        return outcome;
+    }
+
+    private async Task<WebhookOutcome> StoreAsync(JsonElement payload, Activity? activity, CancellationToken cancellationToken)
+    {
         if (payload.ValueKind != JsonValueKind.Object
             || !payload.TryGetProperty("object", out var kind) || !kind.ValueEquals(BusinessAccountObject)
             || !payload.TryGetProperty("entry", out var entries) || entries.ValueKind != JsonValueKind.Array)
@@ -73,6 +94,10 @@ internal sealed class WebhookProcessor(
                 var written = await inbox.WriteAsync(routed, cancellationToken).ConfigureAwait(false);
                 inboxMetrics.Items("added", written.Added);
                 inboxMetrics.Items("duplicate", written.Duplicates);
+                if (activity is not null)
+                {
+                    TagWritten(activity, routed, written.Added, written.Duplicates);
+                }
             }
 
             bool full = false;
@@ -87,8 +112,32 @@ internal sealed class WebhookProcessor(
         {
             // The index or the inbox is unreachable: nothing is acknowledged, Meta delivers again (written items absorb the retry).
             Log.WebhookStoreFailed(logger, ex.GetType().Name, ex);
+            TenantTracing.RecordFailure(activity, ex);
             return WebhookOutcome.RetryLater;
         }
+    }
+
+    /// <summary>The tenants of the written items (the business id when there is one) and the inbox's counts, on the receive span.</summary>
+    private static void TagWritten(Activity activity, List<InboxWrite> routed, int added, int duplicates)
+    {
+        var first = routed[0].Tenant;
+        var others = new HashSet<TenantId>();
+        foreach (var item in routed)
+        {
+            if (item.Tenant != first)
+            {
+                others.Add(item.Tenant);
+            }
+        }
+
+        if (others.Count == 0)
+        {
+            activity.SetTag(TenantTracing.BusinessIdAttribute, first.Value);
+        }
+
+        activity.SetTag(TenantTracing.WebhookTenantsAttribute, others.Count + 1);
+        activity.SetTag(TenantTracing.InboxAddedAttribute, added);
+        activity.SetTag(TenantTracing.InboxDuplicatesAttribute, duplicates);
     }
 
     private async ValueTask AddChangeAsync(

@@ -43,6 +43,23 @@ public sealed class TenantFatalException : Exception
     public TenantFatalReason Reason { get; }
 }
 
+/// <summary>
+/// A failure to create the client or to connect that retrying may fix (the coordinator backs off and tries again), with a message
+/// written for API callers: the tenant's status shows it (<c>connect failed: {message}; error id …</c>), unlike the text of any other
+/// exception, which only the log line carries. Keep secrets and other exceptions' texts out of the message; put the cause in
+/// <c>innerException</c>.
+/// </summary>
+public sealed class TenantConnectException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">The reason, safe to show to an API caller, such as "WhatsApp is throttling this number (code 80007)".</param>
+    /// <param name="innerException">The cause, logged only.</param>
+    public TenantConnectException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+}
+
 /// <summary>A send the backend refused.</summary>
 public sealed class TenantSendException : Exception
 {

@@ -17,7 +17,10 @@ public static class TenantErrorReference
     public static string NewId() => RandomNumberGenerator.GetHexString(8, lowercase: true);
 
     /// <summary>The text callers see: <c>{reason}; error id {errorId} in the log (event {eventId})</c>.</summary>
-    /// <param name="reason">A short fixed reason, such as <c>connect failed</c>: never text taken from an exception.</param>
+    /// <param name="reason">
+    /// A short fixed reason, such as <c>connect failed</c>: never text taken from an exception, except a message written for callers
+    /// (<see cref="Clients.TenantConnectException"/>, <see cref="Clients.TenantFatalException"/>).
+    /// </param>
     /// <param name="errorId">The id from <see cref="NewId"/>, also written in the log line with the exception.</param>
     /// <param name="eventId">The event id of that log line (see <see cref="MultiTenantEventIds"/>).</param>
     /// <returns>The text.</returns>

@@ -16,7 +16,14 @@ namespace MultiTenant.Diagnostics;
 /// <item><c>tenant client send</c> (client kind): the call into the tenant's client on the host that runs it (after a relay: on the owner).</item>
 /// <item><c>tenant handle</c> (consumer kind): one event through every handler of the tenant, a child of the span that was current when
 /// the client wrote the event (a webhook receipt, for example), with <see cref="EventAttribute"/> naming the event type.</item>
-/// <item>Packages that receive or deliver webhooks add their own spans on the same source (their READMEs list them).</item>
+/// <item><c>webhook receive</c> (internal, <c>MultiTenant.CloudApi</c>): one signed Cloud API webhook POST from its parsed payload to
+/// the committed inbox write, a child of the ASP.NET Core request span; <see cref="BusinessIdAttribute"/> when its items are of one
+/// tenant, <see cref="WebhookTenantsAttribute"/>, <see cref="InboxAddedAttribute"/>, <see cref="InboxDuplicatesAttribute"/> and
+/// <see cref="WebhookOutcomeAttribute"/> (<c>acknowledged</c> or <c>retry_later</c>).</item>
+/// <item><c>webhook deliver</c> (client kind, <c>MultiTenant.AspNetCore</c>): one delivery attempt of an outbound webhook event, with
+/// <see cref="WebhookEventIdAttribute"/>, <see cref="WebhookAttemptAttribute"/>, <see cref="HttpStatusCodeAttribute"/> when the
+/// receiver answered and <see cref="WebhookOutcomeAttribute"/> (<c>delivered</c>, <c>failed</c>, <c>refused</c>, <c>dead_letter</c>);
+/// an error status unless delivered.</item>
 /// </list>
 /// <para>With no listener on the source, none of this allocates or reads the clock: each site first asks
 /// <see cref="ActivitySource.HasListeners"/>.</para>
@@ -37,6 +44,27 @@ public static class TenantTracing
 
     /// <summary>On <c>tenant handle</c>: the event's type name (<c>MessageEvent</c>, <c>ReceiptEvent</c>, ...).</summary>
     public const string EventAttribute = "multitenant.event";
+
+    /// <summary>On <c>webhook receive</c>: the number of tenants the delivery's items were routed to.</summary>
+    public const string WebhookTenantsAttribute = "multitenant.webhook.tenants";
+
+    /// <summary>On <c>webhook receive</c>: the items newly written to the inbox.</summary>
+    public const string InboxAddedAttribute = "multitenant.inbox.added";
+
+    /// <summary>On <c>webhook receive</c>: the items the inbox already held (a redelivery).</summary>
+    public const string InboxDuplicatesAttribute = "multitenant.inbox.duplicates";
+
+    /// <summary>On <c>webhook receive</c> and <c>webhook deliver</c>: how it ended (see the span list above).</summary>
+    public const string WebhookOutcomeAttribute = "multitenant.webhook.outcome";
+
+    /// <summary>On <c>webhook deliver</c>: the event's id (the receiver's deduplication key).</summary>
+    public const string WebhookEventIdAttribute = "multitenant.webhook.event_id";
+
+    /// <summary>On <c>webhook deliver</c>: the attempt's number, from 1.</summary>
+    public const string WebhookAttemptAttribute = "multitenant.webhook.attempt";
+
+    /// <summary>On <c>webhook deliver</c>: the receiver's HTTP status code (OpenTelemetry's <c>http.response.status_code</c>).</summary>
+    public const string HttpStatusCodeAttribute = "http.response.status_code";
 
     /// <summary>On a failed span: the exception's type name (OpenTelemetry's <c>error.type</c>); the message is never recorded.</summary>
     public const string ErrorTypeAttribute = "error.type";

@@ -74,7 +74,7 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
         _statusWriter = new StatusWriter(statusStore, TimeProvider, Logger) { Written = OnStatusWritten };
         _statusFeed = services.GetService(typeof(TenantStatusFeed)) as TenantStatusFeed;
         _placement = services.GetService(typeof(ITenantPlacement)) as ITenantPlacement ?? new SingleHostPlacement(this, registry, statusStore, options);
-        Metrics.RegisterObservers(() => Counts, SumQueueDepth, () => _storeHealth?.PoolStatistics);
+        Metrics.RegisterObservers(() => Counts, () => _storeHealth?.PoolStatistics);
     }
 
     /// <inheritdoc />
@@ -349,17 +349,6 @@ public sealed partial class TenantCoordinator : ITenantCoordinator, ITenantHost,
     /// <summary>The state store of one run: fenced by its ownership epoch when a run store provider is registered (a fleet).</summary>
     internal ITenantStateStore GetRunStateStore(TenantId tenant, long ownershipEpoch) =>
         _runStateStores?.GetRunStore(tenant, ownershipEpoch) ?? _stateStores.GetStore(tenant);
-
-    private long SumQueueDepth()
-    {
-        long depth = 0;
-        foreach (var supervisor in _supervisors.Values)
-        {
-            depth += supervisor.QueueDepth;
-        }
-
-        return depth;
-    }
 
     private ITenantClientFactory ResolveClientFactory() =>
         (ITenantClientFactory?)_services.GetService(typeof(ITenantClientFactory))

@@ -96,6 +96,7 @@ public static class WhatsAppTenantsServiceCollectionExtensions
         services.TryAddSingleton<TenantCoordinator>();
         services.TryAddSingleton<ITenantCoordinator>(static sp => sp.GetRequiredService<TenantCoordinator>());
         services.TryAddSingleton<ITenantOwnershipReader>(static sp => sp.GetRequiredService<TenantCoordinator>());
+        services.TryAddSingleton<MultiTenant.Diagnostics.ITenantTrafficReader>(static sp => sp.GetRequiredService<TenantCoordinator>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<TenantCoordinator>());
 
         services.AddHealthChecks()

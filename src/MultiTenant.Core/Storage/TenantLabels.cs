@@ -18,6 +18,13 @@ public interface ITenantLabelStore
     /// <summary>The tenant's labels, empty when it has none.</summary>
     ValueTask<IReadOnlyDictionary<string, string>> GetAsync(TenantId tenant, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The labels of those of <paramref name="tenants"/> that have any, in one read however many are asked (the list of statuses
+    /// returns a page of up to 10,000 tenants with their labels); a tenant without labels is absent from the result.
+    /// </summary>
+    ValueTask<IReadOnlyDictionary<TenantId, IReadOnlyDictionary<string, string>>> GetManyAsync(
+        IReadOnlyCollection<TenantId> tenants, CancellationToken cancellationToken = default);
+
     /// <summary>Replaces the tenant's labels (an empty set removes them). Validate them with <see cref="TenantLabels.Validate"/> first.</summary>
     /// <exception cref="ArgumentException">The labels break <see cref="TenantLabels"/>' limits.</exception>
     ValueTask SetAsync(TenantId tenant, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken = default);
@@ -78,6 +85,23 @@ public sealed class InMemoryTenantLabelStore : ITenantLabelStore, ITenantPurgeab
     /// <inheritdoc />
     public ValueTask<IReadOnlyDictionary<string, string>> GetAsync(TenantId tenant, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(_labels.TryGetValue(tenant, out var labels) ? labels : (IReadOnlyDictionary<string, string>)new Dictionary<string, string>());
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyDictionary<TenantId, IReadOnlyDictionary<string, string>>> GetManyAsync(
+        IReadOnlyCollection<TenantId> tenants, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tenants);
+        var found = new Dictionary<TenantId, IReadOnlyDictionary<string, string>>();
+        foreach (var tenant in tenants)
+        {
+            if (_labels.TryGetValue(tenant, out var labels))
+            {
+                found[tenant] = labels;
+            }
+        }
+
+        return ValueTask.FromResult<IReadOnlyDictionary<TenantId, IReadOnlyDictionary<string, string>>>(found);
+    }
 
     /// <inheritdoc />
     public ValueTask SetAsync(TenantId tenant, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken = default)

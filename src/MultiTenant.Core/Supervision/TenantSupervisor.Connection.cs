@@ -23,6 +23,7 @@ internal sealed partial class TenantSupervisor
         {
             var result = await client.SendMessageAsync(message, cancellationToken).ConfigureAwait(false);
             _owner.Metrics.Messages.Add(1, _tenantTag, new KeyValuePair<string, object?>("direction", "out"));
+            Traffic.CountOut();
             return result;
         }
         catch (Exception ex)
@@ -171,15 +172,22 @@ internal sealed partial class TenantSupervisor
     }
 
     /// <summary>
-    /// The status error of a failed connect: the supervisor's own timeout message, or a fixed reason and an error id
-    /// (<see cref="TenantErrorReference"/>), never the exception's text (of any type, the library's own included: a store or driver
-    /// message may hold a connection string or a host name). The exception goes to the log line with event id
-    /// <see cref="MultiTenantEventIds.ConnectFailed"/> and the same error id.
+    /// The status error of a failed connect: the supervisor's own timeout message; a fixed reason with the client's public reason of a
+    /// <see cref="TenantConnectException"/>; otherwise a fixed reason only, never the exception's text (of any type, the library's own
+    /// included: a store or driver message may hold a connection string or a host name). Each with an error id
+    /// (<see cref="TenantErrorReference"/>) that the log line with event id <see cref="MultiTenantEventIds.ConnectFailed"/> and the
+    /// exception carries too.
     /// </summary>
-    private static string DescribeConnectFailure(Exception ex, bool clientCreated, string errorId) =>
-        ex is ConnectTimeoutException
-            ? ex.Message
-            : TenantErrorReference.Describe(clientCreated ? "connect failed" : "creating the client failed", errorId, MultiTenantEventIds.ConnectFailed);
+    private static string DescribeConnectFailure(Exception ex, bool clientCreated, string errorId)
+    {
+        if (ex is ConnectTimeoutException)
+        {
+            return ex.Message;
+        }
+
+        string reason = clientCreated ? "connect failed" : "creating the client failed";
+        return TenantErrorReference.Describe(ex is TenantConnectException ? reason + ": " + ex.Message : reason, errorId, MultiTenantEventIds.ConnectFailed);
+    }
 
     /// <summary>The supervisor's own connect timeout: its message is ours, so it may appear in a status.</summary>
     private sealed class ConnectTimeoutException(string message) : TimeoutException(message);

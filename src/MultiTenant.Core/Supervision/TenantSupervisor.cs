@@ -54,6 +54,9 @@ internal sealed partial class TenantSupervisor
     /// <summary>Events waiting in the tenant's queue.</summary>
     public int QueueDepth => Volatile.Read(ref _queue)?.Count ?? 0;
 
+    /// <summary>The tenant's message counts while this supervisor is kept, across its runs (<see cref="Diagnostics.ITenantTrafficReader"/>).</summary>
+    public TenantTrafficCounter Traffic { get; } = new();
+
     /// <summary>The current run, completed when the tenant is stopped or in error.</summary>
     public Task Completion
     {
@@ -214,7 +217,7 @@ internal sealed partial class TenantSupervisor
         var stop = runCts.Token;
         using var scope = _logger.BeginScope(new TenantLogScope(_tenant));
         var queue = new TenantEventQueue(
-            _tenant, options.EventQueueCapacity, options.EventQueueFullMode, _owner.Handlers, _owner.Metrics, _logger, time, abortToken);
+            _tenant, options.EventQueueCapacity, options.EventQueueFullMode, _owner.Handlers, _owner.Metrics, _logger, time, abortToken, Traffic);
         queue.Start();
         Volatile.Write(ref _queue, queue);
         // Reports go to this run only: a client of an earlier run that reports late cannot disturb this one.

@@ -32,7 +32,7 @@ public static class FleetEventIds
     /// <summary>A renewal of the leases failed.</summary>
     public const int RenewFailed = 2113;
 
-    /// <summary>A fleet statement other than a renewal failed (heartbeat, reconcile, notification listener).</summary>
+    /// <summary>A fleet statement other than a renewal failed (heartbeat, reconcile, relay, release on shutdown).</summary>
     public const int CoordinationFailed = 2114;
 
     /// <summary>A write of a tenant's state was refused because its lease epoch is stale.</summary>

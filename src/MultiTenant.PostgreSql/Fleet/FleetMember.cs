@@ -1,20 +1,20 @@
+using MultiTenant.Clients;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MultiTenant.Hosting;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace MultiTenant.PostgreSql.Fleet;
 
 /// <summary>
-/// This host's membership of the fleet, the <see cref="ITenantPlacement"/> of every host on PostgreSQL. It composes the fleet's parts:
-/// the <see cref="LeaseKeeper"/> (leases, renewals, watchdog), the <see cref="FleetChannel"/> (LISTEN/NOTIFY), membership (registration,
-/// heartbeats, leaving; FleetMember.Membership.cs), the reconciler (placement by rendezvous hashing, claims and handoffs;
-/// FleetMember.Reconcile.cs) and the send relay (FleetMember.Relay.cs); and it stops, in the background, the tenants whose leases were
-/// lost.
+/// This host's membership of the fleet, the <see cref="ITenantPlacement"/> of every host on PostgreSQL. It wires the fleet's parts, each
+/// with one job: the <see cref="FleetChannel"/> (LISTEN/NOTIFY), the <see cref="FleetMembership"/> (registration, heartbeats, leaving),
+/// the <see cref="LeaseKeeper"/> (leases, renewals, watchdog), the <see cref="FleetReconciler"/> (placement, claims, handoffs) and the
+/// <see cref="SendRelay"/> (sends between hosts); it writes start and stop requests, routes notifications to the part they concern, and
+/// stops, in the background, the tenants whose leases were lost.
 /// </summary>
-internal sealed partial class FleetMember : ITenantPlacement, ILeaseFence, IAsyncDisposable
+internal sealed class FleetMember : ITenantPlacement, ILeaseFence, IAsyncDisposable
 {
     private readonly PostgreSqlTenantStore _store;
 
@@ -27,12 +27,11 @@ internal sealed partial class FleetMember : ITenantPlacement, ILeaseFence, IAsyn
     private readonly IHostApplicationLifetime? _lifetime;
     private readonly LeaseKeeper _leases;
     private readonly FleetMembership _membership;
+    private readonly FleetReconciler _reconciler;
+    private readonly SendRelay _relay;
 
     // Stops of tenants whose lease was lost, still winding down (awaited when the member stops, never by the loops).
     private readonly LostTenantStops _losing = new();
-
-    // Reconcile requests (notifications, local API calls).
-    private readonly WakeSignal _reconcileWake;
     private readonly FleetChannel _channel;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
@@ -53,8 +52,6 @@ internal sealed partial class FleetMember : ITenantPlacement, ILeaseFence, IAsyn
         FleetOptionsValidator.ThrowIfInvalid(options);
         _options = options.Clone();
         _time = timeProvider ?? TimeProvider.System;
-        _reconcileWake = new WakeSignal(_time);
-        _relayWake = new WakeSignal(_time);
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _lifetime = lifetime;
         Sql = new FleetStatements(store.Schema);
@@ -65,7 +62,9 @@ internal sealed partial class FleetMember : ITenantPlacement, ILeaseFence, IAsyn
         _membership = new FleetMembership(
             coordination, Sql, _channel, _options, _time, _logger, InstanceId, store.CommandTimeoutSeconds,
             heartbeatsPaused: () => CoordinationPaused, onSuperseded: () => _leases.Lose(_leases.Tenants.ToList(), "superseded by another instance"));
-        _nextReconcile = _options.ReconcileInterval;
+        _reconciler = new FleetReconciler(
+            coordination, Sql, _options, _time, _logger, _leases, _membership, store.CommandTimeoutSeconds, paused: () => CoordinationPaused);
+        _relay = new SendRelay(store, Sql, _channel, _options, _time, _logger, _leases, superseded: () => _membership.Superseded);
     }
 
     /// <summary>This host instance's identity in the leases table (a restarted host is a new instance).</summary>
@@ -109,16 +108,25 @@ internal sealed partial class FleetMember : ITenantPlacement, ILeaseFence, IAsyn
         _loops.Add(Task.Run(() => _leases.RunRenewalsAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => _membership.RunHeartbeatsAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => _leases.RunWatchdogAsync(stop), CancellationToken.None));
-        _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
-        _loops.Add(Task.Run(() => RelayLoopAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => _reconciler.RunAsync(host, stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => _relay.RunAsync(host, stop), CancellationToken.None));
         FleetLog.Joined(_logger, HostId, InstanceId);
         await _channel.NotifyAsync("join", cancellationToken).ConfigureAwait(false);
         Poke();
     }
 
+    /// <inheritdoc />
+    public Task<SendMessageResult> RouteSendAsync(TenantId tenant, OutboundMessage message, CancellationToken cancellationToken) =>
+        _relay.RouteSendAsync(_host, tenant, message, cancellationToken);
+
+    /// <summary>Runs one reconcile now (tests; the reconciler's loop runs it on notifications and every interval).</summary>
+    internal Task ReconcileAsync(CancellationToken cancellationToken) =>
+        _host is { } host ? _reconciler.ReconcileAsync(host, cancellationToken) : Task.CompletedTask;
+
     public async ValueTask<TenantStatus> RequestStartAsync(TenantId tenant, CancellationToken cancellationToken)
     {
-        await DesiredStateRequests.RecordStartAsync(_store, Sql, tenant, NotifyCommand("start"), cancellationToken).ConfigureAwait(false);
+        await DesiredStateRequests.RecordStartAsync(_store, Sql, tenant, _channel.Notify("start"), cancellationToken).ConfigureAwait(false);
+
         Poke();
         var now = _time.GetUtcNow();
         return new TenantStatus(tenant, TenantState.Starting, now, now, null, null);
@@ -126,7 +134,7 @@ internal sealed partial class FleetMember : ITenantPlacement, ILeaseFence, IAsyn
 
     public async ValueTask<TenantStatus> RequestStopAsync(TenantId tenant, CancellationToken cancellationToken)
     {
-        var status = await DesiredStateRequests.RecordStopAsync(_store, Sql, tenant, NotifyCommand("stop"), _time, cancellationToken)
+        var status = await DesiredStateRequests.RecordStopAsync(_store, Sql, tenant, _channel.Notify("stop"), _time, cancellationToken)
             .ConfigureAwait(false);
 
         // The owner (maybe this host) stops it on its next reconcile, which the notification triggers at once.
@@ -180,20 +188,16 @@ internal sealed partial class FleetMember : ITenantPlacement, ILeaseFence, IAsyn
         }
 
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        await Task.WhenAll(_relayWork.Values).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _relay.DrainAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _losing.WhenAllAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    private Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop) => FleetLoop.DelayAsync(delay, _time, stop);
-
-    private void Poke() => _reconcileWake.Wake();
-
-    private NpgsqlBatchCommand NotifyCommand(string payload) => _channel.Notify(payload);
+    private void Poke() => _reconciler.Wake();
 
     /// <summary>Relay notifications go to the relay; every other one (start, stop, join, leave, release) triggers a reconcile.</summary>
     private void OnNotification(string payload)
     {
-        if (!OnRelayNotification(payload))
+        if (!_relay.OnNotification(payload))
         {
             Poke();
         }
@@ -203,7 +207,7 @@ internal sealed partial class FleetMember : ITenantPlacement, ILeaseFence, IAsyn
     private void OnListening()
     {
         Poke();
-        SignalRelay();
+        _relay.Wake();
     }
 
     /// <summary>

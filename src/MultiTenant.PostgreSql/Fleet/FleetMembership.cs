@@ -94,6 +94,7 @@ internal sealed class FleetMembership(
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
             {
                 FleetLog.CoordinationFailed(logger, "heartbeat", ex);
+                FleetLoop.ClearPoolIfConnectionBroken(coordination, ex);
             }
             catch (OperationCanceledException)
             {

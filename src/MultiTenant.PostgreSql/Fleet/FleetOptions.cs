@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Options;
 
 namespace MultiTenant.PostgreSql.Fleet;
@@ -141,20 +140,8 @@ internal sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
         return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
     }
 
-    internal static void ThrowIfInvalid(FleetOptions options)
-    {
-        var result = new FleetOptionsValidator().Validate(Options.DefaultName, options);
-        if (result.Failed)
-        {
-            throw new OptionsValidationException(Options.DefaultName, typeof(FleetOptions), result.Failures);
-        }
-    }
+    internal static void ThrowIfInvalid(FleetOptions options) => OptionsChecks.ThrowIfInvalid(new FleetOptionsValidator(), options);
 
-    private static void Check(List<string> failures, string name, TimeSpan value, TimeSpan min, TimeSpan max)
-    {
-        if (value < min || value > max)
-        {
-            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{FleetOptions.SectionName}:{name} must be between {min} and {max}; it is {value}."));
-        }
-    }
+    private static void Check(List<string> failures, string name, TimeSpan value, TimeSpan min, TimeSpan max) =>
+        OptionsChecks.Range(failures, FleetOptions.SectionName, name, value, min, max);
 }

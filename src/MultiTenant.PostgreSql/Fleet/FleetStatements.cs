@@ -172,7 +172,7 @@ internal sealed class FleetStatements
 
         // $1 id, $2 business id, $3 target instance, $4 requester instance, $5 recipient, $6 text.
         RelayInsert = $"""
-            INSERT INTO {s}.send_relay (id, business_id, target_instance, requester_instance, recipient, text) VALUES ($1, $2, $3, $4, $5, $6)
+            INSERT INTO {s}.send_relay (id, business_id, target_instance, requester_instance, recipient, text, message) VALUES ($1, $2, $3, $4, $5, $6, $7)
             """;
 
         // $1 instance, $2 max age: claims this instance's pending requests that their requester still waits for.
@@ -185,7 +185,7 @@ internal sealed class FleetStatements
                 FOR UPDATE SKIP LOCKED
             ) AS c
             WHERE r.id = c.id
-            RETURNING r.id, r.business_id, r.recipient, r.text, r.requester_instance
+            RETURNING r.id, r.business_id, r.recipient, r.text, r.requester_instance, r.message
             """;
 
         // $1 id, $2 message id, $3 error, $4 error kind, $5 error state, $6 transient, $7 error code, $8 retry-after (ms).
@@ -217,19 +217,7 @@ internal sealed class FleetStatements
     /// limit (63 bytes; a longer name would be truncated silently, and two long schemas could share one channel), otherwise
     /// <c>multitenant_fleet_</c> followed by the first 32 hex digits of the SHA-256 of the schema name (50 bytes).
     /// </summary>
-    internal static string ChannelName(string schema)
-    {
-        const string prefix = "multitenant_fleet_";
-        const int maxIdentifierBytes = 63;
-        string plain = prefix + schema;
-        if (System.Text.Encoding.UTF8.GetByteCount(plain) <= maxIdentifierBytes)
-        {
-            return plain;
-        }
-
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(schema));
-        return prefix + Convert.ToHexStringLower(hash.AsSpan(0, 16));
-    }
+    internal static string ChannelName(string schema) => PostgreSqlChannels.Name("multitenant_fleet_", schema);
 
     /// <summary>The error of a tenant listed as disconnected because no live host holds its lease.</summary>
     public const string OwnerHostLostError = "owner host lost: the host running the tenant stopped heartbeating or its lease expired; it runs again once a live host claims it";

@@ -115,19 +115,10 @@ internal sealed partial class LeaseKeeper
             }
 
             ids.Sort(StringComparer.Ordinal);
-            await using var batch = _coordination.CreateBatch();
-            batch.Timeout = _commandTimeoutSeconds;
-            if (statuses.Count > 0)
-            {
-                batch.BatchCommands.Add(StatusCommand(statuses));
-            }
-
             var release = new NpgsqlBatchCommand(_sql.Release);
             release.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
             release.Parameters.Add(TextArray(ids.ToArray()));
-            batch.BatchCommands.Add(release);
-            batch.BatchCommands.Add(_channel.Notify("release"));
-            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await ReleaseWithStatusesAsync(statuses, release, cancellationToken).ConfigureAwait(false);
             lock (_gate)
             {
                 foreach (var tenant in tenants)
@@ -164,18 +155,9 @@ internal sealed partial class LeaseKeeper
                 }
             }
 
-            await using var batch = _coordination.CreateBatch();
-            batch.Timeout = _commandTimeoutSeconds;
-            if (finals.Count > 0)
-            {
-                batch.BatchCommands.Add(StatusCommand(finals));
-            }
-
             var release = new NpgsqlBatchCommand(_sql.ReleaseAll);
             release.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = InstanceId });
-            batch.BatchCommands.Add(release);
-            batch.BatchCommands.Add(_channel.Notify("release"));
-            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await ReleaseWithStatusesAsync(finals, release, cancellationToken).ConfigureAwait(false);
             return release.RecordsAffected;
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
@@ -201,6 +183,22 @@ internal sealed partial class LeaseKeeper
         own.Timeout = store.CommandTimeoutSeconds;
         own.BatchCommands.Add(StatusCommand(statuses));
         await own.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One round trip: the final <paramref name="statuses"/> under their leases, then <paramref name="release"/>, then a notification.</summary>
+    private async Task ReleaseWithStatusesAsync(
+        IReadOnlyList<(TenantStatus Status, long Epoch)> statuses, NpgsqlBatchCommand release, CancellationToken cancellationToken)
+    {
+        await using var batch = _coordination.CreateBatch();
+        batch.Timeout = _commandTimeoutSeconds;
+        if (statuses.Count > 0)
+        {
+            batch.BatchCommands.Add(StatusCommand(statuses));
+        }
+
+        batch.BatchCommands.Add(release);
+        batch.BatchCommands.Add(_channel.Notify("release"));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The fenced status upsert of <paramref name="statuses"/>: a row is written only while its lease is held with that epoch.</summary>

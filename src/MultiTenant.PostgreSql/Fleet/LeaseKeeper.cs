@@ -191,6 +191,7 @@ internal sealed partial class LeaseKeeper
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
         {
             FleetLog.RenewFailed(_logger, _owned.Count, ex);
+            FleetLoop.ClearPoolIfConnectionBroken(_coordination, ex);
             return false;
         }
         catch (OperationCanceledException)

@@ -36,7 +36,7 @@ internal sealed class PostgreSqlNotificationListener : IAsyncDisposable
     {
         if (Volatile.Read(ref _started) == 0 && Interlocked.Exchange(ref _started, 1) == 0)
         {
-            _loop = Task.Run(() => ListenLoopAsync(_stop.Token));
+            _loop = Task.Run(() => RunAsync(_stop.Token));
         }
     }
 
@@ -51,7 +51,11 @@ internal sealed class PostgreSqlNotificationListener : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private async Task ListenLoopAsync(CancellationToken stop)
+    /// <summary>
+    /// Listens until <paramref name="stop"/> is cancelled (the loop <see cref="EnsureStarted"/> starts; the fleet's channel runs it on
+    /// its own): the callback gets every payload, and <see langword="null"/> each time it listens (again).
+    /// </summary>
+    public async Task RunAsync(CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)
         {

@@ -227,8 +227,9 @@ internal static class FuzzRequests
     }
 
     /// <summary>A body of the right shape for the path (or for another path), with values that may be valid.</summary>
-    private static string Valid(Random random, string path) => random.Next(6) switch
+    private static string Valid(Random random, string path) => random.Next(7) switch
     {
+        6 => MessageKinds[random.Next(MessageKinds.Length)],
         0 => $$"""{"business_id":"{{KnownTenants[random.Next(KnownTenants.Length)]}}"}""",
         1 => $$"""{"business_id":"pool{{random.Next(10)}}"}""",
         2 => $$"""{"to":"{{(random.Next(2) == 0 ? "15551234567" : "1555@s.whatsapp.net")}}","text":"fuzz {{random.Next(1000)}}"}""",
@@ -236,6 +237,17 @@ internal static class FuzzRequests
         4 => $$"""{"url":"https://10.0.0.{{random.Next(255)}}/hook","events":["message.received"],"secret":"{{RandomPrintable(random, 40).Replace("\"", "", StringComparison.Ordinal).Replace("\\", "", StringComparison.Ordinal)}}"}""",
         _ => path.Contains("/messages", StringComparison.Ordinal) ? """{"to":"15551234567","text":"hi"}""" : """{"business_id":"fuzz1"}""",
     };
+
+    /// <summary>Message objects of every kind (the sample's simulator sends text only, so the others are 422), to truncate and mangle.</summary>
+    private static readonly string[] MessageKinds =
+    [
+        """{"to":"15551234567","type":"text","text":{"body":"fuzz","preview_url":true},"context":{"message_id":"wamid.1"}}""",
+        """{"to":"15551234567","type":"template","template":{"name":"order_update","language":{"code":"en_US"},"components":[{"type":"body","parameters":[{"type":"currency","currency":{"fallback_value":"$1","code":"USD","amount_1000":1000}}]},{"type":"button","sub_type":"quick_reply","index":"0","parameters":[{"type":"payload","payload":"p"}]}]}}""",
+        """{"to":"15551234567","type":"image","image":{"link":"https://example.com/a.png","caption":"c"}}""",
+        """{"to":"15551234567","type":"location","location":{"latitude":"37.5","longitude":-122.25}}""",
+        """{"to":"15551234567","type":"contacts","contacts":[{"name":{"formatted_name":"A B"},"phones":[{"phone":"+1 555","wa_id":"1555"}]}]}""",
+        """{"to":"15551234567","type":"interactive","interactive":{"type":"list","body":{"text":"b"},"action":{"button":"Open","sections":[{"title":"s","rows":[{"id":"r","title":"t"}]}]}}}""",
+    ];
 
     private static string RandomJson(Random random, int depth) => (depth > 5 ? random.Next(4) : random.Next(8)) switch
     {

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using MultiTenant.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace MultiTenant.AspNetCore.Tests.Fuzz;
@@ -24,7 +25,7 @@ public sealed class SampleFuzzTests(ITestOutputHelper output)
     {
         int seed = int.TryParse(Environment.GetEnvironmentVariable("FUZZ_SEED"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int s) ? s : DefaultSeed;
         output.WriteLine($"FUZZ_SEED={seed}");
-        await using var sample = await SampleProcess.StartAsync(new Dictionary<string, string>
+        await using var sample = SampleProcess.StartBuilt(typeof(SampleFuzzTests).Assembly, new Dictionary<string, string>
         {
             ["API_KEY"] = AdminKey,
             ["Logging__LogLevel__Default"] = "Warning",
@@ -36,6 +37,7 @@ public sealed class SampleFuzzTests(ITestOutputHelper output)
             ["WhatsAppTenants__Api__RateLimits__Anonymous__PermitsPerSecond"] = "1000000",
             ["WhatsAppTenants__Api__RateLimits__Anonymous__Burst"] = "1000000",
         });
+        await sample.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
         using var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, MaxConnectionsPerServer = 8 })
         {
             BaseAddress = sample.BaseAddress,

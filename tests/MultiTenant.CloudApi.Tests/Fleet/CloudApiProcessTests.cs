@@ -5,7 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Serialization;
 using MultiTenant.CloudApi.Tests.Infrastructure;
-using MultiTenant.PostgreSql.Tests.Fleet;
+using MultiTenant.Tests.Shared;
 using MultiTenant.PostgreSql.Tests.Infrastructure;
 using Npgsql;
 using Xunit.Abstractions;
@@ -244,7 +244,6 @@ public sealed class CloudApiProcessTests(PostgreSqlFixture postgres, ITestOutput
                 ["WhatsAppTenants__Fleet__ReconcileInterval"] = "00:00:00.250",
             },
             audit,
-            _http,
             WaitLimit);
         lock (_hosts)
         {

@@ -1,10 +1,10 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using MultiTenant.Clients;
 using MultiTenant.Diagnostics;
 using MultiTenant.Events;
 using MultiTenant.Tests.Events;
 using MultiTenant.Tests.Infrastructure;
+using MultiTenant.Tests.Shared;
 using static MultiTenant.Tests.Infrastructure.CoordinatorHarness;
 
 namespace MultiTenant.Tests.Diagnostics;
@@ -16,30 +16,9 @@ namespace MultiTenant.Tests.Diagnostics;
 /// </summary>
 public sealed class TracingTests : IDisposable
 {
-    private readonly ConcurrentQueue<Activity> _stopped = new();
-    private readonly SemaphoreSlim _spanStopped = new(0);
-    private readonly ActivityListener _listener;
+    private readonly SpanCollector _spans = new();
 
-    public TracingTests()
-    {
-        _listener = new ActivityListener
-        {
-            ShouldListenTo = static source => source.Name == TenantTracing.ActivitySourceName,
-            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = a =>
-            {
-                _stopped.Enqueue(a);
-                _spanStopped.Release();
-            },
-        };
-        ActivitySource.AddActivityListener(_listener);
-    }
-
-    public void Dispose()
-    {
-        _listener.Dispose();
-        _spanStopped.Dispose();
-    }
+    public void Dispose() => _spans.Dispose();
 
     [Fact]
     public async Task A_connect_is_a_client_span_with_the_business_id_and_a_failed_attempt_records_only_the_exception_type()
@@ -107,22 +86,6 @@ public sealed class TracingTests : IDisposable
         Assert.Equal("InvalidOperationException", handle.StatusDescription);
     }
 
-    private async Task<Activity[]> SpansAsync(string name, string businessId, int count, Func<Activity, bool>? where = null)
-    {
-        // Spans stop on the tenant's loop, a moment after the awaited call returned: wait for stops, not for time.
-        while (true)
-        {
-            var found = _stopped
-                .Where(a => a.OperationName == name && (string?)a.GetTagItem(TenantTracing.BusinessIdAttribute) == businessId && (where is null || where(a)))
-                .ToArray();
-            if (found.Length >= count)
-            {
-                return found;
-            }
-
-            Assert.True(
-                await _spanStopped.WaitAsync(TimeSpan.FromSeconds(10)),
-                $"Fewer than {count} '{name}' spans of {businessId}: {found.Length}.");
-        }
-    }
+    private async Task<Activity[]> SpansAsync(string name, string businessId, int count, Func<Activity, bool>? where = null) =>
+        [.. await _spans.WaitForAsync(name, businessId, count, where)];
 }

@@ -32,6 +32,21 @@ public sealed partial class ErrorTextTests
     }
 
     [Fact]
+    public async Task A_TenantConnectException_shows_the_clients_public_reason_and_keeps_retrying()
+    {
+        await using var h = Create();
+        var t = Id("tenant1");
+        var client = await h.StartAsync(t);
+
+        (await client.NextConnectAsync()).Fail(new TenantConnectException("WhatsApp is throttling this number (code 80007).", new IOException(Secret)));
+
+        var status = await h.Statuses.WaitForStateAsync(t, TenantState.Disconnected);
+        string errorId = AssertReference(status.Error, "connect failed: WhatsApp is throttling this number (code 80007).", MultiTenantEventIds.ConnectFailed);
+        Assert.Contains(h.Logs.GetSnapshot(), r => r.Id.Id == MultiTenantEventIds.ConnectFailed && r.Message.Contains(errorId, StringComparison.Ordinal));
+        Assert.Equal(2, (await client.NextConnectAsync()).Number); // transient: retried
+    }
+
+    [Fact]
     public async Task A_failed_client_creation_says_so_with_an_error_id()
     {
         await using var h = Create();

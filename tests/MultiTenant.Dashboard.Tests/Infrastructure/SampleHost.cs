@@ -1,14 +1,12 @@
 using System.Net.Http.Headers;
-using System.Reflection;
 using System.Text;
-using MultiTenant.Deployment.Tests.Infrastructure;
 
 namespace MultiTenant.Dashboard.Tests.Infrastructure;
 
 /// <summary>
 /// The sample server (its build output, with the simulated client) as a process on a loopback port, with an admin key of its own and
-/// two simulator settings the screenshots need: <see cref="UnpairedTenant"/> fails to start (error state) and <see cref="PairingTenant"/>
-/// waits on a simulated QR code for ever.
+/// the simulator settings the screenshots need: <see cref="UnpairedTenant"/> fails to start (error state), <see cref="PairingTenant"/>
+/// waits on a simulated QR code for ever, and every connected tenant receives 2 synthetic messages a second.
 /// </summary>
 public sealed class SampleHost : IAsyncLifetime
 {
@@ -16,15 +14,12 @@ public sealed class SampleHost : IAsyncLifetime
     public const string UnpairedTenant = "broken1";
     public const string PairingTenant = "pairing1";
 
-    private static readonly string SampleAssembly = typeof(SampleHost).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(a => a.Key == "SampleAssembly").Value!;
-
     private readonly string _home = Directory.CreateTempSubdirectory("mt-dashboard-test-").FullName;
     private SampleProcess? _process;
 
     /// <summary>The repository root, from the sample's path (<c>samples/MultiTenant.Sample/bin/…</c>).</summary>
     public static string RepositoryRoot { get; } =
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(SampleAssembly)!, "..", "..", "..", "..", ".."));
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(SampleProcess.BuiltSampleDll(typeof(SampleHost).Assembly))!, "..", "..", "..", "..", ".."));
 
     public Uri BaseAddress { get; private set; } = null!;
 
@@ -33,14 +28,10 @@ public sealed class SampleHost : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Assert.True(File.Exists(SampleAssembly), $"The sample was not built: {SampleAssembly}");
-        int port = SampleProcess.FreePort();
-        _process = SampleProcess.Start(
-            ["dotnet", SampleAssembly],
-            Path.GetDirectoryName(SampleAssembly)!,
+        _process = SampleProcess.StartBuilt(
+            typeof(SampleHost).Assembly,
             new Dictionary<string, string>
             {
-                ["HTTP_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["API_KEY"] = AdminKey,
                 ["HOME"] = _home, // the host's Data Protection key ring (the dashboard cookie) lives under it
                 ["DOTNET_NOLOGO"] = "1",
@@ -49,32 +40,13 @@ public sealed class SampleHost : IAsyncLifetime
                 ["Simulator__PairingTenants__0"] = PairingTenant,
                 ["Simulator__ConnectDelayMin"] = "00:00:00.300",
                 ["Simulator__ConnectDelayMax"] = "00:00:00.600",
+                ["Simulator__MessagesPerSecond"] = "2", // inbound traffic, so the message counts move
             },
-            user: null);
-        BaseAddress = new Uri($"http://127.0.0.1:{port}");
+            id: "dashboard-sample");
+        BaseAddress = _process.BaseAddress;
         Api = new HttpClient { BaseAddress = BaseAddress };
         Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
-
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            Assert.False(_process.HasExited, "The sample exited at start:\n" + _process.OutputTail());
-            try
-            {
-                using var live = await Api.GetAsync("/livez");
-                if (live.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // not listening yet
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "The sample did not answer /livez within 60 s:\n" + _process.OutputTail());
-            await Task.Delay(100);
-        }
+        await _process.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
     }
 
     /// <summary>Starts <paramref name="tenant"/> through the API (201).</summary>
@@ -83,6 +55,14 @@ public sealed class SampleHost : IAsyncLifetime
         using var body = new StringContent($$"""{"business_id":"{{tenant}}"}""", Encoding.UTF8, "application/json");
         using var response = await Api.PostAsync("/api/tenants", body);
         Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, $"Starting {tenant}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    /// <summary>Sends a text message through <paramref name="tenant"/> via the API (202).</summary>
+    public async Task SendAsync(string tenant)
+    {
+        using var body = new StringContent("""{"to":"15550001111","text":"hello from the browser test"}""", Encoding.UTF8, "application/json");
+        using var response = await Api.PostAsync($"/api/tenants/{tenant}/messages", body);
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Accepted, $"Sending through {tenant}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
     /// <summary>The tenant's status as the API reports it.</summary>

@@ -233,11 +233,11 @@ internal sealed class FleetHarness(string connectionString, string schema) : IAs
             timeout);
 
     /// <summary>A tenant id that rendezvous placement puts on <paramref name="host"/> among <paramref name="hosts"/>.</summary>
-    public static string PickTenantPlacedOn(string host, string[] hosts)
+    public static string PickTenantPlacedOn(string host, string[] hosts, string prefix = "x")
     {
         for (int i = 0; ; i++)
         {
-            string id = "x" + i;
+            string id = prefix + i;
             var placement = Rendezvous.Assign([TenantId.Parse(id)], hosts.Select(h => new FleetHost(h, null)).ToList());
             if (placement[TenantId.Parse(id)] == host)
             {

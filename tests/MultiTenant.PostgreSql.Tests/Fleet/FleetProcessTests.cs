@@ -54,8 +54,8 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
     {
         // A database per engine: both cases start the same tenants.
         string database = await fixture.CreateDatabaseAsync("fleetproc" + engine);
-        var a = await StartHostAsync("a", database, engine);
-        var others = await Task.WhenAll(StartHostAsync("b", database, engine), StartHostAsync("c", database, engine));
+        var a = await StartHostAsync("a", database, engine: engine);
+        var others = await Task.WhenAll(StartHostAsync("b", database, engine: engine), StartHostAsync("c", database, engine: engine));
         var hosts = new[] { a, others[0], others[1] };
 
         var tenants = Enumerable.Range(1, TenantCount).Select(i => "proc" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
@@ -171,9 +171,44 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
         Assert.True(problems.Count == 0, "Chaos audit:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Take(20)));
     }
 
+    /// <summary>
+    /// One runner per tenant with real processes and nothing but <c>DATABASE_URL</c> (issue 11): a rolling deploy of the sample with the
+    /// default fleet options, the new process started while the old one runs every tenant, then the old one stopped with SIGTERM. The
+    /// audit files must show no tenant on two processes at once, the new process taking its share while both run, and all at the end.
+    /// </summary>
+    [Fact]
+    public async Task Two_processes_on_one_database_with_default_options_never_run_one_tenant_twice_through_a_rolling_deploy()
+    {
+        // A database of its own: the other tests of this class leave their tenants desired-running in theirs.
+        string database = await fixture.CreateDatabaseAsync("rolling");
+        var old = await StartHostAsync("old", database, defaultFleetOptions: true);
+        var tenants = Enumerable.Range(1, TenantCount).Select(i => "roll" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        await Task.WhenAll(tenants.Select(async tenant =>
+        {
+            using var response = await _http.PostAsJsonAsync(old.Url("/api/tenants"), new { business_id = tenant });
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }));
+        await WaitUntilAllConnectedAsync(old, [old], requireEveryHost: true, "every tenant connected on the old process");
+
+        var next = await StartHostAsync("new", database, defaultFleetOptions: true);
+        var shared = await WaitUntilAllConnectedAsync(old, [old, next], requireEveryHost: true, "every tenant connected, shared by both processes");
+        output.WriteLine("both up: " + Describe(shared));
+
+        await old.TerminateAsync();
+        await WaitUntilAllConnectedAsync(next, [next], requireEveryHost: false, "every tenant connected on the new process after SIGTERM of the old");
+        Assert.Equal(0, await old.WaitForExitAsync(WaitLimit));
+
+        var intervals = ReadAudit([old, next], killed: null, killedAtMs: 0);
+        Assert.Equal(tenants.Order(StringComparer.Ordinal), intervals.Keys.Order(StringComparer.Ordinal));
+        var overlaps = FindOverlaps(intervals);
+        output.WriteLine($"ownership intervals: {intervals.Values.Sum(list => list.Count)}, overlaps: {overlaps.Count}");
+        Assert.True(overlaps.Count == 0, "Tenants ran on two processes at once:" + Environment.NewLine + string.Join(Environment.NewLine, overlaps));
+        Assert.All(intervals.Values, list => Assert.Equal(next.Id, Assert.Single(list, i => i.End == long.MaxValue).Host));
+    }
+
     private static IEnumerable<AuditLine> ReadAuditLines(SampleProcess host)
     {
-        foreach (string line in File.Exists(host.AuditFile) ? File.ReadAllLines(host.AuditFile) : [])
+        foreach (string line in host.AuditFile is { } audit && File.Exists(audit) ? File.ReadAllLines(audit) : [])
         {
             string[] parts = line.Split(' ');
             if (parts.Length == 5)
@@ -252,40 +287,44 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
     }
 
     /// <param name="engine">The fleet's placement (<c>WhatsAppTenants:Fleet:Engine</c>): PostgreSql (the fleet's own) or Orleans.</param>
-    private async Task<SampleProcess> StartHostAsync(string name, string? database = null, string engine = "PostgreSql")
+    private async Task<SampleProcess> StartHostAsync(string name, string? database = null, bool defaultFleetOptions = false, string engine = "PostgreSql")
     {
         string id = "proc-" + name;
         var connection = new NpgsqlConnectionStringBuilder(database ?? _database) { ApplicationName = id, MaxPoolSize = 10 };
         string audit = Path.Combine(_directory, $"audit-{id}.log");
-        var host = await SampleProcess.StartAsync(
-            id,
-            new Dictionary<string, string>
-            {
-                ["DATABASE_URL"] = connection.ConnectionString,
-                ["HOST_ID"] = id,
-                ["API_KEY"] = ApiKey,
-                ["WhatsAppTenants__Secrets__KeyEncryptionKey"] = SecretScan.KeyEncryptionKey,
+        var environment = new Dictionary<string, string>
+        {
+            ["DATABASE_URL"] = connection.ConnectionString,
+            ["HOST_ID"] = id,
+            ["API_KEY"] = ApiKey,
+            ["WhatsAppTenants__Secrets__KeyEncryptionKey"] = SecretScan.KeyEncryptionKey,
 
-                // The tests start tenants in bursts: the API's rate limits are not what they measure.
-                ["WhatsAppTenants__Api__RateLimits__Enabled"] = "false",
-                ["ASPNETCORE_ENVIRONMENT"] = "Production",
-                ["Logging__LogLevel__Default"] = "Warning",
-                ["Simulator__ConnectDelayMin"] = "00:00:00",
-                ["Simulator__ConnectDelayMax"] = "00:00:00.050",
-                ["Simulator__AuditFile"] = audit,
-                // Short leases for speed (valid: renew ≤ (TTL − margin) / 2); dead after 3 missed heartbeats = 1.5 s.
-                ["WhatsAppTenants__Fleet__LeaseTtl"] = "00:00:03",
-                ["WhatsAppTenants__Fleet__RenewInterval"] = "00:00:00.500",
-                ["WhatsAppTenants__Fleet__SafetyMargin"] = "00:00:01",
-                ["WhatsAppTenants__Fleet__HeartbeatInterval"] = "00:00:00.500",
-                ["WhatsAppTenants__Fleet__ReconcileInterval"] = "00:00:00.250",
-                ["WhatsAppTenants__Fleet__Engine"] = engine,
-                ["WhatsAppTenants__Fleet__Orleans__SiloPort"] = SampleProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-                ["WhatsAppTenants__Fleet__Orleans__GatewayPort"] = SampleProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            },
-            audit,
-            _http,
-            engine == "Orleans" ? OrleansStartLimit : WaitLimit);
+            // The tests start tenants in bursts: the API's rate limits are not what they measure.
+            ["WhatsAppTenants__Api__RateLimits__Enabled"] = "false",
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Simulator__ConnectDelayMin"] = "00:00:00",
+            ["Simulator__ConnectDelayMax"] = "00:00:00.050",
+            ["Simulator__AuditFile"] = audit,
+            // Short leases for speed (valid: renew ≤ (TTL − margin) / 2); dead after 3 missed heartbeats = 1.5 s.
+            ["WhatsAppTenants__Fleet__LeaseTtl"] = "00:00:03",
+            ["WhatsAppTenants__Fleet__RenewInterval"] = "00:00:00.500",
+            ["WhatsAppTenants__Fleet__SafetyMargin"] = "00:00:01",
+            ["WhatsAppTenants__Fleet__HeartbeatInterval"] = "00:00:00.500",
+            ["WhatsAppTenants__Fleet__ReconcileInterval"] = "00:00:00.250",
+        };
+        if (defaultFleetOptions)
+        {
+            foreach (string key in environment.Keys.Where(k => k.StartsWith("WhatsAppTenants__Fleet__", StringComparison.Ordinal)).ToList())
+            {
+                environment.Remove(key);
+            }
+        }
+
+        environment["WhatsAppTenants__Fleet__Engine"] = engine;
+        environment["WhatsAppTenants__Fleet__Orleans__SiloPort"] = SampleProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+        environment["WhatsAppTenants__Fleet__Orleans__GatewayPort"] = SampleProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+        var host = await SampleProcess.StartAsync(id, environment, audit, engine == "Orleans" ? OrleansStartLimit : WaitLimit);
         _hosts.Add(host);
         return host;
     }
@@ -317,13 +356,13 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
     /// Every client's ownership interval (open to close, Unix ms) per tenant from the processes' audit files. An interval still open in
     /// the killed process ends at the kill; one still open elsewhere is running now (it ends at <see cref="long.MaxValue"/>).
     /// </summary>
-    private static Dictionary<string, List<Ownership>> ReadAudit(SampleProcess[] hosts, SampleProcess killed, long killedAtMs)
+    private static Dictionary<string, List<Ownership>> ReadAudit(SampleProcess[] hosts, SampleProcess? killed, long killedAtMs)
     {
         var intervals = new Dictionary<string, List<Ownership>>(StringComparer.Ordinal);
         foreach (var host in hosts)
         {
             var open = new Dictionary<string, long>(StringComparer.Ordinal);
-            foreach (string line in File.Exists(host.AuditFile) ? File.ReadAllLines(host.AuditFile) : [])
+            foreach (string line in host.AuditFile is { } audit && File.Exists(audit) ? File.ReadAllLines(audit) : [])
             {
                 string[] parts = line.Split(' ');
                 if (parts.Length != 5 || parts[0] == "send")

@@ -1,4 +1,5 @@
 using MultiTenant.Clients;
+using MultiTenant.Diagnostics;
 using MultiTenant.PostgreSql.Tests.Infrastructure;
 using Npgsql;
 
@@ -33,6 +34,24 @@ public sealed class FleetSendRelayTests(PostgreSqlFixture fixture) : IAsyncLifet
 
         Assert.Equal($"b/{tenant}/15550001111/hello", result.MessageId);
         Assert.Equal(0, await CountRelayRowsAsync());
+    }
+
+    [Fact]
+    public async Task A_relayed_send_is_a_tenant_send_span_marked_not_local_on_the_requesting_host_and_a_client_send_span_on_the_owner()
+    {
+        using var spans = new SpanCollector();
+        var (a, b, tenant) = await StartOnBAsync(prefix: "relay-span-"); // an id of its own: other tests' spans are not counted
+        b.Factory.Send = (_, _) => Task.FromResult(new SendMessageResult("relayed-1"));
+
+        var result = await a.Coordinator.SendMessageAsync(tenant, new OutboundMessage("15550001111", "hello")).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal("relayed-1", result.MessageId);
+        var send = Assert.Single(await spans.WaitForAsync("tenant send", tenant.Value, count: 1));
+        Assert.Equal(false, send.GetTagItem(TenantTracing.LocalAttribute));
+        Assert.Equal("text", send.GetTagItem(TenantTracing.MessageKindAttribute));
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Unset, send.Status);
+        var clientSend = Assert.Single(await spans.WaitForAsync("tenant client send", tenant.Value, count: 1));
+        Assert.Equal(System.Diagnostics.ActivityKind.Client, clientSend.Kind);
     }
 
     [Fact]
@@ -90,45 +109,44 @@ public sealed class FleetSendRelayTests(PostgreSqlFixture fixture) : IAsyncLifet
     }
 
     [Fact]
-    public async Task A_message_the_relay_cannot_carry_whole_is_refused_before_any_row_is_written_and_the_owner_sends_it_itself()
+    public async Task Every_kind_a_reply_and_a_url_preview_are_relayed_whole_and_the_owner_sends_exactly_that_message()
     {
         var (a, b, tenant) = await StartOnBAsync();
         var sent = new System.Collections.Concurrent.ConcurrentQueue<OutboundMessage>();
         b.Factory.Send = (_, m) =>
         {
             sent.Enqueue(m);
-            return Task.FromResult(new SendMessageResult("wamid.b"));
+            return Task.FromResult(new SendMessageResult("wamid.b" + sent.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         };
-        OutboundMessage[] notPlainText =
+        OutboundMessage[] messages =
         [
             new("15550001111", new TemplateContent("hello_world", "en_US")),
-            new("15550001111", new MediaContent(MediaKind.Image, MediaSource.FromId("1"))),
+            new("15550001111", new MediaContent(MediaKind.Image, MediaSource.FromId("1")) { Caption = "a cat" }),
+            new("15550001111", new MediaContent(MediaKind.Document, MediaSource.FromLink(new Uri("https://example.com/a.pdf"))) { Filename = "a.pdf" }),
+            new("15550001111", new LocationContent(48.85837, 2.294481) { Name = "Paris" }),
+            new("15550001111", new ReactionContent("wamid.1", "👍")),
             new("15550001111", "a reply") { ReplyToMessageId = "wamid.1" },
             new("15550001111", new TextContent("https://example.com") { PreviewUrl = true }),
         ];
 
-        foreach (var message in notPlainText)
+        for (int i = 0; i < messages.Length; i++)
         {
-            var error = await Assert.ThrowsAsync<TenantSendException>(() => a.Coordinator.SendMessageAsync(tenant, message).WaitAsync(TimeSpan.FromSeconds(30)));
-            Assert.Equal("relay_text_only", error.ErrorCode);
-            Assert.False(error.IsTransient);
-            Assert.Equal(0, await CountRelayRowsAsync());
+            // Sent through host a, which does not run the tenant: relayed to b, answered with b's message id.
+            var result = await a.Coordinator.SendMessageAsync(tenant, messages[i]).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal("wamid.b" + (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), result.MessageId);
         }
 
-        Assert.Empty(sent);
-        foreach (var message in notPlainText)
-        {
-            Assert.Equal("wamid.b", (await b.Coordinator.SendMessageAsync(tenant, message).WaitAsync(TimeSpan.FromSeconds(30))).MessageId);
-        }
-
-        Assert.Equal(notPlainText, sent);
+        Assert.Equal(
+            messages.Select(m => System.Text.Encoding.UTF8.GetString(OutboundMessageJson.ToUtf8Bytes(m))),
+            sent.Select(m => System.Text.Encoding.UTF8.GetString(OutboundMessageJson.ToUtf8Bytes(m))));
+        Assert.Equal(0, await CountRelayRowsAsync());
     }
 
-    private async Task<(FleetTestHost A, FleetTestHost B, TenantId Tenant)> StartOnBAsync()
+    private async Task<(FleetTestHost A, FleetTestHost B, TenantId Tenant)> StartOnBAsync(string prefix = "x")
     {
         var a = await _fleet.AddHostAsync("a");
         var b = await _fleet.AddHostAsync("b");
-        var tenant = TenantId.Parse(FleetHarness.PickTenantPlacedOn("b", ["a", "b"]));
+        var tenant = TenantId.Parse(FleetHarness.PickTenantPlacedOn("b", ["a", "b"], prefix));
         await a.Coordinator.StartAsync(tenant);
         await _fleet.WaitUntilAllRunOnceAsync([tenant], ["b"]);
         await Eventually.UntilAsync(async () => (await b.Coordinator.GetStatusAsync(tenant))?.State == TenantState.Connected, "the tenant is connected on b");

@@ -79,7 +79,14 @@ public sealed class FleetStoreTests(PostgreSqlFixture fixture) : IAsyncLifetime
     public async Task Tenants_of_a_host_that_stopped_heartbeating_are_listed_disconnected_owner_host_lost_until_a_host_runs_them_again()
     {
         _fleet = new FleetHarness(_database, PostgreSqlTestStore.NewSchema());
-        var a = await _fleet.AddHostAsync("a");
+        // a's leases last 30 s, its heartbeats 0.3 s (dead after 0.9 s): the tenants must be listed lost within the heartbeat timeout,
+        // long before the leases expire.
+        var a = await _fleet.AddHostAsync("a", configure: o =>
+        {
+            o.LeaseTtl = TimeSpan.FromSeconds(30);
+            o.RenewInterval = TimeSpan.FromSeconds(5);
+            o.SafetyMargin = TimeSpan.FromSeconds(5);
+        });
         var b = await _fleet.AddHostAsync("b", configure: o => o.Capacity = 0); // a viewer: it never claims a tenant
         var tenants = await _fleet.StartTenantsAsync(10);
         await _fleet.WaitUntilAllRunOnceAsync(tenants, ["a"]);
@@ -88,7 +95,8 @@ public sealed class FleetStoreTests(PostgreSqlFixture fixture) : IAsyncLifetime
             l => l.Count == 10 && l.All(s => s.State == TenantState.Connected),
             "b lists the 10 tenants connected");
 
-        // a freezes as a whole (no heartbeat, no renewal; its clients go on): within the dead-after time (0.9 s) b lists them lost.
+        // a freezes as a whole (no heartbeat, no renewal; its clients go on): b lists them lost once a's heartbeat is older than the
+        // dead-after time (0.9 s), with its leases still valid for at least 25 s.
         a.Member.CoordinationPaused = true;
         a.Member.WatchdogPaused = true;
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -96,11 +104,12 @@ public sealed class FleetStoreTests(PostgreSqlFixture fixture) : IAsyncLifetime
             async () => await b.Coordinator.ListStatusesAsync(),
             l => l.Count == 10 && l.All(s => s.State == TenantState.Disconnected),
             "b lists the 10 tenants disconnected", TimeSpan.FromSeconds(10));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"listed lost after {watch.Elapsed}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"listed lost after {watch.Elapsed}, not within the heartbeat timeout");
+        Assert.Equal(10, a.Member.OwnedCount); // by the heartbeats alone: a still holds every lease
         Assert.All(lost, s => Assert.StartsWith("owner host lost", s.Error, StringComparison.Ordinal));
         Assert.Equal(TenantState.Disconnected, (await b.Coordinator.GetStatusAsync(tenants[0]))!.State);
 
-        // a thaws: it loses the expired leases, claims them again, and the tenants are listed connected again.
+        // a thaws: it heartbeats again (and renews), and the tenants are listed connected again.
         a.Member.WatchdogPaused = false;
         a.Member.CoordinationPaused = false;
         await Eventually.UntilAsync(

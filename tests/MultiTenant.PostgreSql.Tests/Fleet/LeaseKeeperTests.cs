@@ -98,6 +98,41 @@ public sealed class LeaseKeeperTests(PostgreSqlFixture fixture) : IAsyncLifetime
         Assert.Empty(first.Lost);
     }
 
+    [Fact]
+    public async Task After_a_renewal_fails_on_a_connection_the_server_closed_the_next_attempt_gets_a_fresh_one()
+    {
+        // A coordination data source of the keeper's own, with three idle pooled connections; then the server closes all three (as a
+        // restart does). Npgsql notices a closed idle connection only when it uses it.
+        string application = "keeper-" + Guid.NewGuid().ToString("N")[..8];
+        var builder = new NpgsqlConnectionStringBuilder(_store.DataSource.ConnectionString) { ApplicationName = application, MaxPoolSize = 5 };
+        await using var coordination = NpgsqlDataSource.Create(builder.ConnectionString);
+        var keeper = new Keeper(this, coordination: coordination);
+        Assert.Equal(3, await keeper.Leases.AcquireAsync(Tenants, "k", new Dictionary<TenantId, long>(), keeper.Activate, CancellationToken.None));
+        var held = new List<NpgsqlConnection>();
+        for (int i = 0; i < 3; i++)
+        {
+            held.Add(await coordination.OpenConnectionAsync());
+        }
+
+        foreach (var connection in held)
+        {
+            await connection.DisposeAsync();
+        }
+
+        await using (var kill = _store.DataSource.CreateCommand(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1"))
+        {
+            kill.Parameters.AddWithValue(application);
+            Assert.Equal(3L, await kill.ExecuteScalarAsync());
+        }
+
+        // The first attempt meets a closed connection and fails; the next one must not meet the other two.
+        Assert.False(await keeper.Leases.RenewAsync(CancellationToken.None));
+        Assert.True(await keeper.Leases.RenewAsync(CancellationToken.None));
+        Assert.Equal(3, keeper.Leases.Count);
+        Assert.Empty(keeper.Lost);
+    }
+
     private async Task ExecuteAsync(string sql)
     {
         await using var command = _store.DataSource.CreateCommand(sql);
@@ -107,14 +142,15 @@ public sealed class LeaseKeeperTests(PostgreSqlFixture fixture) : IAsyncLifetime
     /// <summary>A keeper of its own instance id, recording activations and losses.</summary>
     private sealed class Keeper
     {
-        public Keeper(LeaseKeeperTests test, TimeProvider? time = null)
+        public Keeper(LeaseKeeperTests test, TimeProvider? time = null, NpgsqlDataSource? coordination = null)
         {
+            var data = coordination ?? test._store.DataSource;
             var options = new FleetOptions();
             FleetHarness.FastTimings(options);
             var sql = new FleetStatements(test._schema);
-            var channel = new FleetChannel(test._store.DataSource, sql, TimeProvider.System, NullLogger.Instance, _ => { }, () => { });
+            var channel = new FleetChannel(data, sql, TimeProvider.System, NullLogger.Instance, _ => { }, () => { });
             Leases = new LeaseKeeper(
-                test._store.DataSource, sql, channel, options, time ?? TimeProvider.System, NullLogger.Instance, Guid.NewGuid(), 5,
+                data, sql, channel, options, time ?? TimeProvider.System, NullLogger.Instance, Guid.NewGuid(), 5,
                 () => false, () => false, lost => { foreach (var t in lost) { Lost.Enqueue(t); } });
         }
 
