@@ -23,6 +23,7 @@ COPY src/MultiTenant.AspNetCore.Prometheus/MultiTenant.AspNetCore.Prometheus.csp
 COPY src/MultiTenant.PostgreSql/MultiTenant.PostgreSql.csproj src/MultiTenant.PostgreSql/
 COPY src/MultiTenant.CloudApi/MultiTenant.CloudApi.csproj src/MultiTenant.CloudApi/
 COPY src/MultiTenant.Wuzapi/MultiTenant.Wuzapi.csproj src/MultiTenant.Wuzapi/
+COPY src/MultiTenant.Orleans/MultiTenant.Orleans.csproj src/MultiTenant.Orleans/
 COPY samples/MultiTenant.Sample/MultiTenant.Sample.csproj samples/MultiTenant.Sample/
 RUN dotnet restore samples/MultiTenant.Sample/MultiTenant.Sample.csproj
 COPY src/ src/

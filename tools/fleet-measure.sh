@@ -7,13 +7,15 @@
 # Default fleet settings (lease 10 s, renew 3 s, heartbeat 2 s, dead after 3 missed); simulator connect delay 0–50 ms.
 # Bounded: every wait has a timeout; everything it starts is stopped on exit. Usage: tools/fleet-measure.sh  (as root or postgres)
 #   tools/fleet-measure.sh failover [runs]   only steps 2 and 3, repeated (default 3 runs), each on a database of its own.
-#   FLEET_MEASURE_NO_BUILD=1 uses the sample as last built in Release.
+#   FLEET_MEASURE_NO_BUILD=1 uses the sample as last built in Release (FLEET_MEASURE_DLL=path: that build of it instead).
+#   FLEET_ENGINE=Orleans runs the same steps with the Orleans placement (MultiTenant.Orleans; silo ports next to the HTTP port); its
+#   SIGTERM step starts both hosts on a database of their own first, since Orleans does not move running tenants to a joining host.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 WORK=$(mktemp -d /tmp/fleet-measure.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-DLL=$ROOT/samples/MultiTenant.Sample/bin/Release/net10.0/MultiTenant.Sample.dll
+DLL=${FLEET_MEASURE_DLL:-$ROOT/samples/MultiTenant.Sample/bin/Release/net10.0/MultiTenant.Sample.dll}
 declare -A PIDS
 API_KEY=measure-$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 KEK=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
@@ -38,9 +40,11 @@ start_host() { # name db port
   env DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/$db?application_name=host-$h&pool_max_conns=10" HOST_ID="host-$h" HTTP_PORT="$port" API_KEY="$API_KEY" WhatsAppTenants__Secrets__KeyEncryptionKey="$KEK" WhatsAppTenants__Api__RateLimits__Enabled=false \
     Simulator__ConnectDelayMin=00:00:00 Simulator__ConnectDelayMax=00:00:00.050 Simulator__AuditFile="$WORK/audit-$db-$h-$(now_ms).log" \
     Logging__LogLevel__Default=Warning ASPNETCORE_ENVIRONMENT=Production \
+    WhatsAppTenants__Fleet__Engine="${FLEET_ENGINE:-PostgreSql}" \
+    WhatsAppTenants__Fleet__Orleans__SiloPort=$((port + 1000)) WhatsAppTenants__Fleet__Orleans__GatewayPort=$((port + 2000)) \
     dotnet "$DLL" >"$WORK/host-$h-$db.log" 2>&1 &
   PIDS[$h]=$!
-  for _ in $(seq 1 100); do curl -s -o /dev/null "localhost:$port/livez" && return 0; sleep 0.2; done
+  for _ in $(seq 1 600); do curl -s -o /dev/null "localhost:$port/livez" && return 0; sleep 0.2; done
   echo "host $h did not start"; cat "$WORK/host-$h-$db.log"; exit 1
 }
 start_tenants() { # port from to
@@ -51,6 +55,11 @@ wait_for() { # db expected host timeout_s
   local deadline=$(( $(now_ms) + $4 * 1000 ))
   while [ "$(now_ms)" -lt "$deadline" ]; do [ "$(connected "$1" "$3")" = "$2" ] && return 0; sleep 0.05; done
   echo "timeout: $(connected "$1" "$3") of $2 connected${3:+ on $3}"; return 1
+}
+# Transactions per second in database $1 over $2 seconds (every statement of the hosts runs in a transaction of its own or a batch's).
+statements_per_s() {
+  local a b; a=$(psql -d postgres -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$1'"); sleep "$2"
+  b=$(psql -d postgres -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$1'"); echo $(( (b - a) / $2 ))
 }
 connections() { psql -d postgres -c "SELECT application_name || '=' || count(*) FROM pg_stat_activity WHERE datname = '$1' AND application_name LIKE 'host-%' GROUP BY application_name ORDER BY 1" | tr '\n' ' '; }
 owners() { psql -d "$1" -c "SELECT owner || '=' || count(*) FROM multitenant.leases WHERE instance_id IS NOT NULL AND expires_at > now() GROUP BY owner ORDER BY 1" | tr '\n' ' '; }
@@ -97,21 +106,30 @@ for run in $(seq 1 $([ "$MODE" = all ] && echo 1 || echo "$RUNS")); do
   psql -d postgres -c "CREATE DATABASE fleet$run" >/dev/null
   start_host a fleet$run 18281; start_host b fleet$run 18282
   start_tenants 18281 1 1000; wait_for fleet$run 1000 "" 120
-  sleep 4; echo "before: $(owners fleet$run)"
+  sleep 4; echo "before: $(owners fleet$run)  connections: $(connections fleet$run)  transactions/s (10 s, steady): $(statements_per_s fleet$run 10)"
   kill_ms=$(now_ms); kill -9 "${PIDS[b]}"; unset 'PIDS[b]'
   expiry=$(psql -d fleet$run -c "SELECT COALESCE(round(extract(epoch FROM max(expires_at) - now()) * 1000), 0) FROM multitenant.leases WHERE owner = 'host-b'")
-  wait_for fleet$run 1000 host-a 30; t1=$(now_ms)
+  wait_for fleet$run 1000 host-a 90; t1=$(now_ms)
   echo "every tenant connected on the survivor $((t1 - kill_ms)) ms after kill -9 (the killed host's leases expired ${expiry} ms after the kill)"
   check_audit fleet$run b "$kill_ms"
 
   echo "== SIGTERM handoff of about half of 1,000 tenants =="
-  start_host b fleet$run 18282
-  for _ in $(seq 1 300); do n=$(connected fleet$run host-b); [ "$n" -ge 400 ] && [ "$(connected fleet$run)" = 1000 ] && break; sleep 0.1; done
-  sleep 2; echo "before: $(owners fleet$run)"
+  if [ "${FLEET_ENGINE:-PostgreSql}" = Orleans ]; then
+    kill -9 "${PIDS[a]}" 2>/dev/null || true; unset 'PIDS[a]'
+    psql -d postgres -c "CREATE DATABASE hand$run" >/dev/null
+    start_host a hand$run 18281; start_host b hand$run 18282
+    start_tenants 18281 1 1000; wait_for hand$run 1000 "" 120
+    db=hand$run
+  else
+    db=fleet$run
+    start_host b fleet$run 18282
+  fi
+  for _ in $(seq 1 300); do n=$(connected $db host-b); [ "$n" -ge 400 ] && [ "$(connected $db)" = 1000 ] && break; sleep 0.1; done
+  sleep 2; echo "before: $(owners $db)"
   t0=$(now_ms); kill -TERM "${PIDS[b]}"
-  wait_for fleet$run 1000 host-a 30; t1=$(now_ms)
+  wait_for $db 1000 host-a 60; t1=$(now_ms)
   echo "all 1,000 running on host-a $((t1 - t0)) ms after SIGTERM of host-b"
   wait "${PIDS[b]}" && rc=0 || rc=$?; echo "host-b exit code: $rc"; unset 'PIDS[b]'
-  check_audit fleet$run b "$kill_ms"   # the killed incarnation's intervals end at the kill; the SIGTERMed one closed its own
+  if [ "$db" = "fleet$run" ]; then check_audit fleet$run b "$kill_ms"; else check_audit $db; fi   # the killed incarnation's intervals end at the kill; the SIGTERMed one closed its own
   kill -9 "${PIDS[a]}" 2>/dev/null || true; unset 'PIDS[a]'
 done

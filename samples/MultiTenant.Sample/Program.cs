@@ -4,9 +4,9 @@
 //   dotnet run --project samples/MultiTenant.Sample
 //
 // Environment: HTTP_PORT (default 8080), DATABASE_URL (unset: the embedded in-process store; set: PostgreSQL, always in fleet mode,
-// one process being a fleet of one), HOST_ID (default: machine name; must differ between the processes of a fleet),
-// Simulator__MessagesPerSecond and the other Simulator__* settings (see Simulation/SimulatorOptions.cs), Handling__AuditFile and
-// Handling__Delay (see Handling/HandlingOptions.cs).
+// one process being a fleet of one; WhatsAppTenants__Fleet__Engine=Orleans places the tenants with Orleans), HOST_ID (default: machine
+// name; must differ between the processes of a fleet), Simulator__MessagesPerSecond and the other Simulator__* settings (see
+// Simulation/SimulatorOptions.cs), Handling__AuditFile and Handling__Delay (see Handling/HandlingOptions.cs).
 // Secrets at rest (README, "Secrets at rest"): with DATABASE_URL set, WhatsAppTenants__Secrets__KeyEncryptionKey is required (base64 of
 // 32 random bytes, `openssl rand -base64 32`, the same on every host, never in the database; start-up fails saying so without it);
 // WhatsAppTenants__Secrets__PreviousKeyEncryptionKeys__0 keeps an old one readable after a rotation. Without a database nothing is
@@ -120,6 +120,18 @@ if (!string.IsNullOrWhiteSpace(databaseUrl))
     // never run one twice; statuses show the owner host.
     tenants.UsePostgreSql(databaseUrl);
     builder.Services.Configure<TenantApiOptions>(api => api.IncludeHost = true);
+
+    // WhatsAppTenants__Fleet__Engine=Orleans: the tenants are placed by an Orleans silo in this process (MultiTenant.Orleans; its ports
+    // from WhatsAppTenants__Fleet__Orleans__SiloPort and __GatewayPort), under the same leases. Unset or PostgreSql: the fleet's own.
+    string engine = builder.Configuration["WhatsAppTenants:Fleet:Engine"] ?? "PostgreSql";
+    if (string.Equals(engine, "Orleans", StringComparison.OrdinalIgnoreCase))
+    {
+        tenants.UseOrleansFleet();
+    }
+    else if (!string.Equals(engine, "PostgreSql", StringComparison.OrdinalIgnoreCase))
+    {
+        throw new InvalidOperationException($"WhatsAppTenants:Fleet:Engine is '{engine}'; use PostgreSql (the default) or Orleans.");
+    }
 }
 
 // The API key scheme as the default one, so that UseAuthentication() below reads the key before the rate limiter runs.

@@ -8,14 +8,14 @@ namespace MultiTenant.PostgreSql.Fleet;
 /// Fleet mode's client state stores: each is bound to its tenant and to the epoch of the lease under which the tenant's run started, and
 /// every write is refused (<see cref="TenantLeaseLostException"/>) unless this host instance still holds that lease. Reads are not fenced.
 /// </summary>
-internal sealed class FencedStateStoreProvider(PostgreSqlTenantStore store, FleetMember member) : ITenantRunStateStoreProvider
+internal sealed class FencedStateStoreProvider(PostgreSqlTenantStore store, ILeaseFence member) : ITenantRunStateStoreProvider
 {
     public ITenantStateStore GetRunStore(TenantId tenant, long ownershipEpoch) =>
         new FencedTenantStateStore(store, member, tenant, ownershipEpoch);
 }
 
 /// <summary>One tenant's client state under one lease epoch. See <see cref="FencedStateStoreProvider"/>.</summary>
-internal sealed class FencedTenantStateStore(PostgreSqlTenantStore store, FleetMember member, TenantId tenant, long epoch) : ITenantStateStore
+internal sealed class FencedTenantStateStore(PostgreSqlTenantStore store, ILeaseFence member, TenantId tenant, long epoch) : ITenantStateStore
 {
     private readonly ITenantStateStore _reads = store.GetStore(tenant);
 
@@ -97,7 +97,7 @@ internal sealed class FencedTenantStateStore(PostgreSqlTenantStore store, FleetM
 /// <see cref="FleetStatements.OwnerHostLostError"/>); writes carry the epoch of this host's lease of each
 /// tenant and are dropped for tenants whose lease this host does not hold (a stale host never overwrites the owner's status).
 /// </summary>
-internal sealed class FencedStatusStore(PostgreSqlTenantStore store, FleetMember member) : ITenantStatusStore
+internal sealed class FencedStatusStore(PostgreSqlTenantStore store, ILeaseFence member) : ITenantStatusStore
 {
     public async ValueTask<TenantStatus?> GetAsync(TenantId tenant, CancellationToken cancellationToken)
     {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using MultiTenant.Clients;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -15,7 +14,7 @@ namespace MultiTenant.PostgreSql.Fleet;
 /// <see cref="SendRelay"/> (sends between hosts); it writes start and stop requests, routes notifications to the part they concern, and
 /// stops, in the background, the tenants whose leases were lost.
 /// </summary>
-internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
+internal sealed class FleetMember : ITenantPlacement, ILeaseFence, IAsyncDisposable
 {
     private readonly PostgreSqlTenantStore _store;
 
@@ -32,7 +31,7 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
     private readonly SendRelay _relay;
 
     // Stops of tenants whose lease was lost, still winding down (awaited when the member stops, never by the loops).
-    private readonly ConcurrentDictionary<Task, byte> _losing = new();
+    private readonly LostTenantStops _losing = new();
     private readonly FleetChannel _channel;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
@@ -126,13 +125,7 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
 
     public async ValueTask<TenantStatus> RequestStartAsync(TenantId tenant, CancellationToken cancellationToken)
     {
-        if (!await RequestAsync(tenant, "start", [Sql.RequestStart], cancellationToken).ConfigureAwait(false))
-        {
-            await using var owner = _store.CreateCommand(Sql.CurrentOwner);
-            owner.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-            string? host = await owner.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
-            throw new TenantAlreadyRunningException(tenant, host);
-        }
+        await DesiredStateRequests.RecordStartAsync(_store, Sql, tenant, _channel.Notify("start"), cancellationToken).ConfigureAwait(false);
 
         Poke();
         var now = _time.GetUtcNow();
@@ -141,18 +134,12 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
 
     public async ValueTask<TenantStatus> RequestStopAsync(TenantId tenant, CancellationToken cancellationToken)
     {
-        if (!await RequestAsync(tenant, "stop", [Sql.RequestStop, Sql.StatusOnStop], cancellationToken).ConfigureAwait(false))
-        {
-            throw new TenantNotFoundException(tenant);
-        }
+        var status = await DesiredStateRequests.RecordStopAsync(_store, Sql, tenant, _channel.Notify("stop"), _time, cancellationToken)
+            .ConfigureAwait(false);
 
         // The owner (maybe this host) stops it on its next reconcile, which the notification triggers at once.
         Poke();
-        var stored = await _store.GetAsync(tenant, cancellationToken).ConfigureAwait(false);
-        var now = _time.GetUtcNow();
-        return stored is null
-            ? new TenantStatus(tenant, TenantState.Stopped, null, now, null, null)
-            : stored with { State = TenantState.Stopped, UpdatedAt = now, Error = null };
+        return status;
     }
 
     /// <summary>
@@ -180,7 +167,7 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
     }
 
     /// <summary>A write under <paramref name="epoch"/> was refused: if that is still the lease this host believes it holds, it is lost.</summary>
-    internal void OnWriteRefused(TenantId tenant, long epoch)
+    public void OnWriteRefused(TenantId tenant, long epoch)
     {
         FleetLog.WriteRefused(_logger, tenant.Value, epoch);
         if (_leases.GetEpoch(tenant) == epoch)
@@ -190,13 +177,8 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
     }
 
     /// <summary>Writes statuses fenced by their lease epochs (statuses whose lease is gone are dropped by the database).</summary>
-    internal async Task WriteStatusesAsync(IReadOnlyList<(TenantStatus Status, long Epoch)> statuses, CancellationToken cancellationToken)
-    {
-        await using var own = _store.DataSource.CreateBatch();
-        own.Timeout = _store.CommandTimeoutSeconds;
-        own.BatchCommands.Add(_leases.StatusCommand(statuses));
-        await own.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task WriteStatusesAsync(IReadOnlyList<(TenantStatus Status, long Epoch)> statuses, CancellationToken cancellationToken) =>
+        _leases.WriteStatusesAsync(_store, statuses, cancellationToken);
 
     private async Task StopLoopsAsync()
     {
@@ -207,30 +189,10 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
 
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _relay.DrainAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        await Task.WhenAll(_losing.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _losing.WhenAllAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private void Poke() => _reconciler.Wake();
-
-    /// <summary>
-    /// One round trip: <paramref name="statements"/> (each of the tenant, <c>$1</c>) and a notification of <paramref name="payload"/>;
-    /// returns whether the first statement returned a row (the request was accepted).
-    /// </summary>
-    private async Task<bool> RequestAsync(TenantId tenant, string payload, string[] statements, CancellationToken cancellationToken)
-    {
-        await using var batch = _store.DataSource.CreateBatch();
-        batch.Timeout = _store.CommandTimeoutSeconds;
-        foreach (string statement in statements)
-        {
-            var command = new NpgsqlBatchCommand(statement);
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant.Value });
-            batch.BatchCommands.Add(command);
-        }
-
-        batch.BatchCommands.Add(_channel.Notify(payload));
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-    }
 
     /// <summary>Relay notifications go to the relay; every other one (start, stop, join, leave, release) triggers a reconcile.</summary>
     private void OnNotification(string payload)
@@ -249,10 +211,8 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops the tenants whose leases were lost in the background: the caller (the renewals, the watchdog) never waits for a tenant's
-    /// drain, so one slow handler cannot delay the renewal of the other leases. Each stop is bounded
-    /// (<see cref="TenantCoordinatorOptions.OwnershipLostDrainTimeout"/>, the disconnect by the connect timeout); the tenant reports the
-    /// ownership-lost error at once and is never activated again under the lost lease. A reconcile follows (claims may be due).
+    /// Stops the tenants whose leases were lost in the background (<see cref="LostTenantStops"/>); they are never activated again under
+    /// the lost lease. A reconcile follows (claims may be due).
     /// </summary>
     private void StopLost(IReadOnlyList<TenantId> tenants)
     {
@@ -261,17 +221,7 @@ internal sealed class FleetMember : ITenantPlacement, IAsyncDisposable
             return;
         }
 
-        foreach (var tenant in tenants)
-        {
-            var stop = host.DeactivateAsync(tenant, TenantDeactivationReason.OwnershipLost);
-            if (!stop.IsCompleted)
-            {
-                _losing[stop] = 0;
-                _ = stop.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, byte>)s!).TryRemove(t, out _), _losing, CancellationToken.None,
-                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
-        }
-
+        _losing.Stop(host, tenants);
         Poke();
     }
 }

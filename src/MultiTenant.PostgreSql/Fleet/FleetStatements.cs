@@ -70,6 +70,13 @@ internal sealed class FleetStatements
             FROM {s}.tenants t LEFT JOIN {s}.leases l ON l.business_id = t.business_id
             WHERE t.desired_running
             """;
+        // The desired tenants whose lease no live instance holds (never acquired, released, or expired by the database clock).
+        ReadUnheld = $"""
+            SELECT t.business_id FROM {s}.tenants t LEFT JOIN {s}.leases l ON l.business_id = t.business_id
+            WHERE t.desired_running AND (l.instance_id IS NULL OR l.expires_at <= now())
+            ORDER BY t.business_id
+            """;
+
         // $1 dead-after: the live hosts, with the seconds until each counts as dead unless it heartbeats again.
         ReadLiveHosts = $"""
             SELECT host_id, capacity, extract(epoch FROM last_seen + $1::interval - now())::float8 AS dead_in
@@ -238,6 +245,8 @@ internal sealed class FleetStatements
     public string ReadDesired { get; }
 
     public string ReadLiveHosts { get; }
+
+    public string ReadUnheld { get; }
 
     public string RequestStart { get; }
 

@@ -48,13 +48,50 @@ public static class FleetWhatsAppTenantsBuilderExtensions
     }
 
     /// <summary>
+    /// For a placement engine of its own (for example <c>UseOrleansFleet()</c> of MultiTenant.Orleans, which calls this): keeps the fleet's
+    /// leases, heartbeats and fenced status and client-state stores, driven through the <see cref="FleetLeases"/> singleton this
+    /// registers, and removes the fleet's own placement (its reconciler and send relay), so the engine registers its own
+    /// <see cref="ITenantPlacement"/> after this call. Options bind from <c>WhatsAppTenants:Fleet</c> as with <see cref="UseFleet"/>
+    /// (the placement options, such as the reconcile interval and the capacity, are not used). Calling it again changes nothing.
+    /// </summary>
+    /// <param name="builder">The builder, with the PostgreSQL store already configured.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="InvalidOperationException"><c>UsePostgreSql(...)</c> was not called before.</exception>
+    public static WhatsAppTenantsBuilder UseFleetLeases(this WhatsAppTenantsBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        if (!services.Any(static d => d.ServiceType == typeof(PostgreSqlTenantStore)))
+        {
+            throw new InvalidOperationException("UseFleetLeases() needs the PostgreSQL store: call UsePostgreSql(...) first.");
+        }
+
+        if (services.Any(static d => d.ServiceType == typeof(FleetLeases)))
+        {
+            return builder;
+        }
+
+        AddFleetServices(services);
+        services.RemoveAll<FleetMember>();
+        services.RemoveAll<ITenantPlacement>();
+        services.AddSingleton(static sp => new FleetLeases(
+            sp.GetRequiredService<PostgreSqlTenantStore>(),
+            sp.GetRequiredService<CoordinationDataSource>().DataSource,
+            sp.GetRequiredService<IOptions<FleetOptions>>().Value,
+            sp.GetService<TimeProvider>(),
+            sp.GetService<ILogger<FleetLeases>>()));
+        AddFencedStores<FleetLeases>(services);
+        return builder;
+    }
+
+    /// <summary>
     /// Registers the fleet engine (placement, leases, fenced status and client-state stores) once. <c>UsePostgreSql()</c> calls it, so
     /// every host on PostgreSQL is a member of a fleet (one host is a fleet of one) and no two processes on one database run a tenant at
     /// the same time.
     /// </summary>
     internal static void AddFleetServices(IServiceCollection services)
     {
-        if (services.Any(static d => d.ServiceType == typeof(FleetMember)))
+        if (services.Any(static d => d.ServiceType == typeof(FleetMember) || d.ServiceType == typeof(FleetLeases)))
         {
             return;
         }
@@ -84,11 +121,18 @@ public static class FleetWhatsAppTenantsBuilderExtensions
 
         // Status writes and running clients' state writes carry the lease epoch. ITenantStateStoreProvider stays the unfenced
         // administrative access (credentials set through the API before a tenant runs anywhere).
+        AddFencedStores<FleetMember>(services);
+    }
+
+    private static void AddFencedStores<TFence>(IServiceCollection services)
+        where TFence : class, ILeaseFence
+    {
         services.RemoveAll<ITenantStatusStore>();
+        services.RemoveAll<ITenantRunStateStoreProvider>();
         services.AddSingleton<ITenantStatusStore>(static sp => new FencedStatusStore(
-            sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<FleetMember>()));
+            sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<TFence>()));
         services.AddSingleton<ITenantRunStateStoreProvider>(static sp => new FencedStateStoreProvider(
-            sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<FleetMember>()));
+            sp.GetRequiredService<PostgreSqlTenantStore>(), sp.GetRequiredService<TFence>()));
     }
 
     /// <summary>

@@ -176,6 +176,15 @@ internal sealed partial class LeaseKeeper
         }
     }
 
+    /// <summary>Writes statuses fenced by their lease epochs on the store's pool (statuses whose lease is gone are dropped by the database).</summary>
+    public async Task WriteStatusesAsync(PostgreSqlTenantStore store, IReadOnlyList<(TenantStatus Status, long Epoch)> statuses, CancellationToken cancellationToken)
+    {
+        await using var own = store.DataSource.CreateBatch();
+        own.Timeout = store.CommandTimeoutSeconds;
+        own.BatchCommands.Add(StatusCommand(statuses));
+        await own.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>One round trip: the final <paramref name="statuses"/> under their leases, then <paramref name="release"/>, then a notification.</summary>
     private async Task ReleaseWithStatusesAsync(
         IReadOnlyList<(TenantStatus Status, long Epoch)> statuses, NpgsqlBatchCommand release, CancellationToken cancellationToken)

@@ -21,6 +21,10 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
     private const int TenantCount = 60;
     private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(30);
 
+    // An Orleans silo joins the cluster before the host answers (it probes every active silo first): on the shared 2-core machine
+    // under load that takes longer than the fleet's own start.
+    private static readonly TimeSpan OrleansStartLimit = TimeSpan.FromSeconds(120);
+
     private readonly List<SampleProcess> _hosts = [];
     // The sample's admin API key (API_KEY), sent with every call: the tenant API is never open.
     private const string ApiKey = "fleet-process-test-admin-key";
@@ -43,11 +47,15 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
         Directory.Delete(_directory, recursive: true);
     }
 
-    [Fact]
-    public async Task Survivors_of_a_kill_and_a_sigterm_own_every_tenant_and_none_ran_twice_at_once()
+    [Theory]
+    [InlineData("PostgreSql")]
+    [InlineData("Orleans")]
+    public async Task Survivors_of_a_kill_and_a_sigterm_own_every_tenant_and_none_ran_twice_at_once(string engine)
     {
-        var a = await StartHostAsync("a");
-        var others = await Task.WhenAll(StartHostAsync("b"), StartHostAsync("c"));
+        // A database per engine: both cases start the same tenants.
+        string database = await fixture.CreateDatabaseAsync("fleetproc" + engine);
+        var a = await StartHostAsync("a", database, engine: engine);
+        var others = await Task.WhenAll(StartHostAsync("b", database, engine: engine), StartHostAsync("c", database, engine: engine));
         var hosts = new[] { a, others[0], others[1] };
 
         var tenants = Enumerable.Range(1, TenantCount).Select(i => "proc" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
@@ -278,7 +286,8 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
         return problems;
     }
 
-    private async Task<SampleProcess> StartHostAsync(string name, string? database = null, bool defaultFleetOptions = false)
+    /// <param name="engine">The fleet's placement (<c>WhatsAppTenants:Fleet:Engine</c>): PostgreSql (the fleet's own) or Orleans.</param>
+    private async Task<SampleProcess> StartHostAsync(string name, string? database = null, bool defaultFleetOptions = false, string engine = "PostgreSql")
     {
         string id = "proc-" + name;
         var connection = new NpgsqlConnectionStringBuilder(database ?? _database) { ApplicationName = id, MaxPoolSize = 10 };
@@ -312,7 +321,10 @@ public sealed class FleetProcessTests(PostgreSqlFixture fixture, ITestOutputHelp
             }
         }
 
-        var host = await SampleProcess.StartAsync(id, environment, audit, WaitLimit);
+        environment["WhatsAppTenants__Fleet__Engine"] = engine;
+        environment["WhatsAppTenants__Fleet__Orleans__SiloPort"] = SampleProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+        environment["WhatsAppTenants__Fleet__Orleans__GatewayPort"] = SampleProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+        var host = await SampleProcess.StartAsync(id, environment, audit, engine == "Orleans" ? OrleansStartLimit : WaitLimit);
         _hosts.Add(host);
         return host;
     }
