@@ -55,9 +55,9 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     }
 
     /// <summary>Waits (up to 20 s of real time, as a safety net) until <paramref name="done"/> holds, calling <paramref name="step"/> between looks.</summary>
-    public async Task WaitUntilAsync(Func<bool> done, Action? step = null)
+    public async Task WaitUntilAsync(Func<bool> done, Action? step = null, TimeSpan? limit = null)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var deadline = DateTime.UtcNow + (limit ?? TimeSpan.FromSeconds(20));
         while (!done())
         {
             Assert.True(DateTime.UtcNow < deadline, "The receiver did not get what was expected in time.");

@@ -98,7 +98,9 @@ public sealed class CloudApiFleetWebhookTests(PostgreSqlFixture postgres, ITestO
         }
 
         await other.Events.WaitForAsync<TenantConnectedEvent>(Tenant, connectedBefore + 1);
-        await _receiver.WaitUntilAsync(() => _receiver.Requests.Any(r => r.EventId == "message:wamid." + texts[^1]));
+        // An event the stopping owner had claimed but not sent is taken by the next owner when its claim expires (2 × Timeout + 5 s =
+        // 25 s at the defaults), so the bound covers one claim; nothing is lost or sent twice, it may arrive that much later.
+        await _receiver.WaitUntilAsync(() => _receiver.Requests.Any(r => r.EventId == "message:wamid." + texts[^1]), limit: TimeSpan.FromSeconds(45));
 
         var received = _receiver.Requests.ToArray();
         output.WriteLine($"received {received.Length} deliveries: {string.Join(", ", received.Select(r => r.EventId))}");
