@@ -4,7 +4,8 @@ using Microsoft.Extensions.Time.Testing;
 namespace MultiTenant.Scheduling.Testing;
 
 /// <summary>
-/// A restart storm on fake time: every tenant asks for a connect at once; a connect takes 200 ms to 1.5 s (seeded), multiplied by
+/// A restart storm on fake time: every tenant asks for a connect at once; a connect takes 200 ms to 1.5 s (seeded; or
+/// <c>minLatency</c> to <c>maxLatency</c>), multiplied by
 /// (1 + excess / capacity) when more than <c>backendCapacity</c> are in flight, and fails when more than three times the capacity are;
 /// a failed tenant asks again 1 s later. Driven step by step (at most 1 ms of fake time per step), without threads: the limiter's
 /// grants complete synchronously, so the run is deterministic. With no limiter, <c>fixedLimit</c> connects run at once (a semaphore).
@@ -14,8 +15,10 @@ internal static class ConnectStorm
 {
     public static Result Run(
         FakeTimeProvider time, AdaptiveConnectLimiter? limiter, int tenants, int backendCapacity, int fixedLimit = 0, int seed = 12,
-        TimeSpan? giveUpAfter = null)
+        TimeSpan? giveUpAfter = null, TimeSpan? minLatency = null, TimeSpan? maxLatency = null)
     {
+        double min = (minLatency ?? TimeSpan.FromMilliseconds(200)).TotalSeconds;
+        double spread = (maxLatency ?? TimeSpan.FromMilliseconds(1500)).TotalSeconds - min;
         var random = new Random(seed);
         var start = time.GetUtcNow();
         var giveUp = start + (giveUpAfter ?? TimeSpan.FromMinutes(2));
@@ -37,7 +40,7 @@ internal static class ConnectStorm
             }
 
             double slowdown = 1 + (Math.Max(0, inFlight - (double)backendCapacity) / backendCapacity);
-            var latency = TimeSpan.FromSeconds((0.2 + (1.3 * random.NextDouble())) * slowdown);
+            var latency = TimeSpan.FromSeconds((min + (spread * random.NextDouble())) * slowdown);
             completions.Enqueue((granted, tenant, inFlight > 3L * backendCapacity), now + latency);
         }
 
